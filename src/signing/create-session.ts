@@ -1,0 +1,114 @@
+/**
+ * Builds and signs a CreateSession request (pure: the time is an argument).
+ * The three ARNs go in the query string and the duration in a compact JSON body, exactly as
+ * the official helper sends them, so requests are byte-comparable with its captures.
+ */
+import { amzDate as toAmzDate } from '../core/clock.js';
+import type { Identity, KeySigner } from '../core/identity.js';
+import {
+  authorizationHeader,
+  canonicalQuery,
+  canonicalRequest,
+  credentialScope,
+  signableHeaderNames,
+  stringToSign,
+  type HeaderList,
+} from './canonical.js';
+
+export interface CreateSessionParams {
+  readonly profileArn: string;
+  readonly roleArn: string;
+  readonly trustAnchorArn: string;
+  readonly durationSeconds: number;
+  readonly roleSessionName?: string;
+}
+
+export interface SigningIdentity {
+  readonly certificateDer: Buffer;
+  /** Intermediates' DER in issuing order. */
+  readonly chainDer: readonly Buffer[];
+  readonly serialDecimal: string;
+  readonly signer: Pick<KeySigner, 'algorithm' | 'sign'>;
+}
+
+export interface SignedRequest {
+  readonly method: 'POST';
+  /** `/sessions?<canonical query>` */
+  readonly pathAndQuery: string;
+  /** Headers to send, in order, Authorization last. */
+  readonly headers: HeaderList;
+  readonly body: string;
+  /** For debugging only (contains no secrets). */
+  readonly canonicalRequest: string;
+  readonly stringToSign: string;
+}
+
+/** The body the official helper sends: `{"durationSeconds":3600}` (+ roleSessionName when set). */
+export function createSessionBody(p: CreateSessionParams): string {
+  const body: Record<string, string | number> = { durationSeconds: p.durationSeconds };
+  if (p.roleSessionName !== undefined && p.roleSessionName !== '') body.roleSessionName = p.roleSessionName;
+  return JSON.stringify(body);
+}
+
+export function signingIdentityOf(identity: Identity): SigningIdentity {
+  return {
+    certificateDer: identity.certificate.raw,
+    chainDer: identity.chain.map((c) => c.raw),
+    serialDecimal: identity.serialDecimal,
+    signer: identity.signer,
+  };
+}
+
+/**
+ * Signs a CreateSession request for `host` (the Host header value, with a port when it is
+ * not the scheme's default) at time `nowMs`.
+ */
+export function signCreateSession(
+  id: SigningIdentity,
+  params: CreateSessionParams,
+  region: string,
+  host: string,
+  nowMs: number,
+): SignedRequest {
+  const date = toAmzDate(nowMs);
+  const query = canonicalQuery([
+    ['profileArn', params.profileArn],
+    ['roleArn', params.roleArn],
+    ['trustAnchorArn', params.trustAnchorArn],
+  ]);
+  const body = createSessionBody(params);
+  const headers: Array<[string, string]> = [
+    ['Content-Type', 'application/json'],
+    ['Host', host],
+    ['X-Amz-Date', date],
+    ['X-Amz-X509', id.certificateDer.toString('base64')],
+  ];
+  if (id.chainDer.length > 0) {
+    headers.push(['X-Amz-X509-Chain', id.chainDer.map((d) => d.toString('base64')).join(',')]);
+  }
+  const signed = signableHeaderNames(headers);
+  const canonical = canonicalRequest({
+    method: 'POST',
+    path: '/sessions',
+    query: [
+      ['profileArn', params.profileArn],
+      ['roleArn', params.roleArn],
+      ['trustAnchorArn', params.trustAnchorArn],
+    ],
+    headers,
+    signedHeaders: signed,
+    body,
+  });
+  const scope = credentialScope(date, region);
+  const sts = stringToSign(id.signer.algorithm, date, scope, canonical);
+  const signature = id.signer.sign(Buffer.from(sts, 'utf8')).toString('hex');
+  headers.push(['Authorization', authorizationHeader(id.signer.algorithm, id.serialDecimal, scope, signed, signature)]);
+  return {
+    method: 'POST',
+    pathAndQuery: `/sessions?${query}`,
+    headers,
+    body,
+    canonicalRequest: canonical,
+    stringToSign: sts,
+  };
+}
