@@ -1,0 +1,120 @@
+/**
+ * The command-line surface: every flag, the commands that take it, its environment
+ * variable and its help line. Names and defaults follow AWS's aws_signing_helper so an
+ * existing `credential_process = aws_signing_helper credential-process ...` line works after
+ * changing one word. One table drives parsing, --help and the docs test.
+ */
+
+export type FlagType = 'string' | 'boolean' | 'number';
+
+export interface FlagSpec {
+  readonly name: string;
+  readonly type: FlagType;
+  readonly help: string;
+  readonly default?: string | number | boolean;
+  /** Commands that accept it. */
+  readonly commands: readonly CommandName[];
+  /** Accepted for compatibility with the official helper, refused with NOT_SUPPORTED. */
+  readonly notSupported?: boolean;
+  /** Not settable from the environment (e.g. flags that only make sense per invocation). */
+  readonly noEnv?: boolean;
+  /** Value placeholder for help, e.g. PATH. */
+  readonly arg?: string;
+}
+
+export const COMMANDS = [
+  'credential-process',
+  'serve',
+  'update',
+  'exec',
+  'sign-string',
+  'read-certificate-data',
+  'emulator',
+  'demo',
+  'version',
+] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+const SESSION: CommandName[] = ['credential-process', 'serve', 'update', 'exec'];
+const IDENTITY: CommandName[] = [...SESSION, 'sign-string', 'read-certificate-data'];
+const KEYED: CommandName[] = [...SESSION, 'sign-string'];
+const LOGGING: CommandName[] = [...IDENTITY, 'emulator', 'demo'];
+
+/** Environment variable for a flag: ROLESANYWHERE_ + upper snake case. */
+export function envName(flag: string): string {
+  return `ROLESANYWHERE_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export const FLAGS: readonly FlagSpec[] = [
+  // identity
+  { name: 'certificate', type: 'string', arg: 'PATH', commands: IDENTITY, help: 'Workload certificate: PEM (leaf first, then chain), DER or PKCS#12 (.p12/.pfx); "-" reads standard input' },
+  { name: 'certificate-env', type: 'string', arg: 'NAME', commands: IDENTITY, help: 'Read the certificate (PEM, or base64 of PEM/DER/PKCS#12) from environment variable NAME, e.g. a CI variable' },
+  { name: 'private-key', type: 'string', arg: 'PATH', commands: KEYED, help: 'Private key: PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1 PEM (not needed with PKCS#12 or a combined PEM); "-" reads standard input' },
+  { name: 'private-key-env', type: 'string', arg: 'NAME', commands: KEYED, help: 'Read the private key (PEM or base64) from environment variable NAME' },
+  { name: 'intermediates', type: 'string', arg: 'PATH', commands: IDENTITY, help: 'PEM bundle of intermediate CA certificates, sent in issuing order' },
+  { name: 'pkcs8-password', type: 'string', arg: 'PASSWORD', commands: KEYED, help: 'Password of an encrypted key or PKCS#12 file (prefer the environment variable or --pkcs8-password-file)' },
+  { name: 'pkcs8-password-file', type: 'string', arg: 'PATH', commands: KEYED, help: 'Read the key/PKCS#12 password from a file (one trailing newline is removed)' },
+  // session
+  { name: 'trust-anchor-arn', type: 'string', arg: 'ARN', commands: SESSION, help: 'Trust anchor ARN (its region is the default region)' },
+  { name: 'profile-arn', type: 'string', arg: 'ARN', commands: SESSION, help: 'Profile ARN' },
+  { name: 'role-arn', type: 'string', arg: 'ARN', commands: SESSION, help: 'Role ARN to assume' },
+  { name: 'session-duration', type: 'number', arg: 'SECONDS', default: 3600, commands: SESSION, help: 'Credential lifetime requested from CreateSession, 900..43200 (the profile may cap it)' },
+  { name: 'role-session-name', type: 'string', arg: 'NAME', commands: SESSION, help: 'Role session name (the profile must accept custom names)' },
+  { name: 'region', type: 'string', arg: 'REGION', commands: SESSION, help: 'Region of Roles Anywhere (default: the trust anchor ARN\'s region)' },
+  { name: 'endpoint', type: 'string', arg: 'URL', commands: SESSION, help: 'Roles Anywhere endpoint URL, overriding the one derived from region and partition' },
+  { name: 'ca-bundle', type: 'string', arg: 'PATH', commands: SESSION, help: 'Extra trusted root CAs (PEM) for the endpoint\'s TLS; AWS_CA_BUNDLE is read too' },
+  { name: 'no-verify-ssl', type: 'boolean', commands: SESSION, help: 'Do not verify the endpoint\'s TLS certificate (testing only)' },
+  { name: 'with-proxy', type: 'boolean', commands: SESSION, help: 'Accepted for compatibility: proxies are always taken from HTTPS_PROXY/HTTP_PROXY and NO_PROXY' },
+  // logging
+  { name: 'debug', type: 'boolean', commands: LOGGING, help: 'Debug logging (never logs secrets)' },
+  { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', commands: LOGGING, help: 'debug, info, warn or error' },
+  { name: 'log-format', type: 'string', arg: 'FORMAT', default: 'json', commands: LOGGING, help: 'json or text (logs go to standard error)' },
+  // credential-process
+  { name: 'no-cache', type: 'boolean', commands: ['credential-process'], help: 'Do not reuse credentials cached on disk by earlier invocations' },
+  { name: 'cache-dir', type: 'string', arg: 'PATH', commands: ['credential-process'], help: 'Private cache directory (default: $XDG_CACHE_HOME or ~/.cache, /rolesanywhere-sidecar)' },
+  // serve
+  { name: 'address', type: 'string', arg: 'ADDR', default: '127.0.0.1', commands: ['serve', 'emulator'], help: 'Address of the IMDS listener (serve) or of the emulator' },
+  { name: 'port', type: 'number', arg: 'PORT', default: 9911, commands: ['serve', 'emulator'], help: 'Port of the IMDS listener (serve; 0 picks a free port) or of the emulator (default 0 there)' },
+  { name: 'no-imds', type: 'boolean', commands: ['serve'], help: 'Do not start the IMDS endpoint' },
+  { name: 'imdsv1', type: 'boolean', commands: ['serve'], help: 'Also answer IMDSv1 requests (no session token); off by default' },
+  { name: 'role-name', type: 'string', arg: 'NAME', commands: ['serve'], help: 'Role name shown by IMDS (default: the role ARN\'s name)' },
+  { name: 'container-address', type: 'string', arg: 'ADDR', default: '127.0.0.1', commands: ['serve'], help: 'Address of the container-credentials listener' },
+  { name: 'container-port', type: 'number', arg: 'PORT', default: 9912, commands: ['serve'], help: 'Port of the container-credentials listener (0 picks a free port)' },
+  { name: 'container-path', type: 'string', arg: 'PATH', default: '/credentials', commands: ['serve'], help: 'URL path of the container-credentials endpoint' },
+  { name: 'container-token-file', type: 'string', arg: 'PATH', commands: ['serve'], help: 'Where the container authorization token is written (mode 0600, no newline); a token in ROLESANYWHERE_CONTAINER_TOKEN is used instead of a generated one' },
+  { name: 'no-container', type: 'boolean', commands: ['serve'], help: 'Do not start the container-credentials endpoint' },
+  { name: 'ops-address', type: 'string', arg: 'ADDR', default: '127.0.0.1', commands: ['serve'], help: 'Address of the /healthz, /readyz and /metrics listener' },
+  { name: 'ops-port', type: 'number', arg: 'PORT', default: 9913, commands: ['serve'], help: 'Port of the operations listener (0 picks a free port)' },
+  { name: 'no-ops', type: 'boolean', commands: ['serve'], help: 'Do not start the operations listener' },
+  { name: 'allow-non-loopback', type: 'boolean', commands: ['serve', 'emulator'], help: 'Allow binding addresses other than loopback (e.g. 0.0.0.0 for kubelet probes)' },
+  { name: 'min-remaining', type: 'number', arg: 'SECONDS', default: 1800, commands: ['serve', 'exec', 'update'], help: 'Life every served credential should have left, where the session duration allows' },
+  { name: 'identity-poll-interval', type: 'number', arg: 'SECONDS', default: 10, commands: ['serve', 'exec', 'update'], help: 'How often certificate and key files are checked for rotation' },
+  // update
+  { name: 'profile', type: 'string', arg: 'NAME', default: 'default', commands: ['update'], help: 'Profile written in the shared credentials file' },
+  { name: 'once', type: 'boolean', commands: ['update', 'demo'], help: 'Write once and exit (update); run one round and exit (demo)' },
+  // sign-string
+  { name: 'digest', type: 'string', arg: 'ALG', default: 'SHA256', commands: ['sign-string'], help: 'SHA256, SHA384 or SHA512' },
+  { name: 'format', type: 'string', arg: 'FORMAT', default: 'json', commands: ['sign-string'], help: 'json, text or bin' },
+  // emulator
+  { name: 'trust-anchor-ca', type: 'string', arg: 'PATH', commands: ['emulator'], help: 'PEM bundle of root CAs the emulated trust anchor trusts (default: certs-example/root-ca.pem)' },
+  { name: 'account', type: 'string', arg: 'ID', default: '123456789012', commands: ['emulator'], help: 'Account ID of the emulated trust anchor, profile and role' },
+  { name: 'emulator-region', type: 'string', arg: 'REGION', default: 'us-east-1', commands: ['emulator'], help: 'Region of the emulated service' },
+  { name: 'credential-lifetime', type: 'number', arg: 'SECONDS', commands: ['emulator'], help: 'Cap the lifetime of issued credentials (e.g. 60 to exercise refreshes)' },
+  { name: 'max-duration', type: 'number', arg: 'SECONDS', default: 3600, commands: ['emulator'], help: 'The emulated profile\'s maximum session duration' },
+  { name: 'tls-cert', type: 'string', arg: 'PATH', commands: ['emulator'], help: 'Serve HTTPS with this certificate (PEM)' },
+  { name: 'tls-key', type: 'string', arg: 'PATH', commands: ['emulator'], help: 'Private key of --tls-cert' },
+  { name: 'admin-api', type: 'boolean', commands: ['emulator'], help: 'Enable /__emulator/* (fault injection, stats) for tests' },
+  // official-helper flags this release does not implement: refused, never ignored
+  { name: 'pkcs11-lib', type: 'string', notSupported: true, commands: IDENTITY, help: 'PKCS#11 module (not supported yet)' },
+  { name: 'reuse-pin', type: 'boolean', notSupported: true, commands: IDENTITY, help: 'PKCS#11 PIN reuse (not supported yet)' },
+  { name: 'tpm-key-password', type: 'string', notSupported: true, commands: IDENTITY, help: 'TPM key password (not supported yet)' },
+  { name: 'no-tpm-key-password', type: 'boolean', notSupported: true, commands: IDENTITY, help: 'TPM key without password (not supported yet)' },
+  { name: 'cert-selector', type: 'string', notSupported: true, commands: IDENTITY, help: 'OS certificate store selector (not supported yet)' },
+  { name: 'system-store-name', type: 'string', notSupported: true, commands: IDENTITY, help: 'Windows certificate store (not supported yet)' },
+  { name: 'use-latest-expiring-certificate', type: 'boolean', notSupported: true, commands: IDENTITY, help: 'OS certificate store selection (not supported yet)' },
+  { name: 'hop-limit', type: 'number', notSupported: true, commands: ['serve'], help: 'IP TTL of IMDS responses (not supported yet: the listeners bind loopback by default instead)' },
+];
+
+export function flagsFor(command: CommandName): FlagSpec[] {
+  return FLAGS.filter((f) => f.commands.includes(command));
+}
