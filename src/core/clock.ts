@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 /** Time source. Injected everywhere time matters so tests move time instead of sleeping. */
 export interface Clock {
@@ -17,8 +17,8 @@ export interface Random {
 export const systemClock: Clock = { now: () => Date.now() };
 
 export const systemRandom: Random = {
-  // randomInt is CSPRNG-backed; 2**48 buckets are plenty of resolution for jitter.
-  float: () => randomInt(0, 2 ** 48) / 2 ** 48,
+  // 48 CSPRNG bits: plenty of resolution for jitter, and exactly representable in a double.
+  float: () => randomBytes(6).readUIntBE(0, 6) / 2 ** 48,
   bytes: (n: number) => randomBytes(n),
 };
 

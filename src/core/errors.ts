@@ -11,6 +11,7 @@ export const ErrorCodes = {
   NOT_SUPPORTED: { exit: 2, retryable: false },
   // inputs: files, PEM, certificates, keys
   FILE_UNREADABLE: { exit: 3, retryable: false },
+  FILE_UNWRITABLE: { exit: 3, retryable: false },
   INPUT_TOO_LARGE: { exit: 3, retryable: false },
   PEM_INVALID: { exit: 3, retryable: false },
   CERT_INVALID: { exit: 3, retryable: false },

@@ -1,0 +1,161 @@
+/**
+ * The HTTP connection pool for CreateSession (undici). Every setting arrives as an
+ * argument: this module never reads process.env (config/ is the only reader), so a proxy
+ * or CA bundle is used only when the configuration says so.
+ */
+import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { SidecarError } from '../core/errors.js';
+
+export interface ProxySettings {
+  /** Proxy for https:// endpoints (HTTPS_PROXY). */
+  readonly httpsProxy?: string;
+  /**
+   * Proxy for http:// endpoints (HTTP_PROXY). As in undici, it also serves https://
+   * endpoints when `httpsProxy` is not set.
+   */
+  readonly httpProxy?: string;
+  /** NO_PROXY: comma/space separated hosts, `.suffix`, `host:port`, or `*`. */
+  readonly noProxy?: string;
+}
+
+export interface DispatcherOptions {
+  /** Extra trusted roots (`--ca-bundle` / AWS_CA_BUNDLE), PEM. Added to Node's default roots. */
+  readonly caBundlePem?: Buffer;
+  /** `--no-verify-ssl`: accept any server certificate. */
+  readonly noVerifySsl?: boolean;
+  readonly proxy?: ProxySettings;
+  readonly connectTimeoutMs?: number;
+  readonly headersTimeoutMs?: number;
+  readonly bodyTimeoutMs?: number;
+  readonly keepAliveTimeoutMs?: number;
+}
+
+/*
+ * CreateSession answers in well under a second; these bound a hung connection so that the
+ * retry layer gets control back instead of an SDK waiting forever.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+/* Below every common server/load-balancer idle timeout, so a reused socket is rarely a dead one. */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000;
+
+/* System bundles are ~200 KiB; 8 MiB leaves room for large corporate bundles while staying bounded. */
+export const MAX_CA_BUNDLE_BYTES = 8 * 1024 * 1024;
+const MAX_PROXY_URL = 2048;
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * Splits a PEM bundle into certificates, checking each parses. Throws PEM_INVALID when
+ * there is none or one is damaged, so a wrong file fails at start-up, not as a TLS error
+ * on every refresh.
+ */
+export function parseCaBundle(pem: Buffer): string[] {
+  if (pem.length > MAX_CA_BUNDLE_BYTES) {
+    throw new SidecarError(
+      'INPUT_TOO_LARGE',
+      `the CA bundle is ${pem.length} bytes, more than ${MAX_CA_BUNDLE_BYTES}: pass a bundle with only the roots you need (--ca-bundle / AWS_CA_BUNDLE)`,
+    );
+  }
+  const blocks = pem.toString('utf8').match(PEM_CERT) ?? [];
+  if (blocks.length === 0) {
+    throw new SidecarError(
+      'PEM_INVALID',
+      'the CA bundle holds no PEM certificate: pass a file with one or more "-----BEGIN CERTIFICATE-----" blocks (--ca-bundle / AWS_CA_BUNDLE)',
+    );
+  }
+  blocks.forEach((b, i) => {
+    try {
+      new X509Certificate(b);
+    } catch (e) {
+      throw new SidecarError(
+        'PEM_INVALID',
+        `certificate ${i + 1} of the CA bundle cannot be parsed: fix or remove it in the file given by --ca-bundle / AWS_CA_BUNDLE`,
+        { cause: e },
+      );
+    }
+  });
+  return blocks;
+}
+
+/** Node's default trust store: includes NODE_EXTRA_CA_CERTS/system roots where Node exposes them (>= 22.15). */
+function defaultRoots(): readonly string[] {
+  const get = (tls as unknown as { getCACertificates?: (type: string) => string[] }).getCACertificates;
+  return typeof get === 'function' ? get('default') : tls.rootCertificates;
+}
+
+function checkProxyUrl(value: string | undefined, name: string): string {
+  if (value === undefined || value === '') return '';
+  let url: URL;
+  try {
+    if (value.length > MAX_PROXY_URL) throw new Error('too long');
+    url = new URL(value);
+  } catch {
+    // The value may carry a password, so it is not echoed.
+    throw new SidecarError('CONFIG_INVALID', `${name} is not a URL: use http://host:port or https://host:port`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SidecarError(
+      'CONFIG_INVALID',
+      `${name} uses the scheme ${url.protocol.replace(':', '')}: use an http:// or https:// proxy URL`,
+    );
+  }
+  return value;
+}
+
+/** `http://proxy:3128` from a proxy URL, with any user and password left out (for messages and logs). */
+export function describeProxyUrl(value: string): string {
+  try {
+    const u = new URL(value);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return '<invalid proxy URL>';
+  }
+}
+
+/**
+ * Builds the dispatcher (connection pool) the session client sends through. TLS is 1.2 or
+ * newer; extra CA roots are added to the defaults rather than replacing them, so a bundle
+ * for a TLS-inspecting proxy does not break the public endpoint.
+ */
+export function createDispatcher(opts: DispatcherOptions = {}): Dispatcher {
+  // One secure context, built once: parsing ~150 roots per connection would be wasted work.
+  const secureContext = tls.createSecureContext({
+    minVersion: 'TLSv1.2',
+    ...(opts.caBundlePem !== undefined ? { ca: [...defaultRoots(), ...parseCaBundle(opts.caBundlePem)] } : {}),
+  });
+  const tlsOptions: tls.ConnectionOptions & { timeout?: number } = {
+    secureContext,
+    minVersion: 'TLSv1.2',
+    rejectUnauthorized: opts.noVerifySsl !== true,
+    timeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+  };
+  const common = {
+    connectTimeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    headersTimeout: opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+    bodyTimeout: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  };
+  const httpsProxy = checkProxyUrl(opts.proxy?.httpsProxy, 'the HTTPS proxy (HTTPS_PROXY)');
+  const httpProxy = checkProxyUrl(opts.proxy?.httpProxy, 'the HTTP proxy (HTTP_PROXY)');
+  if (httpsProxy === '' && httpProxy === '') {
+    return new Agent({ ...common, connect: tlsOptions });
+  }
+  /*
+   * EnvHttpProxyAgent falls back to process.env for any value left undefined, so each one
+   * is passed explicitly ('' = none). `connect` is for direct (NO_PROXY) connections,
+   * `requestTls` for TLS to the endpoint through the tunnel, `proxyTls` for an https:// proxy.
+   */
+  return new EnvHttpProxyAgent({
+    ...common,
+    httpProxy,
+    httpsProxy,
+    noProxy: opts.proxy?.noProxy ?? '',
+    connect: tlsOptions,
+    requestTls: tlsOptions,
+    proxyTls: tlsOptions,
+  });
+}
