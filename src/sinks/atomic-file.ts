@@ -7,7 +7,7 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { systemRandom, type Random } from '../core/clock.js';
-import { SidecarError } from '../core/errors.js';
+import { SidecarError, oneLine } from '../core/errors.js';
 
 export interface AtomicWriteOptions {
   mode?: number;
@@ -32,9 +32,9 @@ export async function writeFileAtomic(path: string, data: string | Buffer, opts:
     await unlink(tmp).catch(() => undefined);
     const err = e as NodeJS.ErrnoException;
     throw new SidecarError(
-      'FILE_UNREADABLE',
-      `cannot write ${path} (${err.code ?? err.message}): check that the directory ${dir} exists and is writable by this user`,
-      { cause: e },
+      'FILE_UNWRITABLE',
+      oneLine(`cannot write ${path} (${err.code ?? err.message}): check that the directory ${dir} exists and is writable by this user, or choose another path`),
+      { cause: e, details: { path, errno: err.code } },
     );
   }
   // Best effort: some file systems refuse fsync on a directory.
