@@ -1,0 +1,83 @@
+/**
+ * Just enough DER reading to tell formats apart (certificate, PKCS#8, PKCS#12) and to
+ * name the algorithm of a key Node cannot load. Never used to interpret a structure the
+ * crypto libraries then trust: they re-parse everything themselves.
+ */
+
+export interface Tlv {
+  readonly tag: number;
+  /** Offset of the content (after tag and length). */
+  readonly start: number;
+  /** Offset just past the content. */
+  readonly end: number;
+}
+
+/** Reads one TLV at `offset`; undefined when the bytes there are not a well-formed DER header. */
+export function readTlv(buf: Buffer, offset: number, limit = buf.length): Tlv | undefined {
+  if (offset + 2 > limit) return undefined;
+  const tag = buf[offset]!;
+  // High-tag-number form never appears in the structures we sniff.
+  if ((tag & 0x1f) === 0x1f) return undefined;
+  let len = buf[offset + 1]!;
+  let pos = offset + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    // 0x80 is BER indefinite length (not DER); more than 4 length bytes is beyond any input we accept.
+    if (n === 0 || n > 4 || pos + n > limit) return undefined;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[pos + i]!;
+    pos += n;
+  }
+  if (pos + len > limit) return undefined;
+  return { tag, start: pos, end: pos + len };
+}
+
+/** The TLVs directly inside a constructed value. */
+export function children(buf: Buffer, parent: Tlv, max = 16): Tlv[] {
+  const out: Tlv[] = [];
+  let pos = parent.start;
+  while (pos < parent.end && out.length < max) {
+    const t = readTlv(buf, pos, parent.end);
+    if (t === undefined) break;
+    out.push(t);
+    pos = t.end;
+  }
+  return out;
+}
+
+export const TAG_INTEGER = 0x02;
+export const TAG_OCTET_STRING = 0x04;
+export const TAG_OID = 0x06;
+export const TAG_SEQUENCE = 0x30;
+
+/** True when the whole buffer is exactly one DER SEQUENCE (how every DER certificate, key and PKCS#12 starts). */
+export function isDerSequence(buf: Buffer): boolean {
+  const t = readTlv(buf, 0);
+  return t !== undefined && t.tag === TAG_SEQUENCE && t.end === buf.length;
+}
+
+/** Dotted form of an OID's content bytes. */
+export function oidToString(content: Buffer): string {
+  if (content.length === 0) return '';
+  const parts: bigint[] = [];
+  let acc = 0n;
+  for (const b of content) {
+    acc = (acc << 7n) | BigInt(b & 0x7f);
+    if ((b & 0x80) === 0) {
+      parts.push(acc);
+      acc = 0n;
+    }
+  }
+  const first = parts.shift() ?? 0n;
+  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
+  return [...head, ...parts].map(String).join('.');
+}
+
+/** Small non-negative INTEGER value (versions, iteration counts); undefined when absent or too big. */
+export function smallInteger(buf: Buffer, t: Tlv | undefined): number | undefined {
+  if (t === undefined || t.tag !== TAG_INTEGER || t.end - t.start > 6 || t.end === t.start) return undefined;
+  if (buf[t.start]! & 0x80) return undefined;
+  let v = 0;
+  for (let i = t.start; i < t.end; i++) v = v * 256 + buf[i]!;
+  return v;
+}

@@ -1,0 +1,190 @@
+/**
+ * Where certificate and key bytes come from: a file, an environment variable (CI systems
+ * such as GitLab hold secrets in variables; issue #187 upstream), or stdin. The only module
+ * in identity/ that does I/O on inputs. The environment is passed in: config/ owns
+ * process.env.
+ */
+import { open } from 'node:fs/promises';
+import { SidecarError } from '../core/errors.js';
+import { decodeStrictBase64 } from './pem.js';
+
+export type InputSource = { kind: 'file'; path: string } | { kind: 'env'; name: string } | { kind: 'stdin' };
+
+export interface ReadInputOptions {
+  /** Reads stop and fail past this many bytes: inputs are certificates and keys, never big. */
+  readonly maxBytes: number;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdin?: NodeJS.ReadableStream;
+  /** The flag that named this input (e.g. `--certificate`), so messages say what to fix. */
+  readonly flag?: string;
+}
+
+export interface InputData {
+  /** `file /x/y.pem`, `env CERT_PEM` or `stdin`: never the content. */
+  readonly label: string;
+  readonly data: Buffer;
+}
+
+/** `-` as a path means stdin, as with most Unix tools. */
+export function normalizeSource(src: InputSource): InputSource {
+  return src.kind === 'file' && src.path === '-' ? { kind: 'stdin' } : src;
+}
+
+export function sourceLabel(src: InputSource): string {
+  const s = normalizeSource(src);
+  switch (s.kind) {
+    case 'file':
+      return `file ${s.path}`;
+    case 'env':
+      return `env ${s.name}`;
+    case 'stdin':
+      return 'stdin';
+  }
+}
+
+export function isStdin(src: InputSource | undefined): boolean {
+  return src !== undefined && normalizeSource(src).kind === 'stdin';
+}
+
+const ERRNO_MEANING: Record<string, string> = {
+  ENOENT: 'does not exist',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a parent of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the path is too long',
+  EMFILE: 'too many open files',
+  EIO: 'I/O error',
+};
+
+function fixFor(flag: string | undefined, what: string): string {
+  return flag === undefined ? what : `${what} (${flag})`;
+}
+
+function tooLarge(label: string, maxBytes: number, flag: string | undefined): SidecarError {
+  return new SidecarError(
+    'INPUT_TOO_LARGE',
+    `${label} is larger than ${maxBytes} bytes, far more than a certificate, chain or key: ${fixFor(flag, 'check that the right input is given')}`,
+    { details: { source: label, maxBytes } },
+  );
+}
+
+async function readFileBounded(path: string, maxBytes: number, flag: string | undefined): Promise<Buffer> {
+  const label = `file ${path}`;
+  const unreadable = (code: string, cause?: unknown): SidecarError =>
+    new SidecarError(
+      'FILE_UNREADABLE',
+      `cannot read ${label}: ${ERRNO_MEANING[code] ?? code}; ${fixFor(flag, 'give the path of a readable file')}`,
+      { cause, details: { source: label, errno: code } },
+    );
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw unreadable((e as NodeJS.ErrnoException).code ?? 'EIO', e);
+  }
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) throw unreadable('EISDIR');
+    if (st.size > maxBytes) throw tooLarge(label, maxBytes, flag);
+    // Read to one past the cap rather than trusting st.size: FIFOs, /dev/stdin and files
+    // growing during rotation report a size that is not what a read returns.
+    const buf = Buffer.alloc(maxBytes + 1);
+    let total = 0;
+    for (;;) {
+      let n: number;
+      try {
+        ({ bytesRead: n } = await fh.read(buf, total, buf.length - total, null));
+      } catch (e) {
+        throw unreadable((e as NodeJS.ErrnoException).code ?? 'EIO', e);
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > maxBytes) throw tooLarge(label, maxBytes, flag);
+    }
+    return buf.subarray(0, total);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readStreamBounded(stream: NodeJS.ReadableStream, maxBytes: number, flag: string | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+    total += b.length;
+    // Leaving the loop ends (destroys) the stream: nothing more is wanted from it.
+    if (total > maxBytes) throw tooLarge('stdin', maxBytes, flag);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * Decodes an environment variable's content: PEM text as is (also with literal `\n`
+ * sequences, as single-line CI variable fields store it), otherwise standard base64 of PEM,
+ * DER or PKCS#12 (whitespace and line breaks allowed).
+ */
+export function decodeEnvValue(name: string, value: string, maxBytes: number, flag?: string): Buffer {
+  const label = `env ${name}`;
+  // Base64 grows 4/3; the margin covers line breaks in wrapped base64.
+  if (value.length > Math.ceil((maxBytes * 4) / 3) + 4096) throw tooLarge(label, maxBytes, flag);
+  let data: Buffer;
+  if (value.includes('-----BEGIN ')) {
+    const text = !value.includes('\n') && value.includes('\\n') ? value.replace(/\\r\\n|\\n/g, '\n') : value;
+    data = Buffer.from(text, 'utf8');
+  } else {
+    const decoded = decodeStrictBase64(value.replace(/\s+/g, ''));
+    if (decoded === undefined) {
+      throw new SidecarError(
+        'PEM_INVALID',
+        `${label} holds neither PEM text nor base64: ${fixFor(flag, 'put the PEM text, or base64 of the PEM, DER or PKCS#12 file, in the variable')}`,
+        { details: { source: label } },
+      );
+    }
+    data = decoded;
+  }
+  if (data.length > maxBytes) throw tooLarge(label, maxBytes, flag);
+  return data;
+}
+
+/** Reads one input, bounded. Errors name the source and the flag to fix, never the content. */
+export async function readInput(src: InputSource, opts: ReadInputOptions): Promise<InputData> {
+  const s = normalizeSource(src);
+  const label = sourceLabel(s);
+  switch (s.kind) {
+    case 'file': {
+      const data = await readFileBounded(s.path, opts.maxBytes, opts.flag);
+      if (data.length === 0) {
+        // Most often a certificate caught mid-rotation, written by truncate-then-write.
+        throw new SidecarError('FILE_UNREADABLE', `${label} is empty: ${fixFor(opts.flag, 'check the path, and that whatever writes the file has finished')}`, {
+          details: { source: label },
+        });
+      }
+      return { label, data };
+    }
+    case 'env': {
+      const value = opts.env[s.name];
+      if (value === undefined || value.trim() === '') {
+        throw new SidecarError(
+          'CONFIG_INVALID',
+          `environment variable ${s.name} is ${value === undefined ? 'not set' : 'empty'}: ${fixFor(opts.flag, 'set it to the PEM or base64 content, or name another variable')}`,
+          { details: { source: label } },
+        );
+      }
+      return { label, data: decodeEnvValue(s.name, value, opts.maxBytes, opts.flag) };
+    }
+    case 'stdin': {
+      if (opts.stdin === undefined) {
+        throw new SidecarError('CONFIG_INVALID', `stdin is not available to read from: ${fixFor(opts.flag, 'give a file path instead of -')}`);
+      }
+      const data = await readStreamBounded(opts.stdin, opts.maxBytes, opts.flag);
+      if (data.length === 0) {
+        throw new SidecarError('FILE_UNREADABLE', `stdin was empty: pipe the certificate or key into the command, or ${fixFor(opts.flag, 'give a file path instead of -')}`);
+      }
+      return { label, data };
+    }
+  }
+}

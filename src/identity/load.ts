@@ -1,0 +1,326 @@
+/**
+ * Certificate + key (+ intermediates) -> a checked Identity. `buildIdentity` is the pure
+ * core (bytes in); `loadIdentity` reads the inputs first. The checks are the ones the
+ * service would otherwise fail on with an opaque AccessDenied: key matches certificate,
+ * validity window, leaf not a CA, key type the service takes, a chain that links.
+ */
+import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
+import { isoSeconds as iso, systemClock, type Clock } from '../core/clock.js';
+import { SidecarError } from '../core/errors.js';
+import type { Identity, KeySigner } from '../core/identity.js';
+import { nullLogger, type Logger } from '../core/logger.js';
+import { createKeySigner } from '../signing/key-signer.js';
+import {
+  assertNotCa,
+  checkValidity,
+  EXPIRY_WARNING_MS,
+  expiresSoon,
+  nameForMessage,
+  orderChain,
+  parseCertificates,
+  serialToDecimal,
+  subjectOf,
+  validity,
+} from './certificate.js';
+import { isStdin, readInput, type InputData, type InputSource } from './input.js';
+import { MAX_INPUT_BYTES, MAX_PASSWORD_BYTES } from './limits.js';
+import { isPem } from './pem.js';
+import { parsePkcs12 } from './pkcs12.js';
+import { parsePrivateKey, pemHasPrivateKey } from './private-key.js';
+import { hasPkcs12Extension, isPkcs12 } from './sniff.js';
+
+export type PasswordSource = { kind: 'value'; value: string } | { kind: 'file'; path: string };
+
+export interface IdentityConfig {
+  readonly certificate: InputSource;
+  /** Absent for a PKCS#12 bundle or a combined certificate+key PEM. */
+  readonly privateKey?: InputSource;
+  readonly intermediates?: InputSource;
+  readonly password?: PasswordSource;
+}
+
+export interface LoadIdentityDeps {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** The environment for `--certificate-env`-style sources; config/ passes process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly stdin?: NodeJS.ReadableStream;
+  /** For the ML-DSA message; defaults to process.version. */
+  readonly nodeVersion?: string;
+}
+
+export interface BuildIdentityInput {
+  readonly certData: Buffer;
+  readonly certLabel: string;
+  readonly keyData?: Buffer;
+  readonly keyLabel?: string;
+  readonly intermediatesData?: Buffer;
+  readonly intermediatesLabel?: string;
+  readonly password?: string;
+  readonly nowMs: number;
+  readonly logger?: Logger;
+  readonly nodeVersion?: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** SHA-256 of the leaf DER, lowercase hex: stable across PEM/DER/PKCS#12 forms of the same certificate. */
+export function certificateFingerprint(cert: X509Certificate): string {
+  return createHash('sha256').update(cert.raw).digest('hex');
+}
+
+/** Names the source in key-type errors, which createKeySigner raises without one. */
+function signerFor(key: KeyObject, label: string): KeySigner {
+  try {
+    return createKeySigner(key);
+  } catch (e) {
+    if (e instanceof SidecarError) {
+      throw new SidecarError(e.code, `${label}: ${e.message}`, { cause: e, details: { ...e.details, source: label } });
+    }
+    throw e;
+  }
+}
+
+/**
+ * The pure core: certificate bytes (PEM with optional chain and key blocks, DER, or
+ * PKCS#12), optional key bytes, optional intermediates -> Identity. Throws SidecarError.
+ */
+export function buildIdentity(input: BuildIdentityInput): Identity {
+  const logger = input.logger ?? nullLogger;
+  const keyOpts = input.nodeVersion === undefined ? {} : { nodeVersion: input.nodeVersion };
+  const { certData, certLabel } = input;
+
+  let leaf: X509Certificate;
+  let key: KeyObject;
+  let keySource: string;
+  let signer: KeySigner;
+  let candidates: X509Certificate[];
+  const pkcs12 = isPkcs12(certData) || (hasPkcs12Extension(certLabel) && !isPem(certData));
+  if (pkcs12) {
+    if (input.keyData !== undefined) {
+      throw new SidecarError('CONFIG_INVALID', `${certLabel} is a PKCS#12 bundle, which carries its own key: drop --private-key`, {
+        details: { source: certLabel },
+      });
+    }
+    const p = parsePkcs12(certData, certLabel, input.password, keyOpts);
+    signer = signerFor(p.key, certLabel);
+    leaf = p.leaf;
+    key = p.key;
+    keySource = certLabel;
+    candidates = [p.leaf, ...p.chain];
+  } else {
+    candidates = parseCertificates(certData, certLabel);
+    if (input.keyData !== undefined) {
+      keySource = input.keyLabel ?? 'the private key';
+      key = parsePrivateKey(input.keyData, keySource, input.password, keyOpts);
+    } else if (pemHasPrivateKey(certData, certLabel)) {
+      keySource = certLabel;
+      key = parsePrivateKey(certData, certLabel, input.password, keyOpts);
+    } else {
+      throw new SidecarError('CONFIG_INVALID', `no private key: ${certLabel} holds only certificates; pass the key with --private-key`, {
+        details: { source: certLabel },
+      });
+    }
+    // Unsupported key types (RSA-1024, other curves) first: a mismatch is beside the point then.
+    signer = signerFor(key, keySource);
+    // The first certificate is the leaf; a later one that matches the key when the first
+    // does not is taken instead, since bundles are sometimes written root-first.
+    const match = candidates.find((c) => c.checkPrivateKey(key));
+    if (match === undefined) {
+      const first = candidates[0]!;
+      throw new SidecarError(
+        'KEY_CERT_MISMATCH',
+        `the private key from ${keySource} does not belong to certificate ${subjectOf(first)} from ${certLabel}: use the key that belongs to this certificate`,
+        { details: { certificateSource: certLabel, keySource } },
+      );
+    }
+    leaf = match;
+  }
+
+  assertNotCa(leaf, certLabel);
+  checkValidity(leaf, input.nowMs, certLabel);
+  const { notBefore, notAfter } = validity(leaf);
+  if (expiresSoon(leaf, input.nowMs, EXPIRY_WARNING_MS)) {
+    logger.warn('certificate expires soon: renew it', {
+      source: certLabel,
+      subject: subjectOf(leaf),
+      notAfter: iso(notAfter),
+      daysLeft: Math.floor((notAfter - input.nowMs) / DAY_MS),
+    });
+  }
+
+  const extraFromCert = candidates.filter((c) => c !== leaf);
+  const fromIntermediates =
+    input.intermediatesData === undefined ? [] : parseCertificates(input.intermediatesData, input.intermediatesLabel ?? 'the intermediates');
+  const chainLabel = input.intermediatesData === undefined ? certLabel : `${certLabel} or ${input.intermediatesLabel ?? 'the intermediates'}`;
+  const chain = orderChain(leaf, [...extraFromCert, ...fromIntermediates], chainLabel);
+  for (const c of chain) {
+    // Only a warning: the service's anchor may sit below an expired upper certificate, in
+    // which case it never looks at it.
+    const v = validity(c);
+    if (input.nowMs > v.notAfter || input.nowMs < v.notBefore) {
+      logger.warn('intermediate certificate outside its validity window: the service may refuse the chain', {
+        subject: subjectOf(c),
+        notBefore: iso(v.notBefore),
+        notAfter: iso(v.notAfter),
+      });
+    }
+  }
+
+  const identity: Identity = {
+    certificate: leaf,
+    chain: Object.freeze(chain),
+    signer,
+    serialDecimal: serialToDecimal(leaf.serialNumber),
+    notBefore,
+    notAfter,
+    fingerprint: certificateFingerprint(leaf),
+  };
+  return Object.freeze(identity);
+}
+
+/** One line per identity for the start-up log: no key material, nothing secret. */
+export function identitySummary(identity: Identity): Record<string, string | number> {
+  return {
+    subject: subjectOf(identity.certificate),
+    issuer: nameForMessage(identity.certificate.issuer),
+    serial: identity.serialDecimal,
+    fingerprint: identity.fingerprint,
+    notAfter: iso(identity.notAfter),
+    key: identity.signer.description,
+    chainLength: identity.chain.length,
+  };
+}
+
+async function readPassword(src: PasswordSource | undefined): Promise<string | undefined> {
+  if (src === undefined) return undefined;
+  if (src.kind === 'value') return src.value;
+  const { data } = await readInput({ kind: 'file', path: src.path }, { maxBytes: MAX_PASSWORD_BYTES, env: {}, flag: '--pkcs8-password-file' });
+  // Editors and `echo` add a final newline that is not part of the password.
+  return data.toString('utf8').replace(/\r?\n$/, '');
+}
+
+interface RawInputs {
+  readonly cert?: InputData;
+  readonly key?: InputData;
+  readonly inter?: InputData;
+  readonly password?: string;
+}
+
+function flagFor(src: InputSource, file: string, env: string): string {
+  return src.kind === 'env' ? env : file;
+}
+
+/** Reads the wanted inputs, bounded. At most one input may be stdin. */
+async function readInputs(cfg: IdentityConfig, deps: LoadIdentityDeps, want: { cert: boolean; key: boolean; inter: boolean }): Promise<RawInputs> {
+  const stdinUsers = [cfg.certificate, cfg.privateKey, cfg.intermediates].filter((s) => isStdin(s));
+  if (stdinUsers.length > 1) {
+    throw new SidecarError('CONFIG_INVALID', 'more than one input reads stdin ("-"): only one of --certificate, --private-key and --intermediates can be -');
+  }
+  if (cfg.password?.kind === 'file' && cfg.password.path === '-') {
+    throw new SidecarError('CONFIG_INVALID', '--pkcs8-password-file cannot be -: give the path of a file holding the password');
+  }
+  const common = { maxBytes: MAX_INPUT_BYTES, env: deps.env ?? {}, ...(deps.stdin === undefined ? {} : { stdin: deps.stdin }) };
+  const cert = want.cert ? await readInput(cfg.certificate, { ...common, flag: flagFor(cfg.certificate, '--certificate', '--certificate-env') }) : undefined;
+  const key =
+    want.key && cfg.privateKey !== undefined
+      ? await readInput(cfg.privateKey, { ...common, flag: flagFor(cfg.privateKey, '--private-key', '--private-key-env') })
+      : undefined;
+  const inter =
+    want.inter && cfg.intermediates !== undefined
+      ? await readInput(cfg.intermediates, { ...common, flag: flagFor(cfg.intermediates, '--intermediates', '--intermediates-env') })
+      : undefined;
+  const password = await readPassword(cfg.password);
+  return {
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    ...(inter === undefined ? {} : { inter }),
+    ...(password === undefined ? {} : { password }),
+  };
+}
+
+/**
+ * Reads the configured inputs and builds the Identity. The password is read from its file
+ * here and never logged.
+ */
+export async function loadIdentity(cfg: IdentityConfig, deps: LoadIdentityDeps = {}): Promise<Identity> {
+  const { cert, key, inter, password } = await readInputs(cfg, deps, { cert: true, key: true, inter: true });
+  return buildIdentity({
+    certData: cert!.data,
+    certLabel: cert!.label,
+    ...(key === undefined ? {} : { keyData: key.data, keyLabel: key.label }),
+    ...(inter === undefined ? {} : { intermediatesData: inter.data, intermediatesLabel: inter.label }),
+    ...(password === undefined ? {} : { password }),
+    nowMs: (deps.clock ?? systemClock).now(),
+    logger: deps.logger ?? nullLogger,
+    ...(deps.nodeVersion === undefined ? {} : { nodeVersion: deps.nodeVersion }),
+  });
+}
+
+/** A certificate and its chain without a key, for `read-certificate-data`. */
+export interface CertificateInfo {
+  readonly certificate: X509Certificate;
+  readonly chain: readonly X509Certificate[];
+  readonly serialDecimal: string;
+  readonly fingerprint: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+}
+
+/**
+ * The pure core of loadCertificateOnly. No validity or CA checks: this shows a certificate,
+ * it does not vouch for it. The leaf is the first certificate (PKCS#12: the one matching
+ * the bundle's key, since the bundle must be opened anyway).
+ */
+export function buildCertificateInfo(input: Pick<BuildIdentityInput, 'certData' | 'certLabel' | 'intermediatesData' | 'intermediatesLabel' | 'password' | 'nodeVersion'>): CertificateInfo {
+  const { certData, certLabel } = input;
+  let leaf: X509Certificate;
+  let rest: X509Certificate[];
+  if (isPkcs12(certData) || (hasPkcs12Extension(certLabel) && !isPem(certData))) {
+    const p = parsePkcs12(certData, certLabel, input.password, input.nodeVersion === undefined ? {} : { nodeVersion: input.nodeVersion });
+    leaf = p.leaf;
+    rest = p.chain;
+  } else {
+    const certs = parseCertificates(certData, certLabel);
+    leaf = certs[0]!;
+    rest = certs.slice(1);
+  }
+  const fromIntermediates =
+    input.intermediatesData === undefined ? [] : parseCertificates(input.intermediatesData, input.intermediatesLabel ?? 'the intermediates');
+  const { notBefore, notAfter } = validity(leaf);
+  return Object.freeze({
+    certificate: leaf,
+    chain: Object.freeze(orderChain(leaf, [...rest, ...fromIntermediates], certLabel)),
+    serialDecimal: serialToDecimal(leaf.serialNumber),
+    fingerprint: certificateFingerprint(leaf),
+    notBefore,
+    notAfter,
+  });
+}
+
+/** Reads the certificate (and intermediates) only: no private key is needed or read. */
+export async function loadCertificateOnly(cfg: IdentityConfig, deps: LoadIdentityDeps = {}): Promise<CertificateInfo> {
+  const { cert, inter, password } = await readInputs(cfg, deps, { cert: true, key: false, inter: true });
+  return buildCertificateInfo({
+    certData: cert!.data,
+    certLabel: cert!.label,
+    ...(inter === undefined ? {} : { intermediatesData: inter.data, intermediatesLabel: inter.label }),
+    ...(password === undefined ? {} : { password }),
+    ...(deps.nodeVersion === undefined ? {} : { nodeVersion: deps.nodeVersion }),
+  });
+}
+
+/**
+ * The private key alone, for `sign-string`: from --private-key when given (the certificate
+ * is then not read), else from the PKCS#12 bundle or combined PEM given as the certificate.
+ * Not checked against a certificate; key-type checks are the caller's (describeKey).
+ */
+export async function loadPrivateKey(cfg: IdentityConfig, deps: LoadIdentityDeps = {}): Promise<KeyObject> {
+  const keyOpts = deps.nodeVersion === undefined ? {} : { nodeVersion: deps.nodeVersion };
+  const { cert, key, password } = await readInputs(cfg, deps, { cert: cfg.privateKey === undefined, key: true, inter: false });
+  if (key !== undefined) return parsePrivateKey(key.data, key.label, password, keyOpts);
+  const { data, label } = cert!;
+  if (isPkcs12(data) || (hasPkcs12Extension(label) && !isPem(data))) return parsePkcs12(data, label, password, keyOpts).key;
+  if (pemHasPrivateKey(data, label)) return parsePrivateKey(data, label, password, keyOpts);
+  throw new SidecarError('CONFIG_INVALID', `no private key: ${label} holds only certificates; pass the key with --private-key`, { details: { source: label } });
+}
