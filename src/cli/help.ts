@@ -5,7 +5,7 @@ const SUMMARY: Record<CommandName, string> = {
   serve: 'Serve credentials continuously on IMDS-compatible and container-credentials endpoints',
   update: 'Keep a profile in the shared credentials file up to date',
   exec: 'Run a command with credentials served to it (for CI jobs and scripts)',
-  'sign-string': 'Sign a fixed test string with the private key (checks that a key works)',
+  'sign-string': 'Sign data from standard input with the private key (checks that a key works)',
   'read-certificate-data': 'Print the certificate\'s key type, serial number and base64 DER',
   emulator: 'Run a local IAM Roles Anywhere emulator (and STS GetCallerIdentity) for offline testing',
   demo: 'Run the emulator with certs-example/ and serve credentials from it (the quick start)',

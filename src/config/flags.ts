@@ -52,6 +52,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'private-key', type: 'string', arg: 'PATH', commands: KEYED, help: 'Private key: PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1 PEM (not needed with PKCS#12 or a combined PEM); "-" reads standard input' },
   { name: 'private-key-env', type: 'string', arg: 'NAME', commands: KEYED, help: 'Read the private key (PEM or base64) from environment variable NAME' },
   { name: 'intermediates', type: 'string', arg: 'PATH', commands: IDENTITY, help: 'PEM bundle of intermediate CA certificates, sent in issuing order' },
+  { name: 'intermediates-env', type: 'string', arg: 'NAME', commands: IDENTITY, help: 'Read the intermediates bundle (PEM or base64) from environment variable NAME' },
   { name: 'pkcs8-password', type: 'string', arg: 'PASSWORD', commands: KEYED, help: 'Password of an encrypted key or PKCS#12 file (prefer the environment variable or --pkcs8-password-file)' },
   { name: 'pkcs8-password-file', type: 'string', arg: 'PATH', commands: KEYED, help: 'Read the key/PKCS#12 password from a file (one trailing newline is removed)' },
   // session
@@ -94,7 +95,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'once', type: 'boolean', commands: ['update', 'demo'], help: 'Write once and exit (update); run one round and exit (demo)' },
   // sign-string
   { name: 'digest', type: 'string', arg: 'ALG', default: 'SHA256', commands: ['sign-string'], help: 'SHA256, SHA384 or SHA512' },
-  { name: 'format', type: 'string', arg: 'FORMAT', default: 'json', commands: ['sign-string'], help: 'json, text or bin' },
+  { name: 'format', type: 'string', arg: 'FORMAT', default: 'text', commands: ['sign-string'], help: 'text (hex), json or bin' },
   // emulator
   { name: 'trust-anchor-ca', type: 'string', arg: 'PATH', commands: ['emulator'], help: 'PEM bundle of root CAs the emulated trust anchor trusts (default: certs-example/root-ca.pem)' },
   { name: 'account', type: 'string', arg: 'ID', default: '123456789012', commands: ['emulator'], help: 'Account ID of the emulated trust anchor, profile and role' },
@@ -103,6 +104,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'max-duration', type: 'number', arg: 'SECONDS', default: 3600, commands: ['emulator'], help: 'The emulated profile\'s maximum session duration' },
   { name: 'tls-cert', type: 'string', arg: 'PATH', commands: ['emulator'], help: 'Serve HTTPS with this certificate (PEM)' },
   { name: 'tls-key', type: 'string', arg: 'PATH', commands: ['emulator'], help: 'Private key of --tls-cert' },
+  { name: 'fault', type: 'string', arg: 'SPEC', commands: ['emulator'], help: 'Inject faults into CreateSession, e.g. "2*503,429:retry-after=1,drop,delay=500,empty-set,malformed,outage,throttle=5"' },
   { name: 'admin-api', type: 'boolean', commands: ['emulator'], help: 'Enable /__emulator/* (fault injection, stats) for tests' },
   // official-helper flags this release does not implement: refused, never ignored
   { name: 'pkcs11-lib', type: 'string', notSupported: true, commands: IDENTITY, help: 'PKCS#11 module (not supported yet)' },

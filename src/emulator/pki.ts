@@ -34,6 +34,14 @@ export interface IssueOptions {
   readonly serialHex?: string;
   readonly isCa?: boolean;
   readonly pathLength?: number;
+  /**
+   * For TLS server certificates (e.g. an HTTPS emulator): subjectAltName entries and the
+   * serverAuth extended key usage. Clients match an IP or host name against the SAN only,
+   * never the CN, so a server certificate without them is refused.
+   */
+  /** keyUsage flags (x509.KeyUsageFlags); by default keyCertSign|cRLSign for CAs, digitalSignature otherwise. */
+  readonly keyUsage?: number;
+  readonly serverNames?: { readonly dns?: readonly string[]; readonly ips?: readonly string[] };
 }
 
 function keyAlgorithm(spec: KeySpec): webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams {
@@ -81,14 +89,22 @@ export async function issueCertificate(opts: IssueOptions, issuer?: IssuedCertif
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(opts.isCa === true, opts.isCa === true ? opts.pathLength : undefined, true),
     new x509.KeyUsagesExtension(
-      opts.isCa === true
-        ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign
-        : x509.KeyUsageFlags.digitalSignature,
+      opts.keyUsage ??
+        (opts.isCa === true ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature),
       true,
     ),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as unknown as LibCryptoKey, false, crypto),
   ];
-  if (opts.isCa !== true) extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]));
+  if (opts.serverNames !== undefined) {
+    const names = [
+      ...(opts.serverNames.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
+      ...(opts.serverNames.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
+    ];
+    extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
+    extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]));
+  } else if (opts.isCa !== true) {
+    extensions.push(new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]));
+  }
   const signer = issuer ?? undefined;
   if (signer !== undefined) {
     const issuerPublic = new x509.X509Certificate(signer.cert.raw).publicKey;

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+import { homedir } from 'node:os';
+import { systemClock, systemRandom } from '../src/core/clock.js';
+import { systemTimers } from '../src/core/timers.js';
+import { run } from '../src/cli/main.js';
+
+process.exitCode = await run({
+  argv: process.argv.slice(2),
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  homedir: homedir(),
+  clock: systemClock,
+  random: systemRandom,
+  timers: systemTimers,
+  onSignal: (signal, handler) => {
+    process.on(signal, handler);
+    return () => process.off(signal, handler);
+  },
+});

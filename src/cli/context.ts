@@ -1,0 +1,167 @@
+/**
+ * Turns parsed options into the pieces commands wire together: logger, identity loader,
+ * CreateSession client. This file and the command files are the only places that know
+ * how the layers fit.
+ */
+import { readFile } from 'node:fs/promises';
+import { SidecarError } from '../core/errors.js';
+import type { Identity } from '../core/identity.js';
+import type { Logger, LogLevel } from '../core/logger.js';
+import type { Options } from '../config/parse.js';
+import { loadIdentity, type IdentityConfig, type InputSource } from '../identity/index.js';
+import { CreateSessionClient, createDispatcher, describeProxyUrl, resolveEndpoint, userAgentFor, type AttemptEvent } from '../session/index.js';
+import type { CreateSessionParams } from '../signing/create-session.js';
+import { createLogger, isLogLevel } from '../telemetry/logger.js';
+import type { CliIo } from './io.js';
+import { VERSION } from './version.js';
+
+export function loggerFrom(opts: Options, io: CliIo, fields: Record<string, unknown> = {}): Logger {
+  const level = opts.bool('debug') ? 'debug' : (opts.str('log-level') ?? 'info');
+  if (!isLogLevel(level)) {
+    throw new SidecarError('CONFIG_INVALID', `${opts.origin('log-level')} must be debug, info, warn or error, got "${level}"`);
+  }
+  const format = opts.str('log-format') ?? 'json';
+  if (format !== 'json' && format !== 'text') {
+    throw new SidecarError('CONFIG_INVALID', `${opts.origin('log-format')} must be json or text, got "${format}"`);
+  }
+  return createLogger({ stream: io.stderr, level: level as LogLevel, format, clock: io.clock, fields: { app: 'rolesanywhere-sidecar', ...fields } });
+}
+
+const UNSUPPORTED_URI = /^(pkcs11:|handle:0x|tpm)/i;
+
+function inputFrom(opts: Options, pathFlag: string, envFlag: string): InputSource | undefined {
+  const path = opts.str(pathFlag);
+  const envVar = opts.str(envFlag);
+  if (path !== undefined && envVar !== undefined) {
+    throw new SidecarError('CONFIG_INVALID', `only one of --${pathFlag} and --${envFlag} can be given`);
+  }
+  if (envVar !== undefined) return { kind: 'env', name: envVar };
+  if (path === undefined || path === '') return undefined;
+  if (UNSUPPORTED_URI.test(path) || /^-----BEGIN TSS2/.test(path)) {
+    throw new SidecarError(
+      'NOT_SUPPORTED',
+      `${opts.origin(pathFlag)} names a PKCS#11 or TPM key ("${path.slice(0, 16)}..."), which rolesanywhere-sidecar does not support yet: use a PEM, DER or PKCS#12 file`,
+    );
+  }
+  if (path === '-') return { kind: 'stdin' };
+  return { kind: 'file', path };
+}
+
+export function identityConfigFrom(opts: Options, io: CliIo, needKey = true): IdentityConfig {
+  const certificate = inputFrom(opts, 'certificate', 'certificate-env');
+  if (certificate === undefined) {
+    throw new SidecarError(
+      'CONFIG_INVALID',
+      `missing --certificate (or --certificate-env, ROLESANYWHERE_CERTIFICATE): pass the workload certificate (PEM, DER or PKCS#12)`,
+    );
+  }
+  const privateKey = needKey ? inputFrom(opts, 'private-key', 'private-key-env') : undefined;
+  const intermediates = inputFrom(opts, 'intermediates', 'intermediates-env');
+  if (certificate.kind === 'stdin' && privateKey?.kind === 'stdin') {
+    throw new SidecarError('CONFIG_INVALID', 'only one of --certificate and --private-key can read standard input ("-"): put both in one PEM on stdin and leave --private-key out');
+  }
+  const pw = opts.str('pkcs8-password');
+  const pwFile = opts.str('pkcs8-password-file');
+  if (pw !== undefined && pwFile !== undefined) {
+    throw new SidecarError('CONFIG_INVALID', 'only one of --pkcs8-password and --pkcs8-password-file can be given');
+  }
+  void io;
+  return {
+    certificate,
+    ...(privateKey !== undefined ? { privateKey } : {}),
+    ...(intermediates !== undefined ? { intermediates } : {}),
+    ...(pw !== undefined ? { password: { kind: 'value' as const, value: pw } } : {}),
+    ...(pwFile !== undefined ? { password: { kind: 'file' as const, path: pwFile } } : {}),
+  };
+}
+
+export function identityLoader(cfg: IdentityConfig, io: CliIo, logger: Logger): () => Promise<Identity> {
+  return () => loadIdentity(cfg, { clock: io.clock, logger, env: io.env, stdin: io.stdin });
+}
+
+export interface SessionSetup {
+  readonly client: CreateSessionClient;
+  readonly params: CreateSessionParams;
+  readonly endpointUrl: URL;
+  readonly region: string;
+}
+
+export function sessionParamsFrom(opts: Options): CreateSessionParams {
+  const durationSeconds = opts.ranged('session-duration', 900, 43200) ?? 3600;
+  const name = opts.str('role-session-name');
+  return {
+    trustAnchorArn: opts.required('trust-anchor-arn'),
+    profileArn: opts.required('profile-arn'),
+    roleArn: opts.required('role-arn'),
+    durationSeconds,
+    ...(name !== undefined ? { roleSessionName: name } : {}),
+  };
+}
+
+function envFlag(v: string | undefined): boolean {
+  return v !== undefined && ['1', 'true', 'yes'].includes(v.trim().toLowerCase());
+}
+
+/** Builds the CreateSession client; `identity` is a getter so a rotated identity is picked up. */
+export async function sessionFrom(
+  opts: Options,
+  io: CliIo,
+  logger: Logger,
+  identity: () => Identity,
+  onAttempt?: (e: AttemptEvent) => void,
+): Promise<SessionSetup> {
+  const params = sessionParamsFrom(opts);
+  const endpointFlag = opts.str('endpoint');
+  const regionFlag = opts.str('region');
+  const endpoint = resolveEndpoint({
+    trustAnchorArn: params.trustAnchorArn,
+    profileArn: params.profileArn,
+    ...(endpointFlag !== undefined ? { endpoint: endpointFlag } : {}),
+    ...(regionFlag !== undefined ? { region: regionFlag } : {}),
+    useFips: envFlag(io.env.AWS_USE_FIPS_ENDPOINT),
+    useDualStack: envFlag(io.env.AWS_USE_DUALSTACK_ENDPOINT),
+  });
+  const caPath = opts.str('ca-bundle') ?? (io.env.AWS_CA_BUNDLE !== '' ? io.env.AWS_CA_BUNDLE : undefined);
+  const caOrigin = opts.has('ca-bundle') ? opts.origin('ca-bundle') : 'AWS_CA_BUNDLE';
+  let caBundlePem: Buffer | undefined;
+  if (caPath !== undefined) {
+    try {
+      caBundlePem = await readFile(caPath);
+    } catch (e) {
+      throw new SidecarError(
+        'FILE_UNREADABLE',
+        `cannot read the CA bundle ${caPath} given by ${caOrigin} (${(e as NodeJS.ErrnoException).code ?? 'error'}): fix the path or unset it`,
+        { cause: e },
+      );
+    }
+  }
+  const httpsProxy = io.env.HTTPS_PROXY ?? io.env.https_proxy;
+  const httpProxy = io.env.HTTP_PROXY ?? io.env.http_proxy;
+  const noProxy = io.env.NO_PROXY ?? io.env.no_proxy;
+  const proxy = {
+    ...(httpsProxy ? { httpsProxy } : {}),
+    ...(httpProxy ? { httpProxy } : {}),
+    ...(noProxy ? { noProxy } : {}),
+  };
+  const dispatcher = createDispatcher({
+    ...(caBundlePem !== undefined ? { caBundlePem } : {}),
+    noVerifySsl: opts.bool('no-verify-ssl'),
+    proxy,
+  });
+  const usedProxy = endpoint.url.protocol === 'https:' ? (httpsProxy ?? httpProxy) : httpProxy;
+  if (opts.bool('no-verify-ssl')) logger.warn('TLS verification of the Roles Anywhere endpoint is off (--no-verify-ssl): use only for testing');
+  const client = new CreateSessionClient({
+    endpoint,
+    params,
+    identity,
+    dispatcher,
+    clock: io.clock,
+    random: io.random,
+    logger,
+    userAgent: userAgentFor(VERSION),
+    caDescription: caPath !== undefined ? `${caOrigin} ${caPath}` : 'the system roots (set --ca-bundle or AWS_CA_BUNDLE to add a CA)',
+    ...(usedProxy ? { proxyDescription: describeProxyUrl(usedProxy) } : {}),
+    ...(onAttempt ? { onAttempt } : {}),
+  });
+  return { client, params, endpointUrl: endpoint.url, region: endpoint.region };
+}

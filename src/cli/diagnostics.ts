@@ -1,0 +1,69 @@
+/**
+ * The official helper's diagnostic commands: `sign-string` (sign stdin with the key, to
+ * check that a key works) and `read-certificate-data` (what the service will see).
+ */
+import { sign } from 'node:crypto';
+import { SidecarError } from '../core/errors.js';
+import type { Options } from '../config/parse.js';
+import { loadCertificateOnly, loadPrivateKey } from '../identity/index.js';
+import { describeKey } from '../signing/key-signer.js';
+import { identityConfigFrom, loggerFrom } from './context.js';
+import { writeOut, type CliIo } from './io.js';
+
+/** stdin for sign-string is a test string, not a document: 1 MiB is plenty. */
+const MAX_SIGN_INPUT = 1024 * 1024;
+
+async function readStdin(io: CliIo): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of io.stdin) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    size += b.length;
+    if (size > MAX_SIGN_INPUT) {
+      throw new SidecarError('INPUT_TOO_LARGE', `sign-string reads at most ${MAX_SIGN_INPUT} bytes from standard input: sign a shorter string`);
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function signString(opts: Options, io: CliIo): Promise<number> {
+  const logger = loggerFrom(opts, io, { command: 'sign-string' });
+  const digest = (opts.str('digest') ?? 'SHA256').toUpperCase();
+  const hash = ({ SHA256: 'sha256', SHA384: 'sha384', SHA512: 'sha512' } as Record<string, string>)[digest];
+  if (hash === undefined) throw new SidecarError('CONFIG_INVALID', `${opts.origin('digest')} must be SHA256, SHA384 or SHA512, got "${digest}"`);
+  const format = opts.str('format') ?? 'text';
+  if (!['text', 'json', 'bin'].includes(format)) throw new SidecarError('CONFIG_INVALID', `${opts.origin('format')} must be text, json or bin, got "${format}"`);
+  const cfg = identityConfigFrom(opts, io, true);
+  if (cfg.certificate.kind === 'stdin') throw new SidecarError('CONFIG_INVALID', 'sign-string reads the data to sign from standard input, so the certificate cannot come from "-"');
+  const key = await loadPrivateKey(cfg, { clock: io.clock, logger, env: io.env });
+  const data = await readStdin(io);
+  const kind = describeKey(key).kind;
+  const signature = kind === 'ML-DSA' ? sign(null, data, key) : sign(hash, data, kind === 'EC' ? { key, dsaEncoding: 'der' } : key);
+  if (format === 'bin') await writeOut(io.stdout, signature);
+  else if (format === 'json') await writeOut(io.stdout, `${JSON.stringify({ signature: signature.toString('hex'), digest: kind === 'ML-DSA' ? 'NONE' : digest })}\n`);
+  else await writeOut(io.stdout, `${signature.toString('hex')}\n`);
+  return 0;
+}
+
+const SUPPORTED: Record<string, string[]> = {
+  RSA: ['SHA256withRSA', 'SHA384withRSA', 'SHA512withRSA'],
+  EC: ['SHA256withECDSA', 'SHA384withECDSA', 'SHA512withECDSA'],
+  'ML-DSA': ['ML-DSA'],
+};
+
+export async function readCertificateData(opts: Options, io: CliIo): Promise<number> {
+  const logger = loggerFrom(opts, io, { command: 'read-certificate-data' });
+  const cert = await loadCertificateOnly(identityConfigFrom(opts, io, false), { clock: io.clock, logger, env: io.env, stdin: io.stdin });
+  const kind = describeKey(cert.certificate.publicKey).kind;
+  await writeOut(
+    io.stdout,
+    `${JSON.stringify({
+      keyType: kind,
+      certificateData: cert.certificate.raw.toString('base64'),
+      serialNumber: cert.serialDecimal,
+      supportedAlgorithms: SUPPORTED[kind],
+    })}\n`,
+  );
+  return 0;
+}

@@ -1,0 +1,87 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SidecarError } from '../core/errors.js';
+import type { Options } from '../config/parse.js';
+import { defaultEmulatorConfig, parseCaBundle, parseFaultSpec, startEmulator, type RunningEmulator } from '../emulator/index.js';
+import { isLoopbackHost } from '../serve/index.js';
+import { loggerFrom } from './context.js';
+import { writeOut, type CliIo } from './io.js';
+import { packageRoot } from './paths.js';
+
+async function readNamed(path: string, origin: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new SidecarError('FILE_UNREADABLE', `cannot read ${path} given by ${origin} (${(e as NodeJS.ErrnoException).code ?? 'error'}): fix the path`, { cause: e });
+  }
+}
+
+/** Starts the emulator described by the emulator flags; shared by `emulator` and `demo`. */
+export async function startEmulatorFromOptions(opts: Options, io: CliIo, extra: { tls?: { certPem: string; keyPem: string } } = {}): Promise<RunningEmulator> {
+  const logger = loggerFrom(opts, io, { command: 'emulator' });
+  const caPath = opts.str('trust-anchor-ca') ?? join(packageRoot(), 'certs-example', 'root-ca.pem');
+  const roots = parseCaBundle((await readNamed(caPath, opts.has('trust-anchor-ca') ? opts.origin('trust-anchor-ca') : 'the default trust anchor')).toString('utf8'));
+  const lifetime = opts.num('credential-lifetime');
+  const config = defaultEmulatorConfig({
+    roots,
+    accountId: opts.str('account') ?? '123456789012',
+    region: opts.str('emulator-region') ?? 'us-east-1',
+    maxDurationSeconds: opts.ranged('max-duration', 900, 43200) ?? 3600,
+    ...(lifetime !== undefined ? { credentialLifetimeSeconds: lifetime } : {}),
+  });
+  const host = opts.str('address') ?? '127.0.0.1';
+  if (!isLoopbackHost(host) && !opts.bool('allow-non-loopback')) {
+    throw new SidecarError('ADDRESS_NOT_ALLOWED', `the emulator binds loopback only by default; ${host} needs --allow-non-loopback`);
+  }
+  // The emulator has no well-known port: a free one unless asked for.
+  const port = opts.parsed.origin.has('port') ? (opts.ranged('port', 0, 65535) ?? 0) : 0;
+  let tls = extra.tls;
+  const certPath = opts.str('tls-cert');
+  const keyPath = opts.str('tls-key');
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    throw new SidecarError('CONFIG_INVALID', '--tls-cert and --tls-key go together: give both to serve HTTPS, or neither for HTTP');
+  }
+  if (certPath !== undefined && keyPath !== undefined) {
+    tls = {
+      certPem: (await readNamed(certPath, '--tls-cert')).toString('utf8'),
+      keyPem: (await readNamed(keyPath, '--tls-key')).toString('utf8'),
+    };
+  }
+  const fault = opts.str('fault');
+  return startEmulator({
+    config,
+    host,
+    port,
+    clock: io.clock,
+    random: io.random,
+    logger,
+    adminApi: opts.bool('admin-api'),
+    ...(tls !== undefined ? { tls } : {}),
+    ...(fault !== undefined ? { faults: parseFaultSpec(fault) } : {}),
+  });
+}
+
+/** The env lines that point a sidecar at this emulator. */
+export function emulatorEnv(emu: RunningEmulator): Array<[string, string]> {
+  const anchor = emu.config.trustAnchors[0]!;
+  const profile = emu.config.profiles[0]!;
+  return [
+    ['ROLESANYWHERE_ENDPOINT', emu.url.href.replace(/\/$/, '')],
+    ['ROLESANYWHERE_TRUST_ANCHOR_ARN', anchor.arn],
+    ['ROLESANYWHERE_PROFILE_ARN', profile.arn],
+    ['ROLESANYWHERE_ROLE_ARN', profile.roleArns[0]!],
+  ];
+}
+
+/** `emulator`: runs until SIGTERM/SIGINT, printing the settings a sidecar needs. */
+export async function emulator(opts: Options, io: CliIo): Promise<number> {
+  const emu = await startEmulatorFromOptions(opts, io);
+  await writeOut(io.stdout, emulatorEnv(emu).map(([k, v]) => `export ${k}=${v}\n`).join(''));
+  const offs: Array<() => void> = [];
+  await new Promise<void>((resolve) => {
+    offs.push(io.onSignal('SIGTERM', resolve), io.onSignal('SIGINT', resolve));
+  });
+  for (const off of offs) off();
+  await emu.stop();
+  return 0;
+}

@@ -1,0 +1,237 @@
+/**
+ * The sidecar assembled: identity -> CreateSession client -> refresher -> endpoints, with
+ * rotation, metrics and shutdown. Used by `serve`, `exec` and `demo`; nothing else wires
+ * these layers together.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { SidecarError } from '../core/errors.js';
+import type { Identity } from '../core/identity.js';
+import type { Logger } from '../core/logger.js';
+import type { Options } from '../config/parse.js';
+import type { IdentityConfig } from '../identity/index.js';
+import { CredentialRefresher, hashIdentityFiles, IdentityWatcher, lifetimeWarning } from '../refresh/index.js';
+import { parseRoleArn } from '../session/index.js';
+import { createContainerHandler, createImdsHandler, createOpsHandler, generateToken, ImdsTokenStore, startListener, validateContainerToken, writeSecretFile, type Listener } from '../serve/index.js';
+import { createMetrics, type Metrics } from '../telemetry/metrics.js';
+import { identityConfigFrom, identityLoader, loggerFrom, sessionFrom } from './context.js';
+import type { CliIo } from './io.js';
+
+export interface SidecarOverrides {
+  /** Force ephemeral loopback ports (exec). */
+  readonly ephemeralPorts?: boolean;
+  /** Keep the token out of any file unless --container-token-file is given (exec passes it in env). */
+  readonly tokenInEnvOnly?: boolean;
+  readonly component?: string;
+}
+
+export interface RunningSidecar {
+  /** `NAME=VALUE` pairs a client needs, in print order. */
+  readonly clientEnv: ReadonlyArray<readonly [string, string]>;
+  /** The container token (exec hands it to the child through the environment). */
+  readonly containerToken?: string;
+  readonly refresher: CredentialRefresher;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly listeners: Readonly<Record<string, Listener>>;
+  identity(): Identity;
+  /** Checks the certificate and key files now (SIGHUP). */
+  reloadIdentity(): Promise<void>;
+  /** Graceful stop: listeners drain, timers stop, generated secret files are removed. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function filePaths(cfg: IdentityConfig): string[] {
+  return [cfg.certificate, cfg.privateKey, cfg.intermediates]
+    .filter((s): s is { kind: 'file'; path: string } => s !== undefined && s.kind === 'file')
+    .map((s) => s.path);
+}
+
+export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarOverrides = {}): Promise<RunningSidecar> {
+  const logger = loggerFrom(opts, io, { command: overrides.component ?? 'serve' });
+  const idCfg = identityConfigFrom(opts, io);
+  const load = identityLoader(idCfg, io, logger);
+  const paths = filePaths(idCfg);
+  // Hash before loading, so a rotation racing start-up shows as a change on the first poll.
+  const initialHash = paths.length > 0 ? await hashIdentityFiles(paths).catch(() => undefined) : undefined;
+  let identity = await load();
+
+  const registry = new Registry();
+  const metrics = createMetrics(registry);
+  metrics.certificateNotAfter.set(identity.notAfter / 1000);
+
+  const minRemainingMs = (opts.ranged('min-remaining', 0, 43200) ?? 1800) * 1000;
+  const session = await sessionFrom(opts, io, logger, () => identity, (e) => {
+    metrics.createSessionCalls.inc({ outcome: e.outcome === 'success' ? 'success' : 'failure', code: e.code ?? 'none' });
+    metrics.createSessionDuration.observe({ outcome: e.outcome === 'success' ? 'success' : 'failure' }, e.durationMs / 1000);
+  });
+  const warning = lifetimeWarning(session.params.durationSeconds, minRemainingMs);
+  if (warning !== undefined) logger.warn(warning);
+
+  const refresher = new CredentialRefresher({
+    source: session.client,
+    clock: io.clock,
+    timers: io.timers,
+    random: io.random,
+    logger,
+    minRemainingMs,
+    onSuccess: (c) => {
+      metrics.credentialsExpiry.set(c.expiration / 1000);
+      metrics.ready.set(1);
+    },
+    onFailure: (err) => {
+      metrics.refreshFailures.inc({ code: err instanceof SidecarError ? err.code : 'INTERNAL' });
+      metrics.ready.set(refresher.status().ready ? 1 : 0);
+    },
+  });
+
+  const watcher =
+    paths.length > 0
+      ? new IdentityWatcher({
+          paths,
+          load,
+          clock: io.clock,
+          timers: io.timers,
+          logger,
+          pollIntervalMs: (opts.ranged('identity-poll-interval', 1, 86400) ?? 10) * 1000,
+          onReload: (next) => {
+            identity = next;
+            metrics.identityReloads.inc({ result: 'success' });
+            metrics.certificateNotAfter.set(next.notAfter / 1000);
+            logger.info('certificate reloaded; refreshing credentials with the new identity', {
+              fingerprint: next.fingerprint,
+              serial: next.serialDecimal,
+              notAfter: new Date(next.notAfter).toISOString(),
+            });
+            refresher.refreshNow('identity-reload').catch(() => undefined);
+          },
+          onReloadFailed: () => metrics.identityReloads.inc({ result: 'failure' }),
+        })
+      : undefined;
+
+  const listeners: Record<string, Listener> = {};
+  const clientEnv: Array<[string, string]> = [];
+  const cleanups: Array<() => Promise<void>> = [];
+  const allowNonLoopback = opts.bool('allow-non-loopback');
+  const port = (flag: string, fallback: number) => (overrides.ephemeralPorts === true ? 0 : (opts.ranged(flag, 0, 65535) ?? fallback));
+  let containerToken: string | undefined;
+
+  const stopAll = async (graceMs = 5000) => {
+    watcher?.stop();
+    refresher.stop();
+    await Promise.all(Object.values(listeners).map((l) => l.close(graceMs)));
+    await session.client.close();
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+
+  try {
+    const view = {
+      current: () => refresher.current(),
+      get generation() {
+        return refresher.generation;
+      },
+    };
+    if (!opts.bool('no-imds')) {
+      const roleName = opts.str('role-name') ?? parseRoleArn(session.params.roleArn).resource.split('/').pop()!;
+      const tokens = new ImdsTokenStore({ clock: io.clock, random: io.random });
+      listeners.imds = await startListener({
+        name: 'imds',
+        host: opts.str('address') ?? '127.0.0.1',
+        port: port('port', 9911),
+        allowNonLoopback,
+        logger,
+        metrics,
+        handler: createImdsHandler({ view, roleName, allowV1: opts.bool('imdsv1'), tokens, clock: io.clock, random: io.random, logger, metrics }),
+      });
+      // The trailing slash is needed by AWS CLI v2.9; the server folds the `//` others then send.
+      clientEnv.push(['AWS_EC2_METADATA_SERVICE_ENDPOINT', listeners.imds.url.href]);
+    }
+    if (!opts.bool('no-container')) {
+      const fromEnv = io.env.ROLESANYWHERE_CONTAINER_TOKEN;
+      if (fromEnv !== undefined && fromEnv !== '') validateContainerToken(fromEnv);
+      containerToken = fromEnv !== undefined && fromEnv !== '' ? fromEnv : generateToken(io.random);
+      const path = opts.str('container-path') ?? '/credentials';
+      if (!path.startsWith('/') || path.length > 256) {
+        throw new SidecarError('CONFIG_INVALID', `${opts.origin('container-path')} must be a URL path starting with "/", got "${path.slice(0, 64)}"`);
+      }
+      listeners.container = await startListener({
+        name: 'container',
+        host: opts.str('container-address') ?? '127.0.0.1',
+        port: port('container-port', 9912),
+        allowNonLoopback,
+        logger,
+        metrics,
+        handler: createContainerHandler({ view, path, token: containerToken, clock: io.clock, logger }),
+      });
+      clientEnv.push(['AWS_CONTAINER_CREDENTIALS_FULL_URI', new URL(path, listeners.container.url).href]);
+      let tokenFile = opts.str('container-token-file');
+      if (tokenFile === undefined && overrides.tokenInEnvOnly !== true) {
+        const dir = await mkdtemp(join(tmpdir(), 'rolesanywhere-sidecar-'));
+        tokenFile = join(dir, 'token');
+        cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      }
+      if (tokenFile !== undefined) {
+        // No trailing newline: botocore >= 1.32, Go and Rust reject one (sdk-endpoints.md).
+        await writeSecretFile(tokenFile, containerToken, io.random);
+        clientEnv.push(['AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', tokenFile]);
+      }
+    }
+    if (!opts.bool('no-ops')) {
+      listeners.ops = await startListener({
+        name: 'ops',
+        host: opts.str('ops-address') ?? '127.0.0.1',
+        port: port('ops-port', 9913),
+        allowNonLoopback,
+        logger,
+        metrics,
+        handler: createOpsHandler({
+          registry,
+          logger,
+          readiness: () => {
+            const s = refresher.status();
+            if (s.ready) return { ready: true };
+            return { ready: false, reason: s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode})` : 'no credentials yet' };
+          },
+        }),
+      });
+    }
+    const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => (io.env[k] ?? '') !== '');
+    if (proxied) {
+      // botocore sends IMDS and container calls through proxies from the environment.
+      const existing = (io.env.NO_PROXY ?? io.env.no_proxy ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const merged = [...new Set([...existing, '127.0.0.1', 'localhost', '::1'])];
+      clientEnv.push(['NO_PROXY', merged.join(',')]);
+    }
+  } catch (e) {
+    await stopAll(0);
+    throw e;
+  }
+
+  refresher.start();
+  watcher?.start({ ...(initialHash !== undefined ? { hash: initialHash } : {}), identity });
+  logger.info('sidecar started', {
+    endpoint: session.endpointUrl.href,
+    region: session.region,
+    roleArn: session.params.roleArn,
+    certificateSerial: identity.serialDecimal,
+    certificateNotAfter: new Date(identity.notAfter).toISOString(),
+    keyType: identity.signer.description,
+    listeners: Object.fromEntries(Object.entries(listeners).map(([k, l]) => [k, l.url.href])),
+  });
+
+  return {
+    clientEnv,
+    ...(containerToken !== undefined ? { containerToken } : {}),
+    refresher,
+    metrics,
+    logger,
+    listeners,
+    identity: () => identity,
+    reloadIdentity: async () => {
+      if (watcher !== undefined) await watcher.checkNow();
+    },
+    stop: stopAll,
+  };
+}
