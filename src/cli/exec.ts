@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { SidecarError } from '../core/errors.js';
 import type { Options } from '../config/parse.js';
 import type { CliIo, Signal } from './io.js';
@@ -16,6 +17,8 @@ const CONFLICTING = [
   'AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE',
 ];
 
+const FORWARDED: Signal[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
 /**
  * `exec -- cmd args...`: serves credentials on ephemeral loopback ports for the lifetime of
  * one child process (a CI job step), keeps them fresh, forwards signals and exits with the
@@ -27,32 +30,55 @@ export async function exec(opts: Options, io: CliIo): Promise<number> {
   if (argv.length === 0) {
     throw new SidecarError('CONFIG_INVALID', 'exec needs a command: rolesanywhere-sidecar exec [flags] -- <command> [args...]');
   }
-  const sidecar = await startSidecar(opts, io, { ephemeralPorts: true, tokenInEnvOnly: true, component: 'exec' });
+  // Signal handlers go in before anything starts: subscribing after the spawn left a window
+  // in which a SIGTERM killed exec with the default action and orphaned the child (the
+  // integration test hit it in about 1 of 4 runs). Before the child exists, a signal
+  // cancels start-up and the command is never run.
+  let child: ChildProcess | undefined;
+  let early: Signal | undefined;
+  const startup = new AbortController();
+  const offs = FORWARDED.map((sig) =>
+    io.onSignal(sig, () => {
+      if (child !== undefined) child.kill(sig);
+      else if (early === undefined) {
+        early = sig;
+        startup.abort(new SidecarError('NO_CREDENTIALS', `${sig} received during start-up; the command was not run`));
+      }
+    }),
+  );
   try {
-    // Start the child with credentials already in hand, so its first SDK call succeeds.
-    await sidecar.refresher.waitForFirst(undefined, 60_000);
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(io.env)) {
-      if (v !== undefined && !CONFLICTING.includes(k) && !k.startsWith('ROLESANYWHERE_')) env[k] = v;
-    }
-    for (const [k, v] of sidecar.clientEnv) env[k] = v;
-    if (sidecar.containerToken !== undefined) env.AWS_CONTAINER_AUTHORIZATION_TOKEN = sidecar.containerToken;
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env });
-    const forwarded: Signal[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
-    const offs = forwarded.map((sig) => io.onSignal(sig, () => child.kill(sig)));
-    const code = await new Promise<number>((resolve, reject) => {
-      child.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new SidecarError('CONFIG_INVALID', `cannot run "${argv[0]}" (${e.code ?? e.message}): check the command name and PATH`, { cause: e })),
-      );
-      child.once('exit', (status, signal) => {
-        // A child killed by a signal exits like a shell reports it: 128 + signal number.
-        const signals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-        resolve(status ?? 128 + (signal !== null ? (signals[signal] ?? 1) : 1));
+    const sidecar = await startSidecar(opts, io, { ephemeralPorts: true, tokenInEnvOnly: true, component: 'exec' });
+    try {
+      // Start the child with credentials already in hand, so its first SDK call succeeds.
+      if (early === undefined) {
+        await sidecar.refresher.waitForFirst(startup.signal, 60_000).catch((e: unknown) => {
+          if (early === undefined) throw e;
+        });
+      }
+      if (early !== undefined) return signalStatus(early);
+      const env: Record<string, string> = {};
+      for (const [k, v] of Object.entries(io.env)) {
+        if (v !== undefined && !CONFLICTING.includes(k) && !k.startsWith('ROLESANYWHERE_')) env[k] = v;
+      }
+      for (const [k, v] of sidecar.clientEnv) env[k] = v;
+      if (sidecar.containerToken !== undefined) env.AWS_CONTAINER_AUTHORIZATION_TOKEN = sidecar.containerToken;
+      const running = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env });
+      child = running;
+      return await new Promise<number>((resolve, reject) => {
+        running.once('error', (e: NodeJS.ErrnoException) =>
+          reject(new SidecarError('CONFIG_INVALID', `cannot run "${argv[0]}" (${e.code ?? e.message}): check the command name and PATH`, { cause: e })),
+        );
+        running.once('exit', (status, signal) => resolve(status ?? signalStatus(signal ?? undefined)));
       });
-    });
-    for (const off of offs) off();
-    return code;
+    } finally {
+      await sidecar.stop(1_000);
+    }
   } finally {
-    await sidecar.stop(1_000);
+    for (const off of offs) off();
   }
+}
+
+/** A process ended by a signal, reported the way a shell does: 128 + the signal's number. */
+function signalStatus(signal: NodeJS.Signals | undefined): number {
+  return 128 + (signal !== undefined ? (osConstants.signals[signal] ?? 1) : 1);
 }

@@ -1,6 +1,6 @@
 import { readFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { CredentialRefresher } from '../refresh/index.js';
+import { CredentialRefresher, hashIdentityFiles, IdentityWatcher } from '../refresh/index.js';
 import { SidecarError } from '../core/errors.js';
 import type { Credentials } from '../core/credentials.js';
 import type { Options } from '../config/parse.js';
@@ -15,7 +15,8 @@ const MAX_CREDENTIALS_FILE = 1024 * 1024;
 /**
  * `update`: keeps `[--profile]` of the shared credentials file current. Each write is atomic
  * (readers see the old file or the new one), keeps every other line, and a failed
- * CreateSession is retried with backoff instead of ending the loop (official helper PR #91).
+ * CreateSession is retried with backoff instead of ending the loop (official helper PR #91),
+ * and a rotated certificate is picked up (polled, or at once on SIGHUP).
  */
 export async function update(opts: Options, io: CliIo): Promise<number> {
   const logger = loggerFrom(opts, io, { command: 'update' });
@@ -27,7 +28,15 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
     io.env.AWS_SHARED_CREDENTIALS_FILE !== undefined && io.env.AWS_SHARED_CREDENTIALS_FILE !== ''
       ? io.env.AWS_SHARED_CREDENTIALS_FILE
       : join(io.homedir, '.aws', 'credentials');
-  const identity = await identityLoader(identityConfigFrom(opts, io), io, logger)();
+  const once = opts.bool('once');
+  const idCfg = identityConfigFrom(opts, io);
+  const load = identityLoader(idCfg, io, logger);
+  const paths = [idCfg.certificate, idCfg.privateKey, idCfg.intermediates]
+    .filter((s): s is { kind: 'file'; path: string } => s !== undefined && s.kind === 'file')
+    .map((s) => s.path);
+  // Hash before loading, so a rotation racing start-up shows as a change on the first poll.
+  const initialHash = !once && paths.length > 0 ? await hashIdentityFiles(paths).catch(() => undefined) : undefined;
+  let identity = await load();
   const session = await sessionFrom(opts, io, logger, () => identity);
 
   const write = async (c: Credentials) => {
@@ -47,10 +56,13 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
   };
 
   try {
-    if (opts.bool('once')) {
+    if (once) {
       await write(await session.client.getCredentials());
       return 0;
     }
+    // Writes run one after another: two read-modify-writes racing could put the older
+    // credentials in the file last.
+    let writes: Promise<void> = Promise.resolve();
     const refresher = new CredentialRefresher({
       source: session.client,
       clock: io.clock,
@@ -59,16 +71,49 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
       logger,
       minRemainingMs: (opts.ranged('min-remaining', 0, 43200) ?? 1800) * 1000,
       onSuccess: (c) => {
-        write(c).catch((e: unknown) => logger.error('cannot write the credentials file', { path: file, error: e }));
+        writes = writes.then(() => write(c)).catch((e: unknown) => logger.error('cannot write the credentials file', { path: file, error: e }));
       },
     });
+    // A long-running update outlives certificates: follow rotation the way serve does, or
+    // it would sign with the old certificate until that expires and then fail for good.
+    const watcher =
+      paths.length > 0
+        ? new IdentityWatcher({
+            paths,
+            load,
+            clock: io.clock,
+            timers: io.timers,
+            logger,
+            pollIntervalMs: (opts.ranged('identity-poll-interval', 1, 86400) ?? 10) * 1000,
+            onReload: (next) => {
+              identity = next;
+              logger.info('certificate reloaded; refreshing credentials with the new identity', {
+                fingerprint: next.fingerprint,
+                serial: next.serialDecimal,
+                notAfter: new Date(next.notAfter).toISOString(),
+              });
+              refresher.refreshNow('identity-reload').catch(() => undefined);
+            },
+          })
+        : undefined;
     refresher.start();
+    watcher?.start({ ...(initialHash !== undefined ? { hash: initialHash } : {}), identity });
     const offs: Array<() => void> = [];
     await new Promise<void>((resolve) => {
-      offs.push(io.onSignal('SIGTERM', resolve), io.onSignal('SIGINT', resolve));
+      offs.push(
+        io.onSignal('SIGTERM', resolve),
+        io.onSignal('SIGINT', resolve),
+        // As serve: SIGHUP re-reads the certificate and key now (and no longer ends the process).
+        io.onSignal('SIGHUP', () => {
+          logger.info('SIGHUP: checking the certificate and key files');
+          watcher?.checkNow().catch(() => undefined);
+        }),
+      );
     });
     for (const off of offs) off();
+    watcher?.stop();
     refresher.stop();
+    await writes;
     return 0;
   } finally {
     await session.client.close();
