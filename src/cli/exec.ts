@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '../core/logger.js';
 import { SidecarError } from '../core/errors.js';
 import type { Options } from '../config/parse.js';
 import type { CliIo, Signal } from './io.js';
@@ -62,11 +65,18 @@ export async function exec(opts: Options, io: CliIo): Promise<number> {
       }
       for (const [k, v] of sidecar.clientEnv) env[k] = v;
       if (sidecar.containerToken !== undefined) env.AWS_CONTAINER_AUTHORIZATION_TOKEN = sidecar.containerToken;
+      await warnIfShadowed(env, io, sidecar.logger);
       const running = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env });
       child = running;
       return await new Promise<number>((resolve, reject) => {
         running.once('error', (e: NodeJS.ErrnoException) =>
-          reject(new SidecarError('CONFIG_INVALID', `cannot run "${argv[0]}" (${e.code ?? e.message}): check the command name and PATH`, { cause: e })),
+          reject(
+            new SidecarError(
+              e.code === 'ENOENT' ? 'COMMAND_NOT_FOUND' : e.code === 'EACCES' ? 'COMMAND_NOT_EXECUTABLE' : 'CONFIG_INVALID',
+              `cannot run "${argv[0]}" (${e.code ?? e.message}): check the command name, its permissions and PATH`,
+              { cause: e },
+            ),
+          ),
         );
         running.once('exit', (status, signal) => resolve(status ?? signalStatus(signal ?? undefined)));
       });
@@ -75,6 +85,20 @@ export async function exec(opts: Options, io: CliIo): Promise<number> {
     }
   } finally {
     for (const off of offs) off();
+  }
+}
+
+/**
+ * SDKs look at the shared credentials file before the container and IMDS endpoints, so a
+ * profile with static keys there silently wins over the credentials exec serves.
+ */
+async function warnIfShadowed(env: Record<string, string>, io: CliIo, logger: Logger): Promise<void> {
+  const file = env.AWS_SHARED_CREDENTIALS_FILE ?? join(io.homedir, '.aws', 'credentials');
+  const text = await readFile(file, 'utf8').catch(() => '');
+  if (text.length === 0 || text.length > 1024 * 1024) return;
+  const section = new RegExp(String.raw`^\s*\[\s*default\s*\][^\[]*^\s*aws_access_key_id\s*=`, 'm');
+  if (section.test(text)) {
+    logger.warn('the [default] profile of the shared credentials file has access keys, which SDKs use before the credentials exec serves; remove them or point AWS_SHARED_CREDENTIALS_FILE elsewhere for this job', { path: file });
   }
 }
 

@@ -42,6 +42,9 @@ export const ErrorCodes = {
   NO_CREDENTIALS: { exit: 6, retryable: true },
   ADDRESS_IN_USE: { exit: 7, retryable: false },
   ADDRESS_NOT_ALLOWED: { exit: 2, retryable: false },
+  // exec: the same statuses a shell gives for a command it cannot run
+  COMMAND_NOT_FOUND: { exit: 127, retryable: false },
+  COMMAND_NOT_EXECUTABLE: { exit: 126, retryable: false },
   INTERNAL: { exit: 1, retryable: false },
 } as const satisfies Record<string, { exit: number; retryable: boolean }>;
 

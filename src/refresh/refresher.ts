@@ -353,7 +353,7 @@ export class CredentialRefresher {
       ...(still !== undefined ? { servingUntil: isoSeconds(still.expiration) } : {}),
     };
     if (still !== undefined) this.log.warn('credential refresh failed; serving the previous credentials until they expire', fields);
-    else this.log.error('credential refresh failed and no valid credentials are held; endpoints answer 503 until a refresh succeeds', fields);
+    else this.log.error('credential refresh failed and no valid credentials are held; retrying with backoff (nothing is served until a refresh succeeds)', fields);
     this.callback('onFailure', () => this.onFailureCb?.(err, { consecutiveFailures: this.failures, reason }));
   }
 

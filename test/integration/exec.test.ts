@@ -187,11 +187,15 @@ describe('exec end to end', { concurrency: 2 }, () => {
     test('(d) a missing command, or none, is a clear one-line error', async () => {
       const env = execEnv(http);
       const missing = await runCli(execArgs(['/nonexistent/definitely-not-a-command', '--flag']), { env });
-      assert.equal(missing.code, 2);
-      assert.match(missing.stderr, /^rolesanywhere-sidecar: cannot run "\/nonexistent\/definitely-not-a-command" \(ENOENT\): check the command name and PATH \[CONFIG_INVALID\]$/m);
+      // 127 and 126, as a shell reports a command it cannot find or run.
+      assert.equal(missing.code, 127);
+      assert.match(missing.stderr, /^rolesanywhere-sidecar: cannot run "\/nonexistent\/definitely-not-a-command" \(ENOENT\): check the command name, its permissions and PATH \[COMMAND_NOT_FOUND\]$/m);
       const notOnPath = await runCli(execArgs(['definitely-not-a-command-xyz']), { env });
-      assert.equal(notOnPath.code, 2);
-      assert.match(notOnPath.stderr, /cannot run "definitely-not-a-command-xyz" \(ENOENT\).*\[CONFIG_INVALID\]/);
+      assert.equal(notOnPath.code, 127);
+      assert.match(notOnPath.stderr, /cannot run "definitely-not-a-command-xyz" \(ENOENT\).*\[COMMAND_NOT_FOUND\]/);
+      const notExecutable = await runCli(execArgs([pki.ec256.cert]), { env });
+      assert.equal(notExecutable.code, 126);
+      assert.match(notExecutable.stderr, /\(EACCES\).*\[COMMAND_NOT_EXECUTABLE\]/);
       const none = await runCli(['exec', ...sessionArgs(pki.ec256), '--'], { env });
       assert.equal(none.code, 2);
       assert.match(none.stderr, /exec needs a command: rolesanywhere-sidecar exec \[flags\] -- <command> \[args\.\.\.\] \[CONFIG_INVALID\]/);
