@@ -3,7 +3,7 @@
  * Precedence: flags over environment over defaults. The environment is passed in, so this
  * module stays pure; src/cli is the only place that hands it process.env.
  */
-import { SidecarError } from '../core/errors.js';
+import { SidecarError, oneLine } from '../core/errors.js';
 import { envName, flagsFor, type CommandName, type FlagSpec } from './flags.js';
 
 export type OptionValue = string | number | boolean;
@@ -31,8 +31,8 @@ function convert(spec: FlagSpec, raw: string, origin: string): OptionValue {
     case 'string':
       return raw;
     case 'number': {
-      if (!/^-?\d+$/.test(raw.trim())) {
-        throw new SidecarError('CONFIG_INVALID', `${origin} must be a whole number, got "${raw}"`);
+      if (!/^-?\d{1,15}$/.test(raw.trim())) {
+        throw new SidecarError('CONFIG_INVALID', `${origin} must be a whole number, got "${oneLine(raw, 120)}"`);
       }
       return Number(raw.trim());
     }
@@ -40,7 +40,7 @@ function convert(spec: FlagSpec, raw: string, origin: string): OptionValue {
       const v = raw.trim().toLowerCase();
       if (['1', 'true', 'yes', 'on', ''].includes(v)) return true;
       if (['0', 'false', 'no', 'off'].includes(v)) return false;
-      throw new SidecarError('CONFIG_INVALID', `${origin} must be true or false, got "${raw}"`);
+      throw new SidecarError('CONFIG_INVALID', `${origin} must be true or false, got "${oneLine(raw, 120)}"`);
     }
   }
 }
@@ -68,13 +68,13 @@ export function parseArgs(command: CommandName, argv: readonly string[], env: En
         rest = argv.slice(i);
         break;
       }
-      throw new SidecarError('CONFIG_INVALID', `unexpected argument "${arg}" for ${command}: see "rolesanywhere-sidecar ${command} --help"`);
+      throw new SidecarError('CONFIG_INVALID', `unexpected argument "${oneLine(arg, 120)}" for ${command}: see "rolesanywhere-sidecar ${command} --help"`);
     }
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     const spec = byName.get(name);
     if (spec === undefined) {
-      throw new SidecarError('CONFIG_INVALID', `unknown flag --${name} for ${command}: see "rolesanywhere-sidecar ${command} --help"`);
+      throw new SidecarError('CONFIG_INVALID', `unknown flag --${oneLine(name, 120)} for ${command}: see "rolesanywhere-sidecar ${command} --help"`);
     }
     let raw: string;
     if (eq !== -1) raw = arg.slice(eq + 1);

@@ -20,6 +20,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { X509Certificate as NodeX509 } from 'node:crypto';
+import { oneLine } from '../core/errors.js';
 import type { KeyKind, SigningAlgorithm } from '../core/identity.js';
 import {
   MissingSignedHeaderError,
@@ -354,6 +355,8 @@ export function verifyCreateSession(req: ReceivedRequest, config: EmulatorConfig
   if (ALGORITHMS[keyKind] !== algorithm) {
     return denied(`algorithm ${algorithm} does not match the certificate's ${keyKind} key: use ${ALGORITHMS[keyKind]}`);
   }
+  // RFC 5280 serials are positive; Node shows a negative one as "-4E97...", which is no hex.
+  if (leaf.serialNumber.startsWith('-')) return denied('the signing certificate has a negative serial number, which RFC 5280 forbids: issue a certificate with a positive serial');
   const serialDecimal = serialToDecimal(leaf);
   if (auth.serial !== serialDecimal) {
     return denied(`the credential serial ${shown(auth.serial, 80)} is not the signing certificate's serial number ${serialDecimal} (decimal)`);
@@ -381,7 +384,13 @@ export function verifyCreateSession(req: ReceivedRequest, config: EmulatorConfig
     );
   }
 
-  const chain = validateChain(leaf, intermediates, anchor.roots, nowMs);
+  let chain: ReturnType<typeof validateChain>;
+  try {
+    chain = validateChain(leaf, intermediates, anchor.roots, nowMs);
+  } catch (e) {
+    // Node parsed the certificates, but an extension did not decode for the stricter parser.
+    return denied(`a certificate in the chain has a malformed extension (${oneLine((e as Error).message, 160)}): reissue it`);
+  }
   if (!chain.ok) return denied(chain.message);
 
   // ---- authorization (404/403/400) ----

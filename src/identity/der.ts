@@ -81,3 +81,34 @@ export function smallInteger(buf: Buffer, t: Tlv | undefined): number | undefine
   for (let i = t.start; i < t.end; i++) v = v * 256 + buf[i]!;
   return v;
 }
+
+/**
+ * The largest key-derivation iteration count in a PKCS#12 bundle or an encrypted PKCS#8 key, read without decrypting anything: PBKDF2
+ * parameters, PKCS#12 PBE parameters and MacData all hold `salt OCTET STRING` followed by
+ * `iterations INTEGER` in the same SEQUENCE, and all sit outside the encrypted parts.
+ */
+export function maxIterationCount(der: Buffer): number {
+  let max = 0;
+  let budget = 10_000; // TLVs visited: bounds the walk on hostile input
+  const walk = (t: Tlv, depth: number): void => {
+    if (depth > 16 || budget-- <= 0) return;
+    if (t.tag === TAG_OCTET_STRING) {
+      // authSafe and SafeContents are DER wrapped in OCTET STRINGs; most OCTET STRINGs are not.
+      const inner = readTlv(der, t.start, t.end);
+      if (inner !== undefined && inner.end === t.end && (inner.tag & 0x20) !== 0) walk(inner, depth + 1);
+      return;
+    }
+    if ((t.tag & 0x20) === 0) return; // primitive
+    const kids = children(der, t, 256);
+    for (let i = 0; i + 1 < kids.length; i++) {
+      if (kids[i]!.tag === TAG_OCTET_STRING && kids[i + 1]!.tag === TAG_INTEGER) {
+        // An INTEGER too long for smallInteger is a count far past any cap.
+        max = Math.max(max, smallInteger(der, kids[i + 1]) ?? Number.MAX_SAFE_INTEGER);
+      }
+    }
+    for (const k of kids) walk(k, depth + 1);
+  };
+  const top = readTlv(der, 0);
+  if (top !== undefined) walk(top, 0);
+  return max;
+}

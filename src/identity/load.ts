@@ -9,7 +9,7 @@ import { isoSeconds as iso, systemClock, type Clock } from '../core/clock.js';
 import { SidecarError } from '../core/errors.js';
 import type { Identity, KeySigner } from '../core/identity.js';
 import { nullLogger, type Logger } from '../core/logger.js';
-import { createKeySigner } from '../signing/key-signer.js';
+import { createKeySigner, verifyBytes } from '../signing/key-signer.js';
 import {
   assertNotCa,
   checkValidity,
@@ -137,6 +137,7 @@ export function buildIdentity(input: BuildIdentityInput): Identity {
     leaf = match;
   }
 
+  proveKeyPair(signer, leaf, keySource, certLabel);
   assertNotCa(leaf, certLabel);
   checkValidity(leaf, input.nowMs, certLabel);
   const { notBefore, notAfter } = validity(leaf);
@@ -177,6 +178,30 @@ export function buildIdentity(input: BuildIdentityInput): Identity {
     fingerprint: certificateFingerprint(leaf),
   };
   return Object.freeze(identity);
+}
+
+const KEY_PROBE = Buffer.from('rolesanywhere-sidecar key check', 'utf8');
+
+/**
+ * checkPrivateKey compares only the public half stored beside the private one, so a key
+ * whose private part is damaged passes it and then signs garbage: the sidecar would start
+ * healthy and get AccessDenied on every CreateSession. One signature that verifies with the
+ * certificate's key proves the pair works.
+ */
+function proveKeyPair(signer: KeySigner, leaf: X509Certificate, keySource: string, certLabel: string): void {
+  let ok = false;
+  try {
+    ok = verifyBytes(signer.kind, leaf.publicKey, KEY_PROBE, signer.sign(KEY_PROBE));
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    throw new SidecarError(
+      'KEY_CERT_MISMATCH',
+      `the private key from ${keySource} cannot make signatures that verify with certificate ${subjectOf(leaf)} from ${certLabel} (the key is damaged or does not belong to it): use the key that belongs to this certificate`,
+      { details: { certificateSource: certLabel, keySource } },
+    );
+  }
 }
 
 /** One line per identity for the start-up log: no key material, nothing secret. */

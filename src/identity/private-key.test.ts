@@ -180,3 +180,17 @@ test('encrypted keys that OpenSSL refuses without "bad decrypt": wrong password 
     expectError(() => parsePrivateKey(Buffer.from(pem), 'file mldsa-enc.pem', 'nope-123'), { code: 'KEY_PASSWORD_WRONG' });
   }
 });
+
+test('an encrypted key asking for an unbounded key-derivation cost is refused before any work', () => {
+  const src = write(dir, 'iter.pem', pki.leaves['ec-p256'].keyPem);
+  const der = join(dir, 'iter-65536.der');
+  openssl(['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-iter', '65536', '-passout', `pass:${PASSWORD}`, '-in', src, '-outform', 'DER', '-out', der]);
+  const patched = Buffer.from(read(der));
+  // iterations = 65536 is INTEGER 02 03 01 00 00; 02 03 7f 00 00 (8,323,072) keeps the length.
+  const at = patched.indexOf(Buffer.from([0x02, 0x03, 0x01, 0x00, 0x00]));
+  assert.ok(at > 0, 'the iteration count is where OpenSSL puts it');
+  patched[at + 2] = 0x7f;
+  expectError(() => parsePrivateKey(patched, 'file huge-iter.der', PASSWORD), { code: 'KEY_UNSUPPORTED', mentions: ['key-derivation iterations'] });
+  // The unpatched key, same format, loads: only the cost was refused.
+  assert.equal(parsePrivateKey(read(der), 'file iter-65536.der', PASSWORD).type, 'private');
+});

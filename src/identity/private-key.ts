@@ -6,10 +6,13 @@
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { SidecarError } from '../core/errors.js';
-import { children, isDerSequence, oidToString, readTlv, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE } from './der.js';
+import { children, isDerSequence, maxIterationCount, oidToString, readTlv, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE } from './der.js';
 import { isPem, parsePemBlocks, type PemBlock } from './pem.js';
 import { MAX_PEM_BLOCKS } from './limits.js';
 import { decryptPbes2 } from './pbes2.js';
+
+/** Largest PBKDF2 iteration count or scrypt cost accepted for an encrypted PKCS#8 key. */
+export const MAX_KEY_DERIVATION_COST = 2 ** 20;
 import { isPkcs12 } from './sniff.js';
 
 export interface PrivateKeyOptions {
@@ -126,6 +129,15 @@ export function loadKeyDer(
     throw new SidecarError('KEY_PASSWORD_REQUIRED', `the private key in ${label} is encrypted and no password was given: ${PASSWORD_FIX}`, {
       details: { source: label },
     });
+  }
+  // OpenSSL runs PBKDF2 synchronously: a key asking for billions of iterations would stall
+  // the process. 2^20 allows hardened keys (and scrypt's N up to 2^20); OpenSSL writes 2048.
+  if (encrypted && maxIterationCount(der) > MAX_KEY_DERIVATION_COST) {
+    throw new SidecarError(
+      'KEY_UNSUPPORTED',
+      `the encrypted private key in ${label} asks for more than ${MAX_KEY_DERIVATION_COST} key-derivation iterations: re-encrypt it with "openssl pkcs8 -topk8 -v2 aes-256-cbc"`,
+      { details: { source: label } },
+    );
   }
   try {
     return encrypted

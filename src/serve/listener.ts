@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type Socket } from 'node:net';
 import { SidecarError, toSidecarError } from '../core/errors.js';
 import { nullLogger, type Logger } from '../core/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -99,6 +99,9 @@ function hostPort(host: string, port: number): string {
 }
 
 const PAYLOAD_TOO_LARGE = textBody('Payload Too Large');
+/** Requests seen on a connection, kept on the socket itself (no shared map to clean up). */
+const SERVED = Symbol('requestsServed');
+type CountedSocket = Socket & { [SERVED]?: number };
 const INTERNAL = textBody('Internal Server Error');
 
 export async function startListener(opts: ListenerOptions): Promise<Listener> {
@@ -132,8 +135,14 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     // 5 s headers timeout meaningless).
     connectionsCheckingInterval: Math.max(250, Math.min(1_000, limits.headersTimeoutMs)),
   });
-  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  // Not server.maxRequestsPerSocket: past that limit Node sends `Connection: close` but keeps
+  // the socket open and answers every later request on it with 503, so a client that
+  // pipelines or ignores the header gets 5xx while credentials are valid. Counting here
+  // and setting the header ourselves makes Node really close the socket after the answer.
   server.maxConnections = limits.maxConnections;
+  // No endpoint takes a body, so `Expect: 100-continue` is answered with the final response
+  // directly; Node's own 100 handling corrupts pipelined responses (found by the fuzz tests).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
 
   let closing = false;
   const metrics = opts.metrics;
@@ -150,31 +159,63 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
     }
   };
 
+  // One bound counter child per status seen (a handful): the label object is built and
+  // validated once instead of on every request.
+  const counters = new Map<number, { inc(): void }>();
+  const count = (status: number): void => {
+    if (metrics === undefined) return;
+    let c = counters.get(status);
+    if (c === undefined) {
+      c = metrics.httpRequests.labels({ endpoint: name, status });
+      counters.set(status, c);
+    }
+    c.inc();
+  };
+  const countOnFinish = function (this: ServerResponse): void {
+    count(this.statusCode);
+  };
+
+  /**
+   * Runs the handler, then counts the response. The credential handlers answer
+   * synchronously, so the count is taken right away; only a handler still writing (the
+   * metrics page) gets a 'finish' listener, which keeps the per-request cost of the hot
+   * path to one counter update.
+   */
   const invoke = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       handler(req, res);
     } catch (e) {
       fail(req, res, e);
     }
+    if (res.writableEnded) count(res.statusCode);
+    else res.once('finish', countOnFinish);
   };
 
   const tooLarge = (res: ServerResponse): void => {
     res.setHeader('connection', 'close');
     send(res, 413, { 'content-type': TEXT }, PAYLOAD_TOO_LARGE);
+    count(413);
   };
 
-  const onFinish = function (this: ServerResponse): void {
-    metrics?.httpRequests.inc({ endpoint: name, status: this.statusCode });
-    // During shutdown a finished keep-alive connection is idle: close it now rather than
-    // waiting out keepAliveTimeout.
-    if (closing) setImmediate(() => server.closeIdleConnections());
+  // During shutdown a finished keep-alive connection is idle: close it now rather than
+  // waiting out keepAliveTimeout.
+  const closeIdleSoon = (): void => {
+    setImmediate(() => server.closeIdleConnections());
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    res.once('finish', onFinish);
-    if (closing) res.setHeader('connection', 'close');
-    const length = req.headers['content-length'];
-    if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) {
+    const socket = req.socket as CountedSocket;
+    const served = (socket[SERVED] ?? 0) + 1;
+    socket[SERVED] = served;
+    if (closing) {
+      res.setHeader('connection', 'close');
+      res.once('finish', closeIdleSoon);
+    } else if (served >= limits.maxRequestsPerSocket) {
+      res.setHeader('connection', 'close');
+    }
+    const headers = req.headers;
+    const length = headers['content-length'];
+    if (headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) {
       invoke(req, res);
       return;
     }

@@ -166,7 +166,7 @@ function parseErrorBody(body: string): { type?: string; message?: string } {
 
 function cleanServiceMessage(m: string): string {
   // Control characters from a remote party must not reach a terminal or a log line.
-  return oneLine(m.replace(/[\u0000-\u001f\u007f]/g, ' '), MAX_SERVICE_MESSAGE);
+  return oneLine(m.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' '), MAX_SERVICE_MESSAGE);
 }
 
 /**
