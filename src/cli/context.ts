@@ -15,8 +15,9 @@ import { createLogger, isLogLevel } from '../telemetry/logger.js';
 import type { CliIo } from './io.js';
 import { VERSION } from './version.js';
 
-export function loggerFrom(opts: Options, io: CliIo, fields: Record<string, unknown> = {}): Logger {
-  const level = opts.bool('debug') ? 'debug' : (opts.str('log-level') ?? 'info');
+/** `defaultLevel` applies when neither --log-level (or its variable) nor --debug is given. */
+export function loggerFrom(opts: Options, io: CliIo, fields: Record<string, unknown> = {}, defaultLevel: LogLevel = 'info'): Logger {
+  const level = opts.bool('debug') ? 'debug' : opts.parsed.origin.has('log-level') ? (opts.str('log-level') ?? defaultLevel) : defaultLevel;
   if (!isLogLevel(level)) {
     throw new SidecarError('CONFIG_INVALID', `${opts.origin('log-level')} must be debug, info, warn or error, got "${level}"`);
   }

@@ -10,7 +10,10 @@ import { writeOut, type CliIo } from './io.js';
 
 /** `credential-process`: one set of credentials on stdout, reused from the private cache while fresh. */
 export async function credentialProcess(opts: Options, io: CliIo): Promise<number> {
-  const logger = loggerFrom(opts, io, { command: 'credential-process' });
+  // SDKs put credential_process's stderr into their own error message, so by default it is
+  // the one final error line; per-attempt retry warnings would only repeat it. An explicit
+  // --log-level, ROLESANYWHERE_LOG_LEVEL or --debug still shows them.
+  const logger = loggerFrom(opts, io, { command: 'credential-process' }, 'error');
   const identity = await identityLoader(identityConfigFrom(opts, io), io, logger)();
   const session = await sessionFrom(opts, io, logger, () => identity);
   try {

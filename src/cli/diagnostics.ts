@@ -2,10 +2,11 @@
  * The official helper's diagnostic commands: `sign-string` (sign stdin with the key, to
  * check that a key works) and `read-certificate-data` (what the service will see).
  */
-import { sign } from 'node:crypto';
+import { sign, type KeyObject, type X509Certificate } from 'node:crypto';
 import { SidecarError } from '../core/errors.js';
 import type { Options } from '../config/parse.js';
-import { loadCertificateOnly, loadPrivateKey } from '../identity/index.js';
+import type { KeyKind } from '../core/identity.js';
+import { loadCertificateOnly, loadPrivateKey, sourceLabel } from '../identity/index.js';
 import { describeKey } from '../signing/key-signer.js';
 import { identityConfigFrom, loggerFrom } from './context.js';
 import { writeOut, type CliIo } from './io.js';
@@ -52,10 +53,44 @@ const SUPPORTED: Record<string, string[]> = {
   'ML-DSA': ['ML-DSA'],
 };
 
+/**
+ * The key type of a certificate. Node.js before 24.7 (OpenSSL 3.0) cannot load an ML-DSA
+ * public key at all and throws a bare OpenSSL "decode error"; the algorithm is then read
+ * from the certificate's SubjectPublicKeyInfo so the message can say what to do.
+ */
+async function keyKindOf(cert: X509Certificate, label: string): Promise<KeyKind> {
+  let publicKey: KeyObject;
+  try {
+    publicKey = cert.publicKey;
+  } catch (e) {
+    let algorithm: string | undefined;
+    try {
+      // Loaded only on this path: credential-process and the common case never need it.
+      const x509 = await import('../core/x509-lib.js');
+      algorithm = new x509.X509Certificate(cert.raw).publicKey.algorithm.name;
+    } catch {
+      algorithm = undefined;
+    }
+    if (algorithm !== undefined && /^ML-DSA-(44|65|87)$/.test(algorithm)) {
+      throw new SidecarError(
+        'KEY_UNSUPPORTED',
+        `${label} holds an ${algorithm} certificate: ML-DSA keys need Node.js >= 24.7; this is ${process.version}: run the sidecar on Node.js 24.7 or newer`,
+        { cause: e, details: { source: label, keyType: algorithm } },
+      );
+    }
+    throw new SidecarError('KEY_UNSUPPORTED', `the public key of the certificate in ${label} cannot be loaded by this Node.js ${process.version}: use an RSA or ECDSA certificate`, {
+      cause: e,
+      details: { source: label },
+    });
+  }
+  return describeKey(publicKey).kind;
+}
+
 export async function readCertificateData(opts: Options, io: CliIo): Promise<number> {
   const logger = loggerFrom(opts, io, { command: 'read-certificate-data' });
-  const cert = await loadCertificateOnly(identityConfigFrom(opts, io, false), { clock: io.clock, logger, env: io.env, stdin: io.stdin });
-  const kind = describeKey(cert.certificate.publicKey).kind;
+  const cfg = identityConfigFrom(opts, io, false);
+  const cert = await loadCertificateOnly(cfg, { clock: io.clock, logger, env: io.env, stdin: io.stdin });
+  const kind = await keyKindOf(cert.certificate, sourceLabel(cfg.certificate));
   await writeOut(
     io.stdout,
     `${JSON.stringify({
