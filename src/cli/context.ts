@@ -8,7 +8,7 @@ import { SidecarError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { Logger, LogLevel } from '../core/logger.js';
 import type { Options } from '../config/parse.js';
-import { loadIdentity, type IdentityConfig, type InputSource } from '../identity/index.js';
+import { loadIdentity, type IdentityConfig, type InputSource, type KeyConfig } from '../identity/index.js';
 import { CreateSessionClient, createDispatcher, describeProxyUrl, resolveEndpoint, userAgentFor, type AttemptEvent } from '../session/index.js';
 import type { CreateSessionParams } from '../signing/create-session.js';
 import { createLogger, isLogLevel } from '../telemetry/logger.js';
@@ -17,7 +17,7 @@ import { VERSION } from './version.js';
 
 /** `defaultLevel` applies when neither --log-level (or its variable) nor --debug is given. */
 export function loggerFrom(opts: Options, io: CliIo, fields: Record<string, unknown> = {}, defaultLevel: LogLevel = 'info'): Logger {
-  const level = opts.bool('debug') ? 'debug' : opts.parsed.origin.has('log-level') ? (opts.str('log-level') ?? defaultLevel) : defaultLevel;
+  const level = opts.bool('debug') ? 'debug' : (opts.str('log-level') ?? defaultLevel);
   if (!isLogLevel(level)) {
     throw new SidecarError('CONFIG_INVALID', `${opts.origin('log-level')} must be debug, info, warn or error, got "${level}"`);
   }
@@ -48,31 +48,47 @@ function inputFrom(opts: Options, pathFlag: string, envFlag: string): InputSourc
   return { kind: 'file', path };
 }
 
-export function identityConfigFrom(opts: Options, io: CliIo, needKey = true): IdentityConfig {
-  const certificate = inputFrom(opts, 'certificate', 'certificate-env');
-  if (certificate === undefined) {
-    throw new SidecarError(
-      'CONFIG_INVALID',
-      `missing --certificate (or --certificate-env, ROLESANYWHERE_CERTIFICATE): pass the workload certificate (PEM, DER or PKCS#12)`,
-    );
-  }
-  const privateKey = needKey ? inputFrom(opts, 'private-key', 'private-key-env') : undefined;
-  const intermediates = inputFrom(opts, 'intermediates', 'intermediates-env');
-  if (certificate.kind === 'stdin' && privateKey?.kind === 'stdin') {
-    throw new SidecarError('CONFIG_INVALID', 'only one of --certificate and --private-key can read standard input ("-"): put both in one PEM on stdin and leave --private-key out');
-  }
+function passwordFrom(opts: Options): Pick<IdentityConfig, 'password'> {
   const pw = opts.str('pkcs8-password');
   const pwFile = opts.str('pkcs8-password-file');
   if (pw !== undefined && pwFile !== undefined) {
     throw new SidecarError('CONFIG_INVALID', 'only one of --pkcs8-password and --pkcs8-password-file can be given');
   }
-  void io;
+  if (pw !== undefined) return { password: { kind: 'value', value: pw } };
+  if (pwFile !== undefined) return { password: { kind: 'file', path: pwFile } };
+  return {};
+}
+
+const MISSING_CERTIFICATE =
+  'missing --certificate (or --certificate-env, ROLESANYWHERE_CERTIFICATE): pass the workload certificate (PEM, DER or PKCS#12)';
+
+/** Certificate, key, chain and password inputs for the commands that load a whole identity. */
+export function identityConfigFrom(opts: Options, needKey = true): IdentityConfig {
+  const certificate = inputFrom(opts, 'certificate', 'certificate-env');
+  if (certificate === undefined) throw new SidecarError('CONFIG_INVALID', MISSING_CERTIFICATE);
+  const privateKey = needKey ? inputFrom(opts, 'private-key', 'private-key-env') : undefined;
+  const intermediates = inputFrom(opts, 'intermediates', 'intermediates-env');
+  if (certificate.kind === 'stdin' && privateKey?.kind === 'stdin') {
+    throw new SidecarError('CONFIG_INVALID', 'only one of --certificate and --private-key can read standard input ("-"): put both in one PEM on stdin and leave --private-key out');
+  }
   return {
     certificate,
     ...(privateKey !== undefined ? { privateKey } : {}),
     ...(intermediates !== undefined ? { intermediates } : {}),
-    ...(pw !== undefined ? { password: { kind: 'value' as const, value: pw } } : {}),
-    ...(pwFile !== undefined ? { password: { kind: 'file' as const, path: pwFile } } : {}),
+    ...passwordFrom(opts),
+  };
+}
+
+/** A key on its own (sign-string): --private-key, or a certificate input that carries the key. */
+export function keyConfigFrom(opts: Options): KeyConfig {
+  const privateKey = inputFrom(opts, 'private-key', 'private-key-env');
+  const certificate = inputFrom(opts, 'certificate', 'certificate-env');
+  if (privateKey === undefined && certificate === undefined) {
+    throw new SidecarError('CONFIG_INVALID', 'missing --private-key (or a --certificate that holds the key: PKCS#12 or a combined PEM)');
+  }
+  return {
+    ...(privateKey !== undefined ? { privateKey } : { certificate: certificate! }),
+    ...passwordFrom(opts),
   };
 }
 

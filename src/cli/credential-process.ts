@@ -14,7 +14,7 @@ export async function credentialProcess(opts: Options, io: CliIo): Promise<numbe
   // the one final error line; per-attempt retry warnings would only repeat it. An explicit
   // --log-level, ROLESANYWHERE_LOG_LEVEL or --debug still shows them.
   const logger = loggerFrom(opts, io, { command: 'credential-process' }, 'error');
-  const identity = await identityLoader(identityConfigFrom(opts, io), io, logger)();
+  const identity = await identityLoader(identityConfigFrom(opts), io, logger)();
   const session = await sessionFrom(opts, io, logger, () => identity);
   try {
     let source: CredentialSource = session.client;

@@ -86,7 +86,7 @@ export async function demo(opts: Options, io: CliIo): Promise<number> {
 
     // Quiet, human-readable logs unless asked otherwise: the demo's own lines are the point.
     const explicit = (flag: string) => opts.parsed.origin.has(flag);
-    const level = opts.bool('debug') ? ['--debug'] : ['--log-level', explicit('log-level') ? opts.str('log-level')! : 'warn'];
+    const level = opts.bool('debug') ? ['--debug'] : ['--log-level', opts.str('log-level') ?? 'warn'];
     const common = [...level, '--log-format', explicit('log-format') ? opts.str('log-format')! : 'text'];
     const emuOpts = new Options(parseArgs('emulator', [...common, '--trust-anchor-ca', join(certs, 'root-ca.pem')], {}));
     const emu = await startEmulatorFromOptions(emuOpts, io, { tls: { certPem: tlsServer.certPem, keyPem: tlsServer.keyPem } });

@@ -8,7 +8,7 @@ import type { Options } from '../config/parse.js';
 import type { KeyKind } from '../core/identity.js';
 import { loadCertificateOnly, loadPrivateKey, sourceLabel } from '../identity/index.js';
 import { describeKey } from '../signing/key-signer.js';
-import { identityConfigFrom, loggerFrom } from './context.js';
+import { identityConfigFrom, keyConfigFrom, loggerFrom } from './context.js';
 import { writeOut, type CliIo } from './io.js';
 
 /** stdin for sign-string is a test string, not a document: 1 MiB is plenty. */
@@ -35,8 +35,10 @@ export async function signString(opts: Options, io: CliIo): Promise<number> {
   if (hash === undefined) throw new SidecarError('CONFIG_INVALID', `${opts.origin('digest')} must be SHA256, SHA384 or SHA512, got "${digest}"`);
   const format = opts.str('format') ?? 'text';
   if (!['text', 'json', 'bin'].includes(format)) throw new SidecarError('CONFIG_INVALID', `${opts.origin('format')} must be text, json or bin, got "${format}"`);
-  const cfg = identityConfigFrom(opts, io, true);
-  if (cfg.certificate.kind === 'stdin') throw new SidecarError('CONFIG_INVALID', 'sign-string reads the data to sign from standard input, so the certificate cannot come from "-"');
+  const cfg = keyConfigFrom(opts);
+  if (cfg.certificate?.kind === 'stdin' || cfg.privateKey?.kind === 'stdin') {
+    throw new SidecarError('CONFIG_INVALID', 'sign-string reads the data to sign from standard input, so the key cannot come from "-"');
+  }
   const key = await loadPrivateKey(cfg, { clock: io.clock, logger, env: io.env });
   const data = await readStdin(io);
   const kind = describeKey(key).kind;
@@ -88,7 +90,7 @@ async function keyKindOf(cert: X509Certificate, label: string): Promise<KeyKind>
 
 export async function readCertificateData(opts: Options, io: CliIo): Promise<number> {
   const logger = loggerFrom(opts, io, { command: 'read-certificate-data' });
-  const cfg = identityConfigFrom(opts, io, false);
+  const cfg = identityConfigFrom(opts, false);
   const cert = await loadCertificateOnly(cfg, { clock: io.clock, logger, env: io.env, stdin: io.stdin });
   const kind = await keyKindOf(cert.certificate, sourceLabel(cfg.certificate));
   await writeOut(

@@ -51,7 +51,7 @@ function filePaths(cfg: IdentityConfig): string[] {
 
 export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarOverrides = {}): Promise<RunningSidecar> {
   const logger = loggerFrom(opts, io, { command: overrides.component ?? 'serve' });
-  const idCfg = identityConfigFrom(opts, io);
+  const idCfg = identityConfigFrom(opts);
   const load = identityLoader(idCfg, io, logger);
   const paths = filePaths(idCfg);
   // Hash before loading, so a rotation racing start-up shows as a change on the first poll.

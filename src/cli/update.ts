@@ -29,7 +29,7 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
       ? io.env.AWS_SHARED_CREDENTIALS_FILE
       : join(io.homedir, '.aws', 'credentials');
   const once = opts.bool('once');
-  const idCfg = identityConfigFrom(opts, io);
+  const idCfg = identityConfigFrom(opts);
   const load = identityLoader(idCfg, io, logger);
   const paths = [idCfg.certificate, idCfg.privateKey, idCfg.intermediates]
     .filter((s): s is { kind: 'file'; path: string } => s !== undefined && s.kind === 'file')

@@ -53,8 +53,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'private-key-env', type: 'string', arg: 'NAME', commands: KEYED, help: 'Read the private key (PEM or base64) from environment variable NAME' },
   { name: 'intermediates', type: 'string', arg: 'PATH', commands: IDENTITY, help: 'PEM bundle of intermediate CA certificates, sent in issuing order' },
   { name: 'intermediates-env', type: 'string', arg: 'NAME', commands: IDENTITY, help: 'Read the intermediates bundle (PEM or base64) from environment variable NAME' },
-  { name: 'pkcs8-password', type: 'string', arg: 'PASSWORD', commands: KEYED, help: 'Password of an encrypted key or PKCS#12 file (prefer the environment variable or --pkcs8-password-file)' },
-  { name: 'pkcs8-password-file', type: 'string', arg: 'PATH', commands: KEYED, help: 'Read the key/PKCS#12 password from a file (one trailing newline is removed)' },
+  { name: 'pkcs8-password', type: 'string', arg: 'PASSWORD', commands: IDENTITY, help: 'Password of an encrypted key or PKCS#12 file (prefer the environment variable or --pkcs8-password-file)' },
+  { name: 'pkcs8-password-file', type: 'string', arg: 'PATH', commands: IDENTITY, help: 'Read the key/PKCS#12 password from a file (one trailing newline is removed)' },
   // session
   { name: 'trust-anchor-arn', type: 'string', arg: 'ARN', commands: SESSION, help: 'Trust anchor ARN (its region is the default region)' },
   { name: 'profile-arn', type: 'string', arg: 'ARN', commands: SESSION, help: 'Profile ARN' },
@@ -68,7 +68,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'with-proxy', type: 'boolean', commands: SESSION, help: 'Accepted for compatibility: proxies are always taken from HTTPS_PROXY/HTTP_PROXY and NO_PROXY' },
   // logging
   { name: 'debug', type: 'boolean', commands: LOGGING, help: 'Debug logging (never logs secrets)' },
-  { name: 'log-level', type: 'string', arg: 'LEVEL', default: 'info', commands: LOGGING, help: 'debug, info, warn or error' },
+  { name: 'log-level', type: 'string', arg: 'LEVEL', commands: LOGGING, help: 'debug, info, warn or error (default info; error for credential-process, whose stderr SDKs show to users)' },
   { name: 'log-format', type: 'string', arg: 'FORMAT', default: 'json', commands: LOGGING, help: 'json or text (logs go to standard error)' },
   // credential-process
   { name: 'no-cache', type: 'boolean', commands: ['credential-process'], help: 'Do not reuse credentials cached on disk by earlier invocations' },

@@ -28,6 +28,7 @@ export {
   certificateFingerprint,
   identitySummary,
   type IdentityConfig,
+  type KeyConfig,
   type PasswordSource,
   type LoadIdentityDeps,
   type BuildIdentityInput,

@@ -39,6 +39,9 @@ export interface IdentityConfig {
   readonly password?: PasswordSource;
 }
 
+/** What `sign-string` needs: a key, or a certificate input that carries one (PKCS#12, combined PEM). */
+export type KeyConfig = Omit<IdentityConfig, 'certificate' | 'intermediates'> & { readonly certificate?: InputSource };
+
 export interface LoadIdentityDeps {
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -237,7 +240,7 @@ function flagFor(src: InputSource, file: string, env: string): string {
 }
 
 /** Reads the wanted inputs, bounded. At most one input may be stdin. */
-async function readInputs(cfg: IdentityConfig, deps: LoadIdentityDeps, want: { cert: boolean; key: boolean; inter: boolean }): Promise<RawInputs> {
+async function readInputs(cfg: KeyConfig & { readonly intermediates?: InputSource }, deps: LoadIdentityDeps, want: { cert: boolean; key: boolean; inter: boolean }): Promise<RawInputs> {
   const stdinUsers = [cfg.certificate, cfg.privateKey, cfg.intermediates].filter((s) => isStdin(s));
   if (stdinUsers.length > 1) {
     throw new SidecarError('CONFIG_INVALID', 'more than one input reads stdin ("-"): only one of --certificate, --private-key and --intermediates can be -');
@@ -246,7 +249,7 @@ async function readInputs(cfg: IdentityConfig, deps: LoadIdentityDeps, want: { c
     throw new SidecarError('CONFIG_INVALID', '--pkcs8-password-file cannot be -: give the path of a file holding the password');
   }
   const common = { maxBytes: MAX_INPUT_BYTES, env: deps.env ?? {}, ...(deps.stdin === undefined ? {} : { stdin: deps.stdin }) };
-  const cert = want.cert ? await readInput(cfg.certificate, { ...common, flag: flagFor(cfg.certificate, '--certificate', '--certificate-env') }) : undefined;
+  const cert = want.cert && cfg.certificate !== undefined ? await readInput(cfg.certificate, { ...common, flag: flagFor(cfg.certificate, '--certificate', '--certificate-env') }) : undefined;
   const key =
     want.key && cfg.privateKey !== undefined
       ? await readInput(cfg.privateKey, { ...common, flag: flagFor(cfg.privateKey, '--private-key', '--private-key-env') })
@@ -340,11 +343,14 @@ export async function loadCertificateOnly(cfg: IdentityConfig, deps: LoadIdentit
  * is then not read), else from the PKCS#12 bundle or combined PEM given as the certificate.
  * Not checked against a certificate; key-type checks are the caller's (describeKey).
  */
-export async function loadPrivateKey(cfg: IdentityConfig, deps: LoadIdentityDeps = {}): Promise<KeyObject> {
+export async function loadPrivateKey(cfg: KeyConfig, deps: LoadIdentityDeps = {}): Promise<KeyObject> {
   const keyOpts = deps.nodeVersion === undefined ? {} : { nodeVersion: deps.nodeVersion };
   const { cert, key, password } = await readInputs(cfg, deps, { cert: cfg.privateKey === undefined, key: true, inter: false });
   if (key !== undefined) return parsePrivateKey(key.data, key.label, password, keyOpts);
-  const { data, label } = cert!;
+  if (cert === undefined) {
+    throw new SidecarError('CONFIG_INVALID', 'missing --private-key (or a --certificate holding the key: PKCS#12 or a combined PEM)');
+  }
+  const { data, label } = cert;
   if (isPkcs12(data) || (hasPkcs12Extension(label) && !isPem(data))) return parsePkcs12(data, label, password, keyOpts).key;
   if (pemHasPrivateKey(data, label)) return parsePrivateKey(data, label, password, keyOpts);
   throw new SidecarError('CONFIG_INVALID', `no private key: ${label} holds only certificates; pass the key with --private-key`, { details: { source: label } });

@@ -85,7 +85,6 @@ describe('read-certificate-data', { concurrency: 3 }, () => {
 
   test(
     'password-protected PKCS#12 (the error tells the user to pass --pkcs8-password, which read-certificate-data must then accept)',
-    { todo: 'src/config/flags.ts: pkcs8-password and pkcs8-password-file are KEYED-only, so read-certificate-data refuses them as unknown flags' },
     async () => {
       const leaf = pki.leaves['rsa-int']!;
       const r = await runCli(['read-certificate-data', '--certificate', formats['rsa-int']!.p12, '--pkcs8-password', PASSWORD], { env: cliEnv() });
@@ -113,7 +112,6 @@ describe('sign-string', { concurrency: 3 }, () => {
 
   test(
     'a private key alone is enough to sign',
-    { todo: 'src/cli/context.ts identityConfigFrom requires --certificate even though loadPrivateKey never reads it when --private-key is given' },
     async () => {
       const r = await runCliBytes(['sign-string', '--private-key', pki.leaves['p256-root']!.key], DATA);
       assert.equal(r.code, 0, r.stderr);
