@@ -4,8 +4,6 @@
 import { isSidecarError, oneLine, toSidecarError } from '../core/errors.js';
 import { COMMANDS, type CommandName } from '../config/flags.js';
 import { Options, parseArgs } from '../config/parse.js';
-import { credentialProcess } from './credential-process.js';
-import { readCertificateData, signString } from './diagnostics.js';
 import { commandHelp, usage } from './help.js';
 import { writeOut, type CliIo } from './io.js';
 import { VERSION } from './version.js';
@@ -13,15 +11,15 @@ import { VERSION } from './version.js';
 type Command = (opts: Options, io: CliIo) => Promise<number>;
 
 async function loadCommand(name: CommandName): Promise<Command> {
-  // Heavier commands are imported on demand so `credential-process` (run on every SDK
-  // refresh) does not load the servers, the emulator or prom-client.
+  // Each command is imported on demand, so `credential-process` (run on every SDK refresh)
+  // loads neither the servers, the emulator nor prom-client, and `version` loads nothing.
   switch (name) {
     case 'credential-process':
-      return credentialProcess;
+      return (await import('./credential-process.js')).credentialProcess;
     case 'sign-string':
-      return signString;
+      return (await import('./diagnostics.js')).signString;
     case 'read-certificate-data':
-      return readCertificateData;
+      return (await import('./diagnostics.js')).readCertificateData;
     case 'serve':
       return (await import('./serve.js')).serve;
     case 'update':

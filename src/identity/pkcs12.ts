@@ -5,10 +5,17 @@
  * goes to Node as PKCS#8 DER (shared/spec/identity-formats.md).
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type forge from 'node-forge';
 import { SidecarError } from '../core/errors.js';
 import { orderChain } from './certificate.js';
 import { maxIterationCount } from './der.js';
+
+/**
+ * node-forge is loaded on first use (Node caches it after that): only PKCS#12 inputs need
+ * it, and loading it up front would add ~50 ms to every credential-process run.
+ */
+const loadForge = (): typeof forge => createRequire(import.meta.url)('node-forge') as typeof forge;
 import { loadKeyDer, PASSWORD_FIX, type PrivateKeyOptions } from './private-key.js';
 
 export interface Pkcs12Contents {
@@ -31,6 +38,7 @@ function invalid(label: string, what: string, cause?: unknown): SidecarError {
 }
 
 function toBuffer(a: Asn1): Buffer {
+  const forge = loadForge();
   return Buffer.from(forge.asn1.toDer(a).getBytes(), 'binary');
 }
 
@@ -43,6 +51,7 @@ function toBuffer(a: Asn1): Buffer {
  * refuses certificates where it is not).
  */
 function certificateDer(bag: ForgeBag, label: string): Buffer {
+  const forge = loadForge();
   if (bag.asn1 !== undefined) return toBuffer(bag.asn1);
   const cert = bag.cert as (forge.pki.Certificate & { tbsCertificate?: Asn1 }) | null | undefined;
   const tbs = cert?.tbsCertificate;
@@ -64,6 +73,7 @@ function certificateDer(bag: ForgeBag, label: string): Buffer {
 }
 
 function keyDer(bag: ForgeBag): Buffer | undefined {
+  const forge = loadForge();
   if (bag.asn1 !== undefined) return toBuffer(bag.asn1);
   if (bag.key !== null && bag.key !== undefined) {
     const pki = forge.pki as typeof forge.pki & { wrapRsaPrivateKey(a: Asn1): Asn1 };
@@ -85,6 +95,7 @@ const PASSWORD_ERRORS = /MAC could not be verified|Unable to decrypt|Failed to d
 type Attempt = { ok: true; pfx: forge.pkcs12.Pkcs12Pfx } | { ok: false; passwordProblem: boolean; error: unknown };
 
 function attempt(data: Buffer, candidate: string | null, label: string): Attempt {
+  const forge = loadForge();
   let asn1: Asn1;
   try {
     asn1 = forge.asn1.fromDer(forge.util.createBuffer(data.toString('binary')));
@@ -121,6 +132,7 @@ function getBags(pfx: forge.pkcs12.Pkcs12Pfx, bagType: string): ForgeBag[] {
  * non-CA one first); the other certificates are its chain.
  */
 export function parsePkcs12(data: Buffer, label: string, password?: string, opts: PrivateKeyOptions = {}): Pkcs12Contents {
+  const forge = loadForge();
   const iterations = maxIterationCount(data);
   if (iterations > MAX_PKCS12_ITERATIONS) {
     throw invalid(label, `the bundle asks for ${iterations} key-derivation iterations, more than the ${MAX_PKCS12_ITERATIONS} this reader allows; re-export it with "openssl pkcs12 -export" defaults`);
