@@ -15,6 +15,7 @@ function walk(dir, out) {
 }
 
 const filters = process.argv.slice(2);
+console.log(`# running tests on Node ${process.version} (${process.execPath})`);
 const files = walk('dist', [])
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
