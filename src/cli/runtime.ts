@@ -11,13 +11,13 @@ import { SidecarError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { Logger } from '../core/logger.js';
 import type { Options } from '../config/parse.js';
-import type { IdentityConfig } from '../identity/index.js';
-import { CredentialRefresher, hashIdentityFiles, IdentityWatcher, lifetimeWarning } from '../refresh/index.js';
+import type { CredentialRefresher } from '../refresh/index.js';
 import { parseRoleArn } from '../session/index.js';
 import { createContainerHandler, createImdsHandler, createOpsHandler, generateToken, ImdsTokenStore, startListener, validateContainerToken, writeSecretFile, type Listener } from '../serve/index.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import { identityConfigFrom, identityLoader, loggerFrom, sessionFrom } from './context.js';
+import { loggerFrom } from './context.js';
 import type { CliIo } from './io.js';
+import { createPipeline } from './pipeline.js';
 
 export interface SidecarOverrides {
   /** Force ephemeral loopback ports (exec). */
@@ -43,73 +43,31 @@ export interface RunningSidecar {
   stop(graceMs?: number): Promise<void>;
 }
 
-function filePaths(cfg: IdentityConfig): string[] {
-  return [cfg.certificate, cfg.privateKey, cfg.intermediates]
-    .filter((s): s is { kind: 'file'; path: string } => s !== undefined && s.kind === 'file')
-    .map((s) => s.path);
-}
-
 export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarOverrides = {}): Promise<RunningSidecar> {
   const logger = loggerFrom(opts, io, { command: overrides.component ?? 'serve' });
-  const idCfg = identityConfigFrom(opts);
-  const load = identityLoader(idCfg, io, logger);
-  const paths = filePaths(idCfg);
-  // Hash before loading, so a rotation racing start-up shows as a change on the first poll.
-  const initialHash = paths.length > 0 ? await hashIdentityFiles(paths).catch(() => undefined) : undefined;
-  let identity = await load();
-
   const registry = new Registry();
   const metrics = createMetrics(registry);
-  metrics.certificateNotAfter.set(identity.notAfter / 1000);
-
-  const minRemainingMs = (opts.ranged('min-remaining', 0, 43200) ?? 1800) * 1000;
-  const session = await sessionFrom(opts, io, logger, () => identity, (e) => {
-    metrics.createSessionCalls.inc({ outcome: e.outcome === 'success' ? 'success' : 'failure', code: e.code ?? 'none' });
-    metrics.createSessionDuration.observe({ outcome: e.outcome === 'success' ? 'success' : 'failure' }, e.durationMs / 1000);
-  });
-  const warning = lifetimeWarning(session.params.durationSeconds, minRemainingMs);
-  if (warning !== undefined) logger.warn(warning);
-
-  const refresher = new CredentialRefresher({
-    source: session.client,
-    clock: io.clock,
-    timers: io.timers,
-    random: io.random,
-    logger,
-    minRemainingMs,
-    onSuccess: (c) => {
+  const outcome = (o: string) => (o === 'success' ? 'success' : 'failure');
+  const pipeline = await createPipeline(opts, io, logger, {
+    onAttempt: (e) => {
+      metrics.createSessionCalls.inc({ outcome: outcome(e.outcome), code: e.code ?? 'none' });
+      metrics.createSessionDuration.observe({ outcome: outcome(e.outcome) }, e.durationMs / 1000);
+    },
+    onCredentials: (c) => {
       metrics.credentialsExpiry.set(c.expiration / 1000);
       metrics.ready.set(1);
     },
-    onFailure: (err) => {
+    onRefreshFailure: (err, r) => {
       metrics.refreshFailures.inc({ code: err instanceof SidecarError ? err.code : 'INTERNAL' });
-      metrics.ready.set(refresher.status().ready ? 1 : 0);
+      metrics.ready.set(r.status().ready ? 1 : 0);
     },
+    onIdentity: (identity, reloaded) => {
+      metrics.certificateNotAfter.set(identity.notAfter / 1000);
+      if (reloaded) metrics.identityReloads.inc({ result: 'success' });
+    },
+    onIdentityFailure: () => metrics.identityReloads.inc({ result: 'failure' }),
   });
-
-  const watcher =
-    paths.length > 0
-      ? new IdentityWatcher({
-          paths,
-          load,
-          clock: io.clock,
-          timers: io.timers,
-          logger,
-          pollIntervalMs: (opts.ranged('identity-poll-interval', 1, 86400) ?? 10) * 1000,
-          onReload: (next) => {
-            identity = next;
-            metrics.identityReloads.inc({ result: 'success' });
-            metrics.certificateNotAfter.set(next.notAfter / 1000);
-            logger.info('certificate reloaded; refreshing credentials with the new identity', {
-              fingerprint: next.fingerprint,
-              serial: next.serialDecimal,
-              notAfter: new Date(next.notAfter).toISOString(),
-            });
-            refresher.refreshNow('identity-reload').catch(() => undefined);
-          },
-          onReloadFailed: () => metrics.identityReloads.inc({ result: 'failure' }),
-        })
-      : undefined;
+  const { session, refresher } = pipeline;
 
   const listeners: Record<string, Listener> = {};
   const clientEnv: Array<[string, string]> = [];
@@ -119,10 +77,8 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
   let containerToken: string | undefined;
 
   const stopAll = async (graceMs = 5000) => {
-    watcher?.stop();
-    refresher.stop();
     await Promise.all(Object.values(listeners).map((l) => l.close(graceMs)));
-    await session.client.close();
+    await pipeline.stop();
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
 
@@ -209,8 +165,8 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
     throw e;
   }
 
-  refresher.start();
-  watcher?.start({ ...(initialHash !== undefined ? { hash: initialHash } : {}), identity });
+  pipeline.start();
+  const identity = pipeline.identity();
   logger.info('sidecar started', {
     endpoint: session.endpointUrl.href,
     region: session.region,
@@ -228,10 +184,8 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
     metrics,
     logger,
     listeners,
-    identity: () => identity,
-    reloadIdentity: async () => {
-      if (watcher !== undefined) await watcher.checkNow();
-    },
+    identity: pipeline.identity,
+    reloadIdentity: pipeline.reloadIdentity,
     stop: stopAll,
   };
 }

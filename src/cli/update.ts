@@ -1,13 +1,13 @@
 import { readFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { CredentialRefresher, hashIdentityFiles, IdentityWatcher } from '../refresh/index.js';
 import { SidecarError } from '../core/errors.js';
 import type { Credentials } from '../core/credentials.js';
 import type { Options } from '../config/parse.js';
 import { writeFileAtomic } from '../sinks/atomic-file.js';
 import { profileValues, updateProfile } from '../sinks/credentials-file.js';
-import { identityConfigFrom, identityLoader, loggerFrom, sessionFrom } from './context.js';
+import { loggerFrom } from './context.js';
 import type { CliIo } from './io.js';
+import { createPipeline } from './pipeline.js';
 
 /** The credentials file is small; a huge one is not a credentials file. */
 const MAX_CREDENTIALS_FILE = 1024 * 1024;
@@ -28,17 +28,6 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
     io.env.AWS_SHARED_CREDENTIALS_FILE !== undefined && io.env.AWS_SHARED_CREDENTIALS_FILE !== ''
       ? io.env.AWS_SHARED_CREDENTIALS_FILE
       : join(io.homedir, '.aws', 'credentials');
-  const once = opts.bool('once');
-  const idCfg = identityConfigFrom(opts);
-  const load = identityLoader(idCfg, io, logger);
-  const paths = [idCfg.certificate, idCfg.privateKey, idCfg.intermediates]
-    .filter((s): s is { kind: 'file'; path: string } => s !== undefined && s.kind === 'file')
-    .map((s) => s.path);
-  // Hash before loading, so a rotation racing start-up shows as a change on the first poll.
-  const initialHash = !once && paths.length > 0 ? await hashIdentityFiles(paths).catch(() => undefined) : undefined;
-  let identity = await load();
-  const session = await sessionFrom(opts, io, logger, () => identity);
-
   const write = async (c: Credentials) => {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     let text = '';
@@ -55,49 +44,20 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
     logger.info('credentials file updated', { path: file, profile, expiresAt: new Date(c.expiration).toISOString() });
   };
 
+  // Writes run one after another: two read-modify-writes racing could put the older
+  // credentials in the file last.
+  let writes: Promise<void> = Promise.resolve();
+  const pipeline = await createPipeline(opts, io, logger, {
+    onCredentials: (c) => {
+      writes = writes.then(() => write(c)).catch((e: unknown) => logger.error('cannot write the credentials file', { path: file, error: e }));
+    },
+  });
   try {
-    if (once) {
-      await write(await session.client.getCredentials());
+    if (opts.bool('once')) {
+      await write(await pipeline.session.client.getCredentials());
       return 0;
     }
-    // Writes run one after another: two read-modify-writes racing could put the older
-    // credentials in the file last.
-    let writes: Promise<void> = Promise.resolve();
-    const refresher = new CredentialRefresher({
-      source: session.client,
-      clock: io.clock,
-      timers: io.timers,
-      random: io.random,
-      logger,
-      minRemainingMs: (opts.ranged('min-remaining', 0, 43200) ?? 1800) * 1000,
-      onSuccess: (c) => {
-        writes = writes.then(() => write(c)).catch((e: unknown) => logger.error('cannot write the credentials file', { path: file, error: e }));
-      },
-    });
-    // A long-running update outlives certificates: follow rotation the way serve does, or
-    // it would sign with the old certificate until that expires and then fail for good.
-    const watcher =
-      paths.length > 0
-        ? new IdentityWatcher({
-            paths,
-            load,
-            clock: io.clock,
-            timers: io.timers,
-            logger,
-            pollIntervalMs: (opts.ranged('identity-poll-interval', 1, 86400) ?? 10) * 1000,
-            onReload: (next) => {
-              identity = next;
-              logger.info('certificate reloaded; refreshing credentials with the new identity', {
-                fingerprint: next.fingerprint,
-                serial: next.serialDecimal,
-                notAfter: new Date(next.notAfter).toISOString(),
-              });
-              refresher.refreshNow('identity-reload').catch(() => undefined);
-            },
-          })
-        : undefined;
-    refresher.start();
-    watcher?.start({ ...(initialHash !== undefined ? { hash: initialHash } : {}), identity });
+    pipeline.start();
     const offs: Array<() => void> = [];
     await new Promise<void>((resolve) => {
       offs.push(
@@ -106,16 +66,14 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
         // As serve: SIGHUP re-reads the certificate and key now (and no longer ends the process).
         io.onSignal('SIGHUP', () => {
           logger.info('SIGHUP: checking the certificate and key files');
-          watcher?.checkNow().catch(() => undefined);
+          pipeline.reloadIdentity().catch(() => undefined);
         }),
       );
     });
     for (const off of offs) off();
-    watcher?.stop();
-    refresher.stop();
-    await writes;
     return 0;
   } finally {
-    await session.client.close();
+    await pipeline.stop();
+    await writes;
   }
 }

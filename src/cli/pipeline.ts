@@ -1,0 +1,110 @@
+/**
+ * The long-running half every continuous command shares (serve, exec, demo, update):
+ * identity -> CreateSession client -> refresher, with the certificate and key files watched
+ * for rotation. Commands add their sinks (listeners, a credentials file) through the hooks.
+ */
+import type { Credentials } from '../core/credentials.js';
+import type { Identity } from '../core/identity.js';
+import type { Logger } from '../core/logger.js';
+import type { Options } from '../config/parse.js';
+import type { IdentityConfig } from '../identity/index.js';
+import { CredentialRefresher, hashIdentityFiles, IdentityWatcher, lifetimeWarning } from '../refresh/index.js';
+import type { AttemptEvent } from '../session/index.js';
+import { identityConfigFrom, identityLoader, sessionFrom, type SessionSetup } from './context.js';
+import type { CliIo } from './io.js';
+
+export interface PipelineHooks {
+  onAttempt?(e: AttemptEvent): void;
+  onCredentials?(c: Credentials): void;
+  onRefreshFailure?(err: unknown, refresher: CredentialRefresher): void;
+  /** The identity in use: at start (`reloaded` false) and after each rotation. */
+  onIdentity?(identity: Identity, reloaded: boolean): void;
+  onIdentityFailure?(err: unknown): void;
+}
+
+export interface Pipeline {
+  readonly session: SessionSetup;
+  readonly refresher: CredentialRefresher;
+  identity(): Identity;
+  /** Starts refreshing and watching the files. */
+  start(): void;
+  /** Checks the certificate and key files now (SIGHUP). */
+  reloadIdentity(): Promise<void>;
+  /** Stops timers and closes the client. */
+  stop(): Promise<void>;
+}
+
+function filePaths(cfg: IdentityConfig): string[] {
+  return [cfg.certificate, cfg.privateKey, cfg.intermediates]
+    .filter((s): s is { kind: 'file'; path: string } => s !== undefined && s.kind === 'file')
+    .map((s) => s.path);
+}
+
+export async function createPipeline(opts: Options, io: CliIo, logger: Logger, hooks: PipelineHooks = {}): Promise<Pipeline> {
+  const idCfg = identityConfigFrom(opts);
+  const load = identityLoader(idCfg, io, logger);
+  const paths = filePaths(idCfg);
+  // Hash before loading, so a rotation racing start-up shows as a change on the first poll.
+  const initialHash = paths.length > 0 ? await hashIdentityFiles(paths).catch(() => undefined) : undefined;
+  let identity = await load();
+  hooks.onIdentity?.(identity, false);
+
+  const minRemainingMs = (opts.ranged('min-remaining', 0, 43200) ?? 1800) * 1000;
+  const session = await sessionFrom(opts, io, logger, () => identity, hooks.onAttempt);
+  const warning = lifetimeWarning(session.params.durationSeconds, minRemainingMs);
+  if (warning !== undefined) logger.warn(warning);
+
+  const refresher: CredentialRefresher = new CredentialRefresher({
+    source: session.client,
+    clock: io.clock,
+    timers: io.timers,
+    random: io.random,
+    logger,
+    minRemainingMs,
+    ...(hooks.onCredentials !== undefined ? { onSuccess: (c: Credentials) => hooks.onCredentials!(c) } : {}),
+    ...(hooks.onRefreshFailure !== undefined ? { onFailure: (err: unknown) => hooks.onRefreshFailure!(err, refresher) } : {}),
+  });
+
+  // Certificates outlive no long-running process: follow rotation, or the sidecar would sign
+  // with the old certificate until it expires and then fail for good.
+  const watcher =
+    paths.length > 0
+      ? new IdentityWatcher({
+          paths,
+          load,
+          clock: io.clock,
+          timers: io.timers,
+          logger,
+          pollIntervalMs: (opts.ranged('identity-poll-interval', 1, 86400) ?? 10) * 1000,
+          onReload: (next) => {
+            identity = next;
+            hooks.onIdentity?.(next, true);
+            logger.info('certificate reloaded; refreshing credentials with the new identity', {
+              fingerprint: next.fingerprint,
+              serial: next.serialDecimal,
+              notAfter: new Date(next.notAfter).toISOString(),
+            });
+            refresher.refreshNow('identity-reload').catch(() => undefined);
+          },
+          ...(hooks.onIdentityFailure !== undefined ? { onReloadFailed: hooks.onIdentityFailure } : {}),
+        })
+      : undefined;
+
+  return {
+    session,
+    refresher,
+    identity: () => identity,
+    start: () => {
+      refresher.start();
+      watcher?.start({ ...(initialHash !== undefined ? { hash: initialHash } : {}), identity });
+    },
+    reloadIdentity: async () => {
+      if (watcher !== undefined) await watcher.checkNow();
+    },
+    stop: async () => {
+      watcher?.stop();
+      refresher.stop();
+      await session.client.close();
+    },
+  };
+}
