@@ -79,12 +79,15 @@ type Route =
 // The longer prefix first: CREDS is a prefix of CREDS_EXT.
 const PREFIXES = [[CREDS_EXT, true], [CREDS, false]] as const;
 
+const TOKEN_ROUTE: Route = { kind: 'token' };
+const LIST_ROUTES = { true: { kind: 'list', extended: true }, false: { kind: 'list', extended: false } } as const;
+
 function route(path: string): Route | undefined {
-  if (path === TOKEN_PATH) return { kind: 'token' };
+  if (path === TOKEN_PATH) return TOKEN_ROUTE;
   for (const [prefix, extended] of PREFIXES) {
     if (!path.startsWith(prefix)) continue;
     const rest = path.slice(prefix.length);
-    if (rest === '' || rest === '/') return { kind: 'list', extended };
+    if (rest === '' || rest === '/') return LIST_ROUTES[`${extended}`];
     if (rest.charCodeAt(0) !== 0x2f) return undefined;
     const role = rest.slice(1);
     return role.includes('/') ? undefined : { kind: 'role', extended, role };
@@ -112,6 +115,12 @@ export function createImdsHandler(opts: ImdsHandlerOptions): RequestHandler {
     throw new SidecarError('CONFIG_INVALID', `IMDS role name ${JSON.stringify(roleName.slice(0, 64))} cannot be served; set --role-name to the role's name (no '/')`);
   }
   const roleBody = textBody(roleName);
+  const roleHeaders: OutgoingHttpHeaders = { ...PLAIN, 'content-length': roleBody.length };
+  // The paths every SDK asks for, routed by one string comparison instead of parsing.
+  const classicRoute: Route = { kind: 'role', extended: false, role: roleName };
+  const extendedRoute: Route = { kind: 'role', extended: true, role: roleName };
+  const classicPath = `${CREDS}/${roleName}`;
+  const extendedPath = `${CREDS_EXT}/${roleName}`;
   let cache: CachedBodies | undefined;
 
   // The hot path: bodies are serialised once per credentials generation, so a request
@@ -190,14 +199,19 @@ export function createImdsHandler(opts: ImdsHandlerOptions): RequestHandler {
 
   return (req, res) => {
     const path = requestPath(req.url);
-    const r = path === undefined ? undefined : route(path);
+    const r =
+      path === classicPath ? classicRoute : path === extendedPath ? extendedRoute : path === undefined ? undefined : route(path);
     if (r === undefined) return send(res, 404, PLAIN, NOT_FOUND);
     if (r.kind === 'token') return handleToken(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { ...PLAIN, allow: 'GET, HEAD' }, NOT_ALLOWED);
     if (!authorized(req, res)) return;
     // The role list is static configuration, answered even before the first credentials,
     // so an SDK's first step succeeds and its credentials fetch gets the informative 503.
-    if (r.kind === 'list') return send(res, 200, PLAIN, roleBody);
+    if (r.kind === 'list') {
+      res.writeHead(200, roleHeaders);
+      res.end(roleBody);
+      return;
+    }
     if (!roleMatches(r.role)) return send(res, 404, PLAIN, NOT_FOUND);
     const creds = view.current();
     // Defence in depth: never serve expired or empty credentials, even if a view would.
