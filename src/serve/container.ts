@@ -1,4 +1,4 @@
-import crypto, { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { isoSeconds, systemClock, type Clock } from '../core/clock.js';
@@ -6,6 +6,7 @@ import { isUsable, type Credentials } from '../core/credentials.js';
 import { SidecarError } from '../core/errors.js';
 import { nullLogger, type Logger } from '../core/logger.js';
 import { JSON_TYPE, requestPath, send, type RequestHandler } from './http-util.js';
+import { sha256Base64 } from './digest.js';
 import { validateContainerToken } from './token.js';
 import type { CredentialView } from './view.js';
 
@@ -52,15 +53,8 @@ const UNAVAILABLE = errorBody(
   'the sidecar holds no valid credentials yet (CreateSession has not succeeded); retry shortly and see the sidecar log',
 );
 
-/**
- * SHA-256 of the header value (base64, as Latin-1 bytes for timingSafeEqual), once per
- * request. The one-shot crypto.hash (Node >= 20.12) with a string output costs about a
- * quarter of createHash().update().digest() (no Hash object per call; its 'buffer' output
- * is the slow path, hence base64); older Node 20 releases fall back to createHash.
- */
-const sha256: (s: string) => string =
-  typeof crypto.hash === 'function' ? (s) => crypto.hash('sha256', s, 'base64') : (s) => createHash('sha256').update(s, 'utf8').digest('base64');
-const digest = (s: string): Buffer => Buffer.from(sha256(s), 'latin1');
+/** SHA-256 of the header value (base64, as Latin-1 bytes for timingSafeEqual). */
+const digest = (s: string): Buffer => Buffer.from(sha256Base64(s), 'latin1');
 
 /** The Authorization value a connection was accepted with, and by which handler (its expected digest). */
 const AUTHORIZED = Symbol('containerAuthorized');

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Base64 } from './digest.js';
 import { systemClock, systemRandom, type Clock, type Random } from '../core/clock.js';
 import { generateToken } from './token.js';
 
@@ -107,5 +107,5 @@ export class ImdsTokenStore {
 }
 
 function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('base64');
+  return sha256Base64(token);
 }

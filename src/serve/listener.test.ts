@@ -228,3 +228,31 @@ test('close() force-closes a request that outlives the grace period', async () =
   // Idempotent.
   await l.close();
 });
+
+test('after its request cap a connection is closed, never left open answering 503', async (t) => {
+  const listener = await startListener({ name: 'imds', host: '127.0.0.1', port: 0, handler: okHandler, limits: { maxRequestsPerSocket: 3 } });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(async () => {
+    agent.destroy();
+    await listener.close(0);
+  });
+  const seen: Array<{ status: number; connection: string | undefined; port: number }> = [];
+  for (let i = 0; i < 7; i++) {
+    seen.push(
+      await new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: listener.port, path: '/', agent }, (res) => {
+          // Read the port now: once the response ends, a closing socket is detached.
+          const port = res.socket.localPort ?? 0;
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, port }));
+        });
+        req.on('error', reject);
+        req.end();
+      }),
+    );
+  }
+  assert.deepEqual(seen.map((s) => s.status), [200, 200, 200, 200, 200, 200, 200]);
+  // Every third answer says close, and the next request arrives on a new connection.
+  assert.deepEqual(seen.map((s) => s.connection), ['keep-alive', 'keep-alive', 'close', 'keep-alive', 'keep-alive', 'close', 'keep-alive']);
+  assert.equal(new Set(seen.map((s) => s.port)).size, 3);
+});
