@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Credentials } from '../core/credentials.js';
+import { configureFuzzSeed } from '../../test/helpers/fuzz-seed.js';
+
+configureFuzzSeed();
 import {
   DEFAULT_MIN_REMAINING_MS,
   failureRetryDelayMs,

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { configureFuzzSeed } from '../../test/helpers/fuzz-seed.js';
+
+configureFuzzSeed();
 import { DEFAULT_RETRY_POLICY, backoffDelayMs, isRetryableStatus, parseRetryAfter } from './retry.js';
 
 const P = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 20_000 };

@@ -31,6 +31,9 @@ import {
   type ListenerLimits,
 } from '../../src/serve/index.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
+import { configureFuzzSeed } from '../helpers/fuzz-seed.js';
+
+configureFuzzSeed();
 import { parseResponses, pool, rawExchange, type ParsedResponse, type RawExchange } from './raw-http.js';
 
 // ---------------------------------------------------------------- fixture

@@ -19,6 +19,9 @@ import { ErrorCodes, SidecarError } from '../../src/core/errors.js';
 import type { Identity } from '../../src/core/identity.js';
 import { issueCertificate } from '../../src/emulator/pki.js';
 import { verifyBytes } from '../../src/signing/key-signer.js';
+import { configureFuzzSeed } from '../helpers/fuzz-seed.js';
+
+configureFuzzSeed();
 import { MAX_PEM_BLOCKS, buildIdentity, parseCertificates, parsePemBlocks, parsePkcs12, parsePrivateKey } from '../../src/identity/index.js';
 
 const PASSWORD = 'Fz-9c2e-Pa55w0rd';
