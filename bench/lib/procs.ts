@@ -3,12 +3,12 @@
  * processes, the bare node:http ceiling, plus small HTTP and /proc readers. The load
  * generator (autocannon, in the calling process) never shares a process with a server.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { CLI, REPO_ROOT, cliEnv, parseExports, startCli, type PkiFiles, type RunningCli } from '../../test/helpers/harness.js';
+import { CLI, REPO_ROOT, cliEnv, parseExports, startCli, watchProcess, type PkiFiles, type RunningCli } from '../../test/helpers/harness.js';
 
 export { CLI, REPO_ROOT };
 
@@ -176,75 +176,7 @@ export async function startSidecarProcess(
  * before the script and another node binary can run it.
  */
 export function spawnWatched(node: string, argv: readonly string[], env: Record<string, string>): RunningCli {
-  return wrap(spawn(node, [...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
-}
-
-/** The harness's RunningCli contract over an already spawned process. */
-function wrap(proc: ChildProcess): RunningCli {
-  let out = '';
-  let err = '';
-  const waiters = new Set<() => void>();
-  const poke = () => {
-    for (const w of [...waiters]) w();
-  };
-  proc.stdout!.on('data', (c: Buffer) => {
-    out += c.toString('utf8');
-    poke();
-  });
-  proc.stderr!.on('data', (c: Buffer) => {
-    err += c.toString('utf8');
-    // A long soak logs a line per refresh; keep the tail only.
-    if (err.length > 4_000_000) err = err.slice(-2_000_000);
-    poke();
-  });
-  let done = false;
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    proc.once('close', (code, signal) => {
-      done = true;
-      poke();
-      resolve({ code, signal });
-    });
-  });
-  const waitFor = (check: () => boolean, what: string, timeoutMs: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const tick = () => {
-        if (check()) {
-          cleanup();
-          resolve();
-        } else if (done) {
-          cleanup();
-          reject(new Error(`process exited before ${what}; stderr:\n${err.slice(-4000)}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out waiting for ${what}; stderr:\n${err.slice(-4000)}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        waiters.delete(tick);
-      };
-      waiters.add(tick);
-      tick();
-    });
-  return {
-    proc,
-    stdout: () => out,
-    stderr: () => err,
-    waitForLines: async (n, timeoutMs = 30_000) => {
-      await waitFor(() => out.split('\n').length > n, `${n} stdout lines`, timeoutMs);
-      return out.split('\n').slice(0, n);
-    },
-    waitForStderr: (re, timeoutMs = 30_000) => waitFor(() => re.test(err), `stderr ${re}`, timeoutMs),
-    stop: async (signal = 'SIGTERM', timeoutMs = 15_000) => {
-      if (!done) proc.kill(signal);
-      const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-      const r = await exit;
-      clearTimeout(t);
-      return r;
-    },
-    exited: () => exit,
-  };
+  return watchProcess(spawn(node, [...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 export interface BareProcess {

@@ -172,7 +172,11 @@ export interface RunningCli {
 
 /** Starts a long-running CLI command (serve, update, emulator). */
 export function startCli(args: readonly string[], o: { env?: Record<string, string>; node?: string } = {}): RunningCli {
-  const proc = spawn(o.node ?? process.execPath, [CLI, ...args], { env: o.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  return watchProcess(spawn(o.node ?? process.execPath, [CLI, ...args], { env: o.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** Collects a spawned process's output and offers waits on it (stdio must be piped). */
+export function watchProcess(proc: ChildProcess): RunningCli {
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
@@ -185,6 +189,8 @@ export function startCli(args: readonly string[], o: { env?: Record<string, stri
   });
   proc.stderr!.on('data', (c: Buffer) => {
     err += c.toString('utf8');
+    // A long run (a soak) logs a line per refresh; keep the tail only.
+    if (err.length > 4_000_000) err = err.slice(-2_000_000);
     poke();
   });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
