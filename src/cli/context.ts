@@ -2,14 +2,19 @@
  * Turns parsed options into the pieces commands wire together: logger, identity loader,
  * CreateSession client. This file and the command files are the only places that know
  * how the layers fit.
+ *
+ * Only option handling is imported statically: the identity parsers and the HTTP client
+ * (undici) are imported when an identity is loaded or a client built, so a command that
+ * answers without them (`credential-process` on a cache hit) never loads them.
  */
 import { readFile } from 'node:fs/promises';
 import { SidecarError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { Logger, LogLevel } from '../core/logger.js';
 import type { Options } from '../config/parse.js';
-import { loadIdentity, type IdentityConfig, type InputSource, type KeyConfig } from '../identity/index.js';
-import { CreateSessionClient, createDispatcher, describeProxyUrl, resolveEndpoint, userAgentFor, type AttemptEvent } from '../session/index.js';
+import type { IdentityConfig, InputSource, KeyConfig } from '../identity/index.js';
+import { resolveEndpoint, type ResolvedEndpoint } from '../session/endpoint.js';
+import type { AttemptEvent, CreateSessionClient } from '../session/index.js';
 import type { CreateSessionParams } from '../signing/create-session.js';
 import { createLogger, isLogLevel } from '../telemetry/logger.js';
 import type { CliIo } from './io.js';
@@ -92,8 +97,11 @@ export function keyConfigFrom(opts: Options): KeyConfig {
   };
 }
 
-export function identityLoader(cfg: IdentityConfig, io: CliIo, logger: Logger): () => Promise<Identity> {
-  return () => loadIdentity(cfg, { clock: io.clock, logger, env: io.env, stdin: io.stdin });
+export function identityLoader(cfg: IdentityConfig, io: Pick<CliIo, 'clock' | 'env' | 'stdin'>, logger: Logger): () => Promise<Identity> {
+  return async () => {
+    const { loadIdentity } = await import('../identity/load.js');
+    return loadIdentity(cfg, { clock: io.clock, logger, env: io.env, stdin: io.stdin });
+  };
 }
 
 export interface SessionSetup {
@@ -119,6 +127,20 @@ function envFlag(v: string | undefined): boolean {
   return v !== undefined && ['1', 'true', 'yes'].includes(v.trim().toLowerCase());
 }
 
+/** The Roles Anywhere endpoint from --endpoint, --region, the trust anchor's region and the FIPS/dual-stack variables. */
+export function endpointFrom(opts: Options, io: Pick<CliIo, 'env'>, params: CreateSessionParams): ResolvedEndpoint {
+  const endpointFlag = opts.str('endpoint');
+  const regionFlag = opts.str('region');
+  return resolveEndpoint({
+    trustAnchorArn: params.trustAnchorArn,
+    profileArn: params.profileArn,
+    ...(endpointFlag !== undefined ? { endpoint: endpointFlag } : {}),
+    ...(regionFlag !== undefined ? { region: regionFlag } : {}),
+    useFips: envFlag(io.env.AWS_USE_FIPS_ENDPOINT),
+    useDualStack: envFlag(io.env.AWS_USE_DUALSTACK_ENDPOINT),
+  });
+}
+
 /** Builds the CreateSession client; `identity` is a getter so a rotated identity is picked up. */
 export async function sessionFrom(
   opts: Options,
@@ -128,16 +150,8 @@ export async function sessionFrom(
   onAttempt?: (e: AttemptEvent) => void,
 ): Promise<SessionSetup> {
   const params = sessionParamsFrom(opts);
-  const endpointFlag = opts.str('endpoint');
-  const regionFlag = opts.str('region');
-  const endpoint = resolveEndpoint({
-    trustAnchorArn: params.trustAnchorArn,
-    profileArn: params.profileArn,
-    ...(endpointFlag !== undefined ? { endpoint: endpointFlag } : {}),
-    ...(regionFlag !== undefined ? { region: regionFlag } : {}),
-    useFips: envFlag(io.env.AWS_USE_FIPS_ENDPOINT),
-    useDualStack: envFlag(io.env.AWS_USE_DUALSTACK_ENDPOINT),
-  });
+  const endpoint = endpointFrom(opts, io, params);
+  const { CreateSessionClient, createDispatcher, describeProxyUrl, userAgentFor } = await import('../session/index.js');
   const caPath = opts.str('ca-bundle') ?? (io.env.AWS_CA_BUNDLE !== '' ? io.env.AWS_CA_BUNDLE : undefined);
   const caOrigin = opts.has('ca-bundle') ? opts.origin('ca-bundle') : 'AWS_CA_BUNDLE';
   let caBundlePem: Buffer | undefined;

@@ -1,48 +1,73 @@
+import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
+import { Readable } from 'node:stream';
 import { defaultCacheDir, DiskCachedSource } from '../cache/disk-cache.js';
-import type { CredentialSource } from '../core/credentials.js';
+import type { CredentialSource, Credentials } from '../core/credentials.js';
 import { isUsable } from '../core/credentials.js';
 import { SidecarError } from '../core/errors.js';
 import type { Options } from '../config/parse.js';
+import { readInput } from '../identity/input.js';
+import { MAX_INPUT_BYTES } from '../identity/limits.js';
 import { formatCredentialProcess } from '../sinks/credential-process.js';
-import { identityConfigFrom, identityLoader, loggerFrom, sessionFrom } from './context.js';
+import { endpointFrom, identityConfigFrom, identityLoader, loggerFrom, sessionFrom, sessionParamsFrom, type SessionSetup } from './context.js';
 import { writeOut, type CliIo } from './io.js';
 
-/** `credential-process`: one set of credentials on stdout, reused from the private cache while fresh. */
+/**
+ * `credential-process`: one set of credentials on stdout, reused from the private cache while fresh.
+ *
+ * SDKs run this at every process start, so a cache hit does only what answering needs:
+ * option checks, reading the certificate's bytes (their hash selects the entry, so a
+ * rotated certificate misses) and the entry itself. The key, the certificate parsers and
+ * the HTTP client are loaded only on a miss (src/cli/context.ts imports them on demand).
+ */
 export async function credentialProcess(opts: Options, io: CliIo): Promise<number> {
   // SDKs put credential_process's stderr into their own error message, so by default it is
   // the one final error line; per-attempt retry warnings would only repeat it. An explicit
   // --log-level, ROLESANYWHERE_LOG_LEVEL or --debug still shows them.
   const logger = loggerFrom(opts, io, { command: 'credential-process' }, 'error');
-  const identity = await identityLoader(identityConfigFrom(opts), io, logger)();
-  const session = await sessionFrom(opts, io, logger, () => identity);
+  const identityConfig = identityConfigFrom(opts);
+  let session: SessionSetup | undefined;
+  const fetch = async (ioForIdentity: Pick<CliIo, 'clock' | 'env' | 'stdin'>, signal?: AbortSignal): Promise<Credentials> => {
+    const identity = await identityLoader(identityConfig, ioForIdentity, logger)();
+    session = await sessionFrom(opts, io, logger, () => identity);
+    return session.client.getCredentials(signal);
+  };
   try {
-    let source: CredentialSource = session.client;
-    if (!opts.bool('no-cache')) {
-      source = new DiskCachedSource({
-        inner: session.client,
+    let creds: Credentials;
+    if (opts.bool('no-cache')) {
+      creds = await fetch(io);
+    } else {
+      const params = sessionParamsFrom(opts);
+      const endpoint = endpointFrom(opts, io, params);
+      const flag = identityConfig.certificate.kind === 'env' ? '--certificate-env' : '--certificate';
+      const cert = await readInput(identityConfig.certificate, { maxBytes: MAX_INPUT_BYTES, env: io.env, stdin: io.stdin, flag });
+      // Standard input can be read once: on a miss the identity loader reads the same bytes again from here.
+      const ioForIdentity = identityConfig.certificate.kind === 'stdin' ? { ...io, stdin: Readable.from([cert.data]) } : io;
+      const inner: CredentialSource = { getCredentials: (signal) => fetch(ioForIdentity, signal) };
+      const cache = new DiskCachedSource({
+        inner,
         dir: opts.str('cache-dir') ?? defaultCacheDir(io.env, io.homedir || homedir()),
         keyParts: [
-          identity.fingerprint,
-          session.endpointUrl.href,
-          session.params.trustAnchorArn,
-          session.params.profileArn,
-          session.params.roleArn,
-          String(session.params.durationSeconds),
-          session.params.roleSessionName ?? '',
+          `certificate-input-sha256:${createHash('sha256').update(cert.data).digest('hex')}`,
+          endpoint.url.href,
+          params.trustAnchorArn,
+          params.profileArn,
+          params.roleArn,
+          String(params.durationSeconds),
+          params.roleSessionName ?? '',
         ],
         clock: io.clock,
         random: io.random,
         logger,
       });
+      creds = await cache.getCredentials();
     }
-    const creds = await source.getCredentials();
     if (!isUsable(creds, io.clock.now())) {
       throw new SidecarError('RESPONSE_MALFORMED', 'the service returned credentials that are already expired: check this host\'s clock');
     }
     await writeOut(io.stdout, `${formatCredentialProcess(creds)}\n`);
     return 0;
   } finally {
-    await session.client.close();
+    await session?.client.close();
   }
 }
