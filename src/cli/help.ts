@@ -36,7 +36,7 @@ export function commandHelp(command: CommandName): string {
     const name = `--${f.name}${f.type === 'boolean' ? '' : ` ${f.arg ?? 'VALUE'}`}`;
     const dflt = f.default === undefined ? '' : ` (default ${String(f.default)})`;
     lines.push(`  ${name.padEnd(34)}${f.help}${dflt}`);
-    if (f.noEnv !== true) lines.push(`  ${''.padEnd(34)}env: ${envName(f.name)}`);
+    lines.push(`  ${''.padEnd(34)}${f.noEnv === true ? 'command line only (never from the environment)' : `env: ${envName(f.name)}`}`);
   }
   const unsupported = flagsFor(command).filter((f) => f.notSupported === true);
   if (unsupported.length > 0) {

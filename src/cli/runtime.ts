@@ -13,7 +13,7 @@ import type { Logger } from '../core/logger.js';
 import type { Options } from '../config/parse.js';
 import type { CredentialRefresher } from '../refresh/index.js';
 import { parseRoleArn } from '../session/index.js';
-import { createContainerHandler, createImdsHandler, createOpsHandler, generateToken, ImdsTokenStore, startListener, validateContainerToken, writeSecretFile, type Listener } from '../serve/index.js';
+import { createContainerHandler, createImdsHandler, createOpsHandler, generateToken, ImdsTokenStore, normaliseAllowedHost, startListener, validateContainerToken, writeSecretFile, type Listener } from '../serve/index.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { loggerFrom } from './context.js';
 import type { CliIo } from './io.js';
@@ -72,9 +72,11 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
   const listeners: Record<string, Listener> = {};
   const clientEnv: Array<[string, string]> = [];
   const cleanups: Array<() => Promise<void>> = [];
-  const allowNonLoopback = opts.bool('allow-non-loopback');
+  const allowAll = opts.bool('allow-non-loopback');
+  const allowNonLoopback = (listener: 'imds' | 'container' | 'ops') => allowAll || opts.bool(`${listener}-allow-non-loopback`);
   const port = (flag: string, fallback: number) => (overrides.ephemeralPorts === true ? 0 : (opts.ranged(flag, 0, 65535) ?? fallback));
   let containerToken: string | undefined;
+  const credentialGuard = { allowedHosts: parseAllowedHosts(opts) };
 
   const stopAll = async (graceMs = 5000) => {
     await Promise.all(Object.values(listeners).map((l) => l.close(graceMs)));
@@ -96,10 +98,11 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
         name: 'imds',
         host: opts.str('address') ?? '127.0.0.1',
         port: port('port', 9911),
-        allowNonLoopback,
+        allowNonLoopback: allowNonLoopback('imds'),
+        credentialGuard,
         logger,
         metrics,
-        handler: createImdsHandler({ view, roleName, allowV1: opts.bool('imdsv1'), tokens, clock: io.clock, random: io.random, logger, metrics }),
+        handler: createImdsHandler({ view, roleName, allowV1: opts.bool('imdsv1'), ...(opts.bool('serve-region') ? { region: session.region } : {}), tokens, clock: io.clock, random: io.random, logger, metrics }),
       });
       // The trailing slash is needed by AWS CLI v2.9; the server folds the `//` others then send.
       clientEnv.push(['AWS_EC2_METADATA_SERVICE_ENDPOINT', listeners.imds.url.href]);
@@ -116,7 +119,8 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
         name: 'container',
         host: opts.str('container-address') ?? '127.0.0.1',
         port: port('container-port', 9912),
-        allowNonLoopback,
+        allowNonLoopback: allowNonLoopback('container'),
+        credentialGuard,
         logger,
         metrics,
         handler: createContainerHandler({ view, path, token: containerToken, clock: io.clock, logger }),
@@ -139,7 +143,7 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
         name: 'ops',
         host: opts.str('ops-address') ?? '127.0.0.1',
         port: port('ops-port', 9913),
-        allowNonLoopback,
+        allowNonLoopback: allowNonLoopback('ops'),
         logger,
         metrics,
         handler: createOpsHandler({
@@ -188,4 +192,17 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
     reloadIdentity: pipeline.reloadIdentity,
     stop: stopAll,
   };
+}
+
+/** --allowed-host values (repeatable, comma-separated), checked and normalised. */
+function parseAllowedHosts(opts: Options): string[] {
+  const raw = opts.str('allowed-host');
+  if (raw === undefined) return [];
+  const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length > 64) throw new SidecarError('CONFIG_INVALID', `${opts.origin('allowed-host')} names ${names.length} hosts; at most 64 are accepted`);
+  return names.map((n) => {
+    const h = normaliseAllowedHost(n);
+    if (h === undefined) throw new SidecarError('CONFIG_INVALID', `${opts.origin('allowed-host')} value "${n.slice(0, 64)}" is not a host name (no port, no scheme)`);
+    return h;
+  });
 }

@@ -16,8 +16,13 @@ export interface FlagSpec {
   readonly commands: readonly CommandName[];
   /** Accepted for compatibility with the official helper, refused with NOT_SUPPORTED. */
   readonly notSupported?: boolean;
-  /** Not settable from the environment (e.g. flags that only make sense per invocation). */
+  /**
+   * Command line only: flags that lower security are never taken from the environment,
+   * where nobody reviewing the command sees them; the variable being set is an error.
+   */
   readonly noEnv?: boolean;
+  /** May be given several times; the values are joined with commas (as is the variable's). */
+  readonly repeatable?: boolean;
   /** Value placeholder for help, e.g. PATH. */
   readonly arg?: string;
 }
@@ -64,7 +69,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'region', type: 'string', arg: 'REGION', commands: SESSION, help: 'Region of Roles Anywhere (default: the trust anchor ARN\'s region)' },
   { name: 'endpoint', type: 'string', arg: 'URL', commands: SESSION, help: 'Roles Anywhere endpoint URL, overriding the one derived from region and partition' },
   { name: 'ca-bundle', type: 'string', arg: 'PATH', commands: SESSION, help: 'Extra trusted root CAs (PEM) for the endpoint\'s TLS; AWS_CA_BUNDLE is read too' },
-  { name: 'no-verify-ssl', type: 'boolean', commands: SESSION, help: 'Do not verify the endpoint\'s TLS certificate (testing only)' },
+  { name: 'no-verify-ssl', type: 'boolean', noEnv: true, commands: SESSION, help: 'Do not verify the endpoint\'s TLS certificate (testing only; command line only, never from the environment)' },
   { name: 'with-proxy', type: 'boolean', commands: SESSION, help: 'Accepted for compatibility: proxies are always taken from HTTPS_PROXY/HTTP_PROXY and NO_PROXY' },
   // logging
   { name: 'debug', type: 'boolean', commands: LOGGING, help: 'Debug logging (never logs secrets)' },
@@ -78,6 +83,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'port', type: 'number', arg: 'PORT', default: 9911, commands: ['serve', 'emulator'], help: 'Port of the IMDS listener (serve; 0 picks a free port) or of the emulator (default 0 there)' },
   { name: 'no-imds', type: 'boolean', commands: ['serve'], help: 'Do not start the IMDS endpoint' },
   { name: 'imdsv1', type: 'boolean', commands: ['serve'], help: 'Also answer IMDSv1 requests (no session token); off by default' },
+  { name: 'serve-region', type: 'boolean', commands: ['serve'], help: 'Answer IMDS placement/region and placement/availability-zone (synthetic zone: the region plus "a") with the session\'s region, so SDKs find their region through IMDS' },
   { name: 'role-name', type: 'string', arg: 'NAME', commands: ['serve'], help: 'Role name shown by IMDS (default: the role ARN\'s name)' },
   { name: 'container-address', type: 'string', arg: 'ADDR', default: '127.0.0.1', commands: ['serve'], help: 'Address of the container-credentials listener' },
   { name: 'container-port', type: 'number', arg: 'PORT', default: 9912, commands: ['serve'], help: 'Port of the container-credentials listener (0 picks a free port)' },
@@ -86,8 +92,12 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'no-container', type: 'boolean', commands: ['serve'], help: 'Do not start the container-credentials endpoint' },
   { name: 'ops-address', type: 'string', arg: 'ADDR', default: '127.0.0.1', commands: ['serve'], help: 'Address of the /healthz, /readyz and /metrics listener' },
   { name: 'ops-port', type: 'number', arg: 'PORT', default: 9913, commands: ['serve'], help: 'Port of the operations listener (0 picks a free port)' },
+  { name: 'allowed-host', type: 'string', arg: 'NAME', repeatable: true, commands: ['serve'], help: 'A host name the IMDS and container listeners accept in Host besides IP addresses and localhost (repeatable, or comma-separated)' },
   { name: 'no-ops', type: 'boolean', commands: ['serve'], help: 'Do not start the operations listener' },
-  { name: 'allow-non-loopback', type: 'boolean', commands: ['serve', 'emulator'], help: 'Allow binding addresses other than loopback (e.g. 0.0.0.0 for kubelet probes)' },
+  { name: 'allow-non-loopback', type: 'boolean', noEnv: true, commands: ['serve', 'emulator'], help: 'Allow every listener (serve) or the emulator to bind addresses other than loopback; prefer the per-listener flags below (command line only)' },
+  { name: 'imds-allow-non-loopback', type: 'boolean', noEnv: true, commands: ['serve'], help: 'Allow the IMDS (credential) listener to bind a non-loopback --address (command line only)' },
+  { name: 'container-allow-non-loopback', type: 'boolean', noEnv: true, commands: ['serve'], help: 'Allow the container-credentials listener to bind a non-loopback --container-address (command line only)' },
+  { name: 'ops-allow-non-loopback', type: 'boolean', noEnv: true, commands: ['serve'], help: 'Allow the operations listener (/healthz, /readyz, /metrics; no credentials) to bind a non-loopback --ops-address, e.g. 0.0.0.0 for kubelet probes (command line only)' },
   { name: 'min-remaining', type: 'number', arg: 'SECONDS', default: 1800, commands: ['serve', 'exec', 'update'], help: 'Life every served credential should have left, where the session duration allows' },
   { name: 'identity-poll-interval', type: 'number', arg: 'SECONDS', default: 10, commands: ['serve', 'exec', 'update'], help: 'How often certificate and key files are checked for rotation' },
   // update

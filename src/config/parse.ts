@@ -87,14 +87,22 @@ export function parseArgs(command: CommandName, argv: readonly string[], env: En
       raw = next;
       i++;
     }
-    values.set(name, convert(spec, raw, `--${name}`));
+    const value = convert(spec, raw, `--${name}`);
+    const earlier = values.get(name);
+    values.set(name, spec.repeatable === true && earlier !== undefined ? `${String(earlier)},${String(value)}` : value);
     origin.set(name, `--${name}`);
   }
 
   for (const spec of specs) {
-    if (values.has(spec.name) || spec.noEnv === true) continue;
     const e = envName(spec.name);
     const raw = env[e];
+    if (spec.noEnv === true) {
+      if (raw !== undefined && raw !== '') {
+        throw new SidecarError('CONFIG_INVALID', `${e} is not read from the environment, because it lowers security where nobody sees it: pass --${spec.name} on the command line instead, or unset ${e}`);
+      }
+      continue;
+    }
+    if (values.has(spec.name)) continue;
     if (raw !== undefined && raw !== '') {
       values.set(spec.name, convert(spec, raw, e));
       origin.set(spec.name, e);

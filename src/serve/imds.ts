@@ -42,6 +42,13 @@ export interface ImdsHandlerOptions {
   metrics?: Pick<Metrics, 'imdsTokens'>;
   /** Served as `AccountId` on the extended path when the credentials do not carry one. */
   accountId?: string;
+  /**
+   * `--serve-region`: answer the placement paths SDKs read their region from on EC2
+   * (botocore and the AWS CLI: `placement/availability-zone`, minus the last letter; Go:
+   * `placement/region`; Java: the instance identity document's `region`). The zone is
+   * synthetic: the region plus `a`. Unset: those paths are 404, as before.
+   */
+  region?: string;
 }
 
 const TOKEN_PATH = '/latest/api/token';
@@ -73,6 +80,7 @@ function parseTtl(v: string | string[] | undefined): number | undefined {
 
 type Route =
   | { kind: 'token' }
+  | { kind: 'static'; body: Buffer; type: string }
   | { kind: 'list'; extended: boolean }
   | { kind: 'role'; extended: boolean; role: string };
 
@@ -93,6 +101,28 @@ function route(path: string): Route | undefined {
     return role.includes('/') ? undefined : { kind: 'role', extended, role };
   }
   return undefined;
+}
+
+const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** The placement routes for `region` (with and without the trailing slash botocore sends). */
+function placementRoutes(region: string | undefined): ReadonlyMap<string, Route> {
+  const routes = new Map<string, Route>();
+  if (region === undefined) return routes;
+  if (!REGION_RE.test(region)) {
+    throw new SidecarError('CONFIG_INVALID', `region ${JSON.stringify(region.slice(0, 64))} served by IMDS is not a region name such as us-east-1`);
+  }
+  const zone = `${region}a`;
+  const text = (v: string): Route => ({ kind: 'static', body: textBody(v), type: TEXT });
+  for (const [path, r] of [
+    ['/latest/meta-data/placement/region', text(region)],
+    ['/latest/meta-data/placement/availability-zone', text(zone)],
+    ['/latest/dynamic/instance-identity/document', { kind: 'static', body: Buffer.from(JSON.stringify({ availabilityZone: zone, region }), 'utf8'), type: JSON_TYPE }],
+  ] as const) {
+    routes.set(path, r);
+    routes.set(`${path}/`, r);
+  }
+  return routes;
 }
 
 interface CachedBodies {
@@ -119,6 +149,7 @@ export function createImdsHandler(opts: ImdsHandlerOptions): RequestHandler {
   // The paths every SDK asks for, routed by one string comparison instead of parsing.
   const classicRoute: Route = { kind: 'role', extended: false, role: roleName };
   const extendedRoute: Route = { kind: 'role', extended: true, role: roleName };
+  const placement = placementRoutes(opts.region);
   const classicPath = `${CREDS}/${roleName}`;
   const extendedPath = `${CREDS_EXT}/${roleName}`;
   let cache: CachedBodies | undefined;
@@ -200,13 +231,17 @@ export function createImdsHandler(opts: ImdsHandlerOptions): RequestHandler {
   return (req, res) => {
     const path = requestPath(req.url);
     const r =
-      path === classicPath ? classicRoute : path === extendedPath ? extendedRoute : path === undefined ? undefined : route(path);
+      path === classicPath ? classicRoute : path === extendedPath ? extendedRoute : path === undefined ? undefined : (route(path) ?? placement.get(path));
     if (r === undefined) return send(res, 404, PLAIN, NOT_FOUND);
     if (r.kind === 'token') return handleToken(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { ...PLAIN, allow: 'GET, HEAD' }, NOT_ALLOWED);
     if (!authorized(req, res)) return;
     // The role list is static configuration, answered even before the first credentials,
     // so an SDK's first step succeeds and its credentials fetch gets the informative 503.
+    if (r.kind === 'static') {
+      send(res, 200, { 'content-type': r.type }, r.body);
+      return;
+    }
     if (r.kind === 'list') {
       res.writeHead(200, roleHeaders);
       res.end(roleBody);

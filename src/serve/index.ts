@@ -13,3 +13,4 @@ export {
   type ListenerLimits,
   type ListenerOptions,
 } from './listener.js';
+export { checkBrowser, checkHost, guardCredentialRequest, hostOf, normaliseAllowedHost, type GuardVerdict, type RequestGuardOptions } from './request-guard.js';

@@ -4,6 +4,7 @@ import { SidecarError, toSidecarError } from '../core/errors.js';
 import { nullLogger, type Logger } from '../core/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { TEXT, requestPath, send, textBody, type RequestHandler } from './http-util.js';
+import { guardCredentialRequest, type RequestGuardOptions } from './request-guard.js';
 
 /**
  * One HTTP listener (IMDS, container or ops) with the timeouts and size limits the official
@@ -47,8 +48,14 @@ export interface ListenerOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  /** Permit binding a non-loopback address (--allow-non-loopback). */
+  /** Permit binding a non-loopback address (--<name>-allow-non-loopback or --allow-non-loopback). */
   allowNonLoopback?: boolean;
+  /**
+   * Serves credentials: requests are checked against DNS rebinding (`Host`) and browsers
+   * (`Origin`, `Sec-Fetch-*`) before the handler runs, and a non-loopback bind is warned
+   * about at start.
+   */
+  credentialGuard?: RequestGuardOptions;
   handler: RequestHandler;
   logger?: Logger;
   metrics?: Pick<Metrics, 'httpRequests'>;
@@ -121,7 +128,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   if (!isLoopbackHost(host) && opts.allowNonLoopback !== true) {
     throw new SidecarError(
       'ADDRESS_NOT_ALLOWED',
-      `${name} address ${host} is not a loopback address and anyone who can reach it could read credentials; use 127.0.0.1 or ::1, or pass --allow-non-loopback if that is intended`,
+      `${name} address ${host} is not a loopback address and anyone who can reach it could read ${opts.credentialGuard !== undefined ? 'credentials' : 'its pages'}; use 127.0.0.1 or ::1, or pass --${name}-allow-non-loopback (this listener) or --allow-non-loopback (every listener) if that is intended`,
       { details: { listener: name, host } },
     );
   }
@@ -181,14 +188,33 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
    * metrics page) gets a 'finish' listener, which keeps the per-request cost of the hot
    * path to one counter update.
    */
+  const guard = opts.credentialGuard;
   const invoke = (req: IncomingMessage, res: ServerResponse): void => {
     try {
+      if (guard !== undefined) {
+        const verdict = guardCredentialRequest(req.headers, guard);
+        if (!verdict.ok) {
+          refused(req, res, verdict.reason);
+          return;
+        }
+      }
       handler(req, res);
     } catch (e) {
       fail(req, res, e);
     }
     if (res.writableEnded) count(res.statusCode);
     else res.once('finish', countOnFinish);
+  };
+
+  // One warning per reason, so a probing client cannot flood the log.
+  const refusedReasons = new Set<string>();
+  const refused = (req: IncomingMessage, res: ServerResponse, reason: string): void => {
+    if (!refusedReasons.has(reason) && refusedReasons.size < 32) {
+      refusedReasons.add(reason);
+      logger.warn('refused a credential request', { listener: name, method: req.method, path: requestPath(req.url), reason });
+    }
+    send(res, 403, { 'content-type': TEXT }, textBody(`Forbidden: ${reason}`));
+    count(403);
   };
 
   const tooLarge = (res: ServerResponse): void => {
@@ -265,6 +291,9 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   }
   const url = new URL(`http://${hostPort(addr.address, addr.port)}/`);
   logger.debug('listening', { listener: name, url: url.href });
+  if (guard !== undefined && !isLoopbackHost(host)) {
+    logger.warn(`the ${name} credential listener is not on loopback: anyone who can reach ${url.host} can read credentials`, { listener: name, url: url.href });
+  }
 
   let closed: Promise<void> | undefined;
   const close = (graceMs = 5_000): Promise<void> => {
