@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, cliEnv, runCli, sessionArgs, startCli, startTestEmulator, tempDir, writePki, type LeafFiles, type PkiFiles } from '../helpers/harness.js';
+import { httpRequest } from '../helpers/serve-fixture.js';
 import { BOTOCORE_STS_PY, findAwsClis, findPythonSdks, descendants, jsStsScript, killTree, sdkEnv, signalAndWait, writeScript, type AwsCli, type PythonSdk } from '../helpers/e2e-exec-support.js';
 
 type Emulator = Awaited<ReturnType<typeof startTestEmulator>>;
@@ -256,10 +257,11 @@ describe('exec end to end', { concurrency: 2 }, () => {
       assert.deepEqual(Object.keys(childEnv).filter((k) => k.startsWith('ROLESANYWHERE_')), [], 'ROLESANYWHERE_* leaked to the child');
       assert.match(childEnv.AWS_EC2_METADATA_SERVICE_ENDPOINT ?? '', /^http:\/\/127\.0\.0\.1:\d+\/$/);
 
-      // What the token unlocks: the credentials themselves.
-      const res = await fetch(childEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI!, { headers: { authorization: token } });
+      // What the token unlocks: the credentials themselves. node:http, as the SDKs use:
+      // Node's fetch sends `Sec-Fetch-Mode: cors`, which the browser guard refuses.
+      const res = await httpRequest(childEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI!, { headers: { authorization: token } });
       assert.equal(res.status, 200);
-      const creds = (await res.json()) as { AccessKeyId: string; SecretAccessKey: string; Token: string };
+      const creds = JSON.parse(res.body) as { AccessKeyId: string; SecretAccessKey: string; Token: string };
       const secrets = [token, creds.SecretAccessKey, creds.Token];
 
       // Every command line on the machine, exec's and the child's included.
