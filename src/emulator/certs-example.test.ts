@@ -7,7 +7,7 @@ import { createKeySigner } from '../signing/key-signer.js';
 import { signCreateSession } from '../signing/create-session.js';
 import { defaultEmulatorConfig, parseCaBundle } from './config.js';
 import { verifyCreateSession } from './verifier.js';
-import { DEFAULT_PARAMS, TEST_NOW, decimalSerial, received } from './test-support.js';
+import { DEFAULT_PARAMS, TEST_NOW, decimalSerial, received } from '../../test/helpers/emulator-support.js';
 
 // The committed demo PKI (certs-example/) must keep working with the emulator's default world.
 const dir = fileURLToPath(new URL('../../../certs-example/', import.meta.url));

@@ -9,7 +9,7 @@ import {
   validateEmulatorConfig,
   type EmulatorConfig,
 } from './config.js';
-import { createTestPki, type TestPki } from './test-support.js';
+import { createTestPki, type TestPki } from '../../test/helpers/emulator-support.js';
 
 let pki: TestPki;
 before(async () => {

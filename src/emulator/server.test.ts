@@ -16,7 +16,7 @@ import {
   sendSigned,
   signWith,
   type TestPki,
-} from './test-support.js';
+} from '../../test/helpers/emulator-support.js';
 
 interface Line {
   level: string;

@@ -6,7 +6,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import type { Clock } from '../core/clock.js';
 import { defaultEmulatorConfig } from './config.js';
 import { startEmulator, type RunningEmulator } from './server.js';
-import { createTestPki, sendRaw, sendSigned, signWith, type TestPki } from './test-support.js';
+import { createTestPki, sendRaw, sendSigned, signWith, type TestPki } from '../../test/helpers/emulator-support.js';
 
 /*
  * The SDK signs with the real time, so the emulator runs on real time too, shifted by

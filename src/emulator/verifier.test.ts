@@ -26,7 +26,7 @@ import {
   received,
   signWith,
   type TestPki,
-} from './test-support.js';
+} from '../../test/helpers/emulator-support.js';
 
 // Test files compile to dist/src/emulator; fixtures stay in the source tree.
 const vectors = fileURLToPath(new URL('../../../test/fixtures/vectors/', import.meta.url));

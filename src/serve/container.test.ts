@@ -4,7 +4,7 @@ import { ManualClock } from '../core/clock.js';
 import { SidecarError } from '../core/errors.js';
 import { createContainerHandler } from './container.js';
 import { startListener } from './listener.js';
-import { SettableView, rawRequest, testCredentials } from './testing.js';
+import { SettableView, rawRequest, testCredentials } from '../../test/helpers/serve-support.js';
 
 const T0 = Date.UTC(2026, 10, 22, 15, 4, 5);
 const TOKEN = 'tok_3q2-7A1b9ZxY0wVvUu8TtSsRrQqPpOo';

@@ -7,7 +7,7 @@ import { createMetrics } from '../telemetry/metrics.js';
 import { createImdsHandler, type ImdsHandlerOptions } from './imds.js';
 import { ImdsTokenStore } from './imds-tokens.js';
 import { startListener, type Listener } from './listener.js';
-import { SettableView, rawRequest, testCredentials } from './testing.js';
+import { SettableView, rawRequest, testCredentials } from '../../test/helpers/serve-support.js';
 
 const T0 = Date.UTC(2026, 10, 22, 15, 4, 5, 250);
 const CREDS = '/latest/meta-data/iam/security-credentials/';

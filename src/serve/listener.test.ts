@@ -8,7 +8,7 @@ import { SidecarError } from '../core/errors.js';
 import { createLogger } from '../telemetry/logger.js';
 import { createMetrics } from '../telemetry/metrics.js';
 import { isLoopbackHost, startListener } from './listener.js';
-import { rawRequest } from './testing.js';
+import { rawRequest } from '../../test/helpers/serve-support.js';
 import type { RequestHandler } from './http-util.js';
 
 const okHandler: RequestHandler = (_req, res) => {

@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { createMetrics } from '../telemetry/metrics.js';
 import { startListener } from './listener.js';
 import { createOpsHandler } from './ops.js';
-import { rawRequest } from './testing.js';
+import { rawRequest } from '../../test/helpers/serve-support.js';
 
 async function start(t: { after(fn: () => Promise<void>): void }) {
   const registry = new Registry();

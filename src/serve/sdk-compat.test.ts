@@ -11,7 +11,7 @@ import { isoSeconds } from '../core/clock.js';
 import { createContainerHandler } from './container.js';
 import { createImdsHandler } from './imds.js';
 import { startListener } from './listener.js';
-import { SettableView, testCredentials } from './testing.js';
+import { SettableView, testCredentials } from '../../test/helpers/serve-support.js';
 import { generateToken, writeSecretFile } from './token.js';
 
 // Everything an SDK might read from the environment; each test sets only what it needs.

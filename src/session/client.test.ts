@@ -19,7 +19,7 @@ import {
   verifyReceivedSignature,
   type Script,
   type TestServer,
-} from './test-support.js';
+} from '../../test/helpers/session-support.js';
 
 const START = Date.UTC(2026, 10, 22, 15, 0, 0);
 const ident = await makeTestIdentity('0a1b2c3d');

@@ -5,7 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { SidecarError } from '../core/errors.js';
 import { MAX_CA_BUNDLE_BYTES, createDispatcher, describeProxyUrl, parseCaBundle } from './http.js';
-import { makeTestTls, startServer, type TestServer } from './test-support.js';
+import { makeTestTls, startServer, type TestServer } from '../../test/helpers/session-support.js';
 
 const pki = await makeTestTls();
 

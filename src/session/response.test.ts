@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SidecarError, type ErrorCode } from '../core/errors.js';
 import { MAX_RESPONSE_BYTES, headerValue, parseCreateSessionResponse, serviceError } from './response.js';
-import { TEST_ARNS, TEST_SECRETS, sessionBody } from './test-support.js';
+import { TEST_ARNS, TEST_SECRETS, sessionBody } from '../../test/helpers/session-support.js';
 
 function assertNoSecrets(s: string): void {
   for (const v of Object.values(TEST_SECRETS)) assert.ok(!s.includes(v), `"${s}" leaks a secret`);

@@ -1,8 +1,8 @@
-// Test support for the serve/ tests (not exported from index.ts): a settable CredentialView
+// Test support for the serve/ tests (under test/, so it never ships): a settable CredentialView
 // and a raw HTTP client that sends paths exactly as given (`//latest/...` included).
 import { request, type OutgoingHttpHeaders } from 'node:http';
-import type { Credentials } from '../core/credentials.js';
-import type { CredentialView } from './view.js';
+import type { Credentials } from '../../src/core/credentials.js';
+import type { CredentialView } from '../../src/serve/view.js';
 
 /** A CredentialView holding whatever the test sets, counting generations like the refresher. */
 export class SettableView implements CredentialView {

@@ -1,16 +1,16 @@
 /**
- * Helpers shared by the emulator's tests and the integration tests: a small PKI with
+ * Helpers for the emulator's tests: a small PKI with
  * pinned dates, and the glue between a signed request and what the verifier receives.
- * Not used by the product code.
+ * Lives under test/ so it never ships with the product code.
  */
 import type { X509Certificate } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createKeySigner } from '../signing/key-signer.js';
-import { signCreateSession, type CreateSessionParams, type SignedRequest } from '../signing/create-session.js';
-import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from './config.js';
-import { issueCertificate, type IssuedCertificate, type KeySpec } from './pki.js';
-import type { ReceivedRequest } from './verifier.js';
+import { createKeySigner } from '../../src/signing/key-signer.js';
+import { signCreateSession, type CreateSessionParams, type SignedRequest } from '../../src/signing/create-session.js';
+import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/config.js';
+import { issueCertificate, type IssuedCertificate, type KeySpec } from '../../src/emulator/pki.js';
+import type { ReceivedRequest } from '../../src/emulator/verifier.js';
 
 export const PKI_NOT_BEFORE = new Date('2025-01-01T00:00:00Z');
 export const PKI_NOT_AFTER = new Date('2035-01-01T00:00:00Z');

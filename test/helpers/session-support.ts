@@ -1,16 +1,16 @@
 /**
  * Test-only helpers for the session tests: a throwaway workload identity, a throwaway CA
  * with a server certificate for 127.0.0.1, and scripted HTTP(S) servers on port 0.
- * Not exported from index.ts; nothing outside tests imports it.
+ * Lives under test/ so it never ships with the product code.
  */
 import { KeyObject, X509Certificate, createHash, webcrypto } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import * as x509 from '../core/x509-lib.js';
-import type { Identity } from '../core/identity.js';
-import { createKeySigner, verifyBytes } from '../signing/key-signer.js';
-import { canonicalRequest, parseAuthorization, stringToSign } from '../signing/canonical.js';
+import * as x509 from '../../src/core/x509-lib.js';
+import type { Identity } from '../../src/core/identity.js';
+import { createKeySigner, verifyBytes } from '../../src/signing/key-signer.js';
+import { canonicalRequest, parseAuthorization, stringToSign } from '../../src/signing/canonical.js';
 
 // Passed to each generator call, so the library's global provider is never touched.
 const wc = webcrypto as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[1];
