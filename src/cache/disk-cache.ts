@@ -6,13 +6,13 @@
  * ~/.aws/cli/cache, entries are JSON files readable only by their owner.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock, type Random } from '../core/clock.js';
 import { isUsable, type Credentials, type CredentialSource } from '../core/credentials.js';
 import { SidecarError } from '../core/errors.js';
 import { nullLogger, type Logger } from '../core/logger.js';
-import { writeFileAtomic } from '../sinks/atomic-file.js';
+import { readFileBounded, writeFileAtomic } from '../io/files.js';
 
 /** Entries are tiny; anything bigger is not ours. */
 const MAX_ENTRY_BYTES = 16 * 1024;
@@ -103,14 +103,17 @@ export class DiskCachedSource implements CredentialSource {
   /** Usable entry with enough life left, or undefined (missing, corrupt, expiring, unsafe). */
   private async read(): Promise<Credentials | undefined> {
     let text: string;
+    const unsafe = new Error('unsafe cache entry');
     try {
-      const st = await stat(this.file);
-      if (st.size > MAX_ENTRY_BYTES || (process.getuid !== undefined && st.uid !== process.getuid()) || (st.mode & 0o077) !== 0) {
-        this.logger.warn('ignoring credential cache entry with unsafe owner, mode or size', { path: this.file });
-        return undefined;
-      }
-      text = await readFile(this.file, 'utf8');
-    } catch {
+      const data = await readFileBounded(this.file, {
+        maxBytes: MAX_ENTRY_BYTES,
+        inspect: (st) => {
+          if (st.size > MAX_ENTRY_BYTES || (process.getuid !== undefined && st.uid !== process.getuid()) || (st.mode & 0o077) !== 0) throw unsafe;
+        },
+      });
+      text = data.toString('utf8');
+    } catch (e) {
+      if (e === unsafe) this.logger.warn('ignoring credential cache entry with unsafe owner, mode or size', { path: this.file });
       return undefined;
     }
     let e: Partial<Entry>;

@@ -7,12 +7,13 @@
  * (undici) are imported when an identity is loaded or a client built, so a command that
  * answers without them (`credential-process` on a cache hit) never loads them.
  */
-import { readFile } from 'node:fs/promises';
 import { SidecarError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { Logger, LogLevel } from '../core/logger.js';
 import type { Options } from '../config/parse.js';
+import { MAX_CA_BUNDLE_BYTES } from '../identity/ca-bundle.js';
 import type { IdentityConfig, InputSource, KeyConfig } from '../identity/index.js';
+import { readFileBounded } from '../io/files.js';
 import { resolveEndpoint, type ResolvedEndpoint } from '../session/endpoint.js';
 import type { AttemptEvent, CreateSessionClient } from '../session/index.js';
 import type { CreateSessionParams } from '../signing/create-session.js';
@@ -156,15 +157,13 @@ export async function sessionFrom(
   const caOrigin = opts.has('ca-bundle') ? opts.origin('ca-bundle') : 'AWS_CA_BUNDLE';
   let caBundlePem: Buffer | undefined;
   if (caPath !== undefined) {
-    try {
-      caBundlePem = await readFile(caPath);
-    } catch (e) {
-      throw new SidecarError(
-        'FILE_UNREADABLE',
-        `cannot read the CA bundle ${caPath} given by ${caOrigin} (${(e as NodeJS.ErrnoException).code ?? 'error'}): fix the path or unset it`,
-        { cause: e },
-      );
-    }
+    caBundlePem = await readFileBounded(caPath, {
+      maxBytes: MAX_CA_BUNDLE_BYTES,
+      tooLarge: () =>
+        new SidecarError('INPUT_TOO_LARGE', `the CA bundle ${caPath} given by ${caOrigin} is larger than ${MAX_CA_BUNDLE_BYTES} bytes: give a PEM file holding only the CA certificates you need`),
+      unreadable: (code, cause) =>
+        new SidecarError('FILE_UNREADABLE', `cannot read the CA bundle ${caPath} given by ${caOrigin} (${code}): fix the path or unset it`, { cause }),
+    });
   }
   const httpsProxy = io.env.HTTPS_PROXY ?? io.env.https_proxy;
   const httpProxy = io.env.HTTP_PROXY ?? io.env.http_proxy;

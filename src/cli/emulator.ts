@@ -1,19 +1,20 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidecarError } from '../core/errors.js';
+import { MAX_CA_BUNDLE_BYTES, parseCaBundle } from '../identity/ca-bundle.js';
+import { readFileBounded } from '../io/files.js';
 import type { Options } from '../config/parse.js';
-import { defaultEmulatorConfig, parseCaBundle, parseFaultSpec, startEmulator, type RunningEmulator } from '../emulator/index.js';
+import { defaultEmulatorConfig, parseFaultSpec, startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { isLoopbackHost } from '../serve/index.js';
 import { loggerFrom } from './context.js';
 import { writeOut, type CliIo } from './io.js';
 import { packageRoot } from './paths.js';
 
-async function readNamed(path: string, origin: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new SidecarError('FILE_UNREADABLE', `cannot read ${path} given by ${origin} (${(e as NodeJS.ErrnoException).code ?? 'error'}): fix the path`, { cause: e });
-  }
+function readNamed(path: string, origin: string): Promise<Buffer> {
+  return readFileBounded(path, {
+    maxBytes: MAX_CA_BUNDLE_BYTES,
+    tooLarge: () => new SidecarError('INPUT_TOO_LARGE', `${path} given by ${origin} is larger than ${MAX_CA_BUNDLE_BYTES} bytes: give a PEM file holding only the CA certificates`),
+    unreadable: (code, cause) => new SidecarError('FILE_UNREADABLE', `cannot read ${path} given by ${origin} (${code}): fix the path`, { cause }),
+  });
 }
 
 /** Starts the emulator described by the emulator flags; shared by `emulator` and `demo`. */

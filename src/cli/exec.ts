@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../core/logger.js';
 import { SidecarError } from '../core/errors.js';
 import type { Options } from '../config/parse.js';
 import type { CliIo, Signal } from './io.js';
+import { readFileBounded } from '../io/files.js';
+import { MAX_CREDENTIALS_FILE_BYTES } from '../sinks/credentials-file.js';
 import { startSidecar } from './runtime.js';
 
 /** Variables that would make an SDK pick other credentials before ours, or disable IMDS. */
@@ -94,8 +95,12 @@ export async function exec(opts: Options, io: CliIo): Promise<number> {
  */
 async function warnIfShadowed(env: Record<string, string>, io: CliIo, logger: Logger): Promise<void> {
   const file = env.AWS_SHARED_CREDENTIALS_FILE ?? join(io.homedir, '.aws', 'credentials');
-  const text = await readFile(file, 'utf8').catch(() => '');
-  if (text.length === 0 || text.length > 1024 * 1024) return;
+  // Only a hint: a missing, unreadable or oversized file is not worth a word.
+  const text = await readFileBounded(file, { maxBytes: MAX_CREDENTIALS_FILE_BYTES }).then(
+    (b) => b.toString('utf8'),
+    () => '',
+  );
+  if (text.length === 0) return;
   const section = new RegExp(String.raw`^\s*\[\s*default\s*\][^\[]*^\s*aws_access_key_id\s*=`, 'm');
   if (section.test(text)) {
     logger.warn('the [default] profile of the shared credentials file has access keys, which SDKs use before the credentials exec serves; remove them or point AWS_SHARED_CREDENTIALS_FILE elsewhere for this job', { path: file });

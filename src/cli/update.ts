@@ -1,16 +1,13 @@
-import { readFile, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SidecarError } from '../core/errors.js';
 import type { Credentials } from '../core/credentials.js';
 import type { Options } from '../config/parse.js';
-import { writeFileAtomic } from '../sinks/atomic-file.js';
-import { profileValues, updateProfile } from '../sinks/credentials-file.js';
+import { errnoMeaning, readFileBounded, writeFileAtomic } from '../io/files.js';
+import { MAX_CREDENTIALS_FILE_BYTES, profileValues, updateProfile } from '../sinks/credentials-file.js';
 import { loggerFrom } from './context.js';
 import type { CliIo } from './io.js';
 import { createPipeline } from './pipeline.js';
-
-/** The credentials file is small; a huge one is not a credentials file. */
-const MAX_CREDENTIALS_FILE = 1024 * 1024;
 
 /**
  * `update`: keeps `[--profile]` of the shared credentials file current. Each write is atomic
@@ -31,14 +28,23 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
   const write = async (c: Credentials) => {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     let text = '';
+    const missing = new Error('no credentials file yet');
     try {
-      const buf = await readFile(file);
-      if (buf.length > MAX_CREDENTIALS_FILE) {
-        throw new SidecarError('INPUT_TOO_LARGE', `${file} is larger than ${MAX_CREDENTIALS_FILE} bytes: is AWS_SHARED_CREDENTIALS_FILE pointing at the right file?`);
-      }
+      const buf = await readFileBounded(file, {
+        maxBytes: MAX_CREDENTIALS_FILE_BYTES,
+        tooLarge: () =>
+          new SidecarError('INPUT_TOO_LARGE', `${file} is larger than ${MAX_CREDENTIALS_FILE_BYTES} bytes: is AWS_SHARED_CREDENTIALS_FILE pointing at the right file?`),
+        unreadable: (code, cause) =>
+          code === 'ENOENT'
+            ? missing
+            : new SidecarError('FILE_UNREADABLE', `cannot read ${file}: ${errnoMeaning(code)}; fix its permissions or point AWS_SHARED_CREDENTIALS_FILE elsewhere`, {
+                cause,
+                details: { path: file, errno: code },
+              }),
+      });
       text = buf.toString('utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if (e !== missing) throw e;
     }
     await writeFileAtomic(file, updateProfile(text, profile, profileValues(c)), { mode: 0o600, random: io.random });
     logger.info('credentials file updated', { path: file, profile, expiresAt: new Date(c.expiration).toISOString() });

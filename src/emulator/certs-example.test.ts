@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createKeySigner } from '../signing/key-signer.js';
 import { signCreateSession } from '../signing/create-session.js';
-import { defaultEmulatorConfig, parseCaBundle } from './config.js';
+import { parseCaBundle } from '../identity/ca-bundle.js';
+import { defaultEmulatorConfig } from './config.js';
 import { verifyCreateSession } from './verifier.js';
 import { DEFAULT_PARAMS, TEST_NOW, decimalSerial, received } from '../../test/helpers/emulator-support.js';
 

@@ -5,10 +5,10 @@ import {
   DEFAULT_ROLE_ARN,
   DEFAULT_TRUST_ANCHOR_ARN,
   defaultEmulatorConfig,
-  parseCaBundle,
   validateEmulatorConfig,
   type EmulatorConfig,
 } from './config.js';
+import { MAX_CA_BUNDLE_BYTES, parseCaBundle } from '../identity/ca-bundle.js';
 import { createTestPki, type TestPki } from '../../test/helpers/emulator-support.js';
 
 let pki: TestPki;
@@ -48,10 +48,10 @@ test('refuses worlds the service could not have', () => {
   for (const [c, pattern] of cases) assert.throws(() => validateEmulatorConfig(c), pattern);
 });
 
-test('parses a PEM CA bundle and refuses files without certificates', () => {
+test('parses a PEM CA bundle of trust anchors and refuses files without certificates', () => {
   const roots = parseCaBundle(`${pki.root.certPem}\n${pki.intermediate.certPem}`);
   assert.equal(roots.length, 2);
   assert.ok(roots[0]!.raw.equals(pki.root.cert.raw));
   assert.throws(() => parseCaBundle(pki.root.keyPem, 'ca.pem'), /ca.pem holds no "BEGIN CERTIFICATE"/);
-  assert.throws(() => parseCaBundle('x'.repeat(1024 * 1024 + 1)), /larger than/);
+  assert.throws(() => parseCaBundle('x'.repeat(MAX_CA_BUNDLE_BYTES + 1)), /larger than/);
 });

@@ -217,27 +217,3 @@ export function validateEmulatorConfig(c: EmulatorConfig): void {
 function subjectLine(cert: X509Certificate): string {
   return oneLine(cert.subject.replace(/\n/g, ', '), 120);
 }
-
-/*
- * A CA bundle is a handful of certificates; 1 MiB is far more than any real bundle and
- * keeps a wrong file (a log, a tarball) from being parsed at length.
- */
-export const MAX_CA_BUNDLE_BYTES = 1024 * 1024;
-const PEM_CERT = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
-
-/** Parses a PEM bundle of CA certificates (for `emulator --trust-anchor-ca`). */
-export function parseCaBundle(pem: string, source = 'the CA bundle'): X509Certificate[] {
-  if (Buffer.byteLength(pem, 'utf8') > MAX_CA_BUNDLE_BYTES) {
-    throw new SidecarError('INPUT_TOO_LARGE', `${source} is larger than ${MAX_CA_BUNDLE_BYTES} bytes: give a PEM file holding only the CA certificates`);
-  }
-  const out: X509Certificate[] = [];
-  for (const m of pem.matchAll(PEM_CERT)) {
-    try {
-      out.push(new X509Certificate(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
-    } catch (e) {
-      throw new SidecarError('PEM_INVALID', `certificate #${out.length + 1} in ${source} does not parse (${oneLine((e as Error).message, 100)}): check the file`, { cause: e });
-    }
-  }
-  if (out.length === 0) throw new SidecarError('PEM_INVALID', `${source} holds no "BEGIN CERTIFICATE" block: give a PEM file of CA certificates`);
-  return out;
-}

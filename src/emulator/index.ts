@@ -13,7 +13,6 @@ export {
   MAX_DURATION_SECONDS,
   MIN_DURATION_SECONDS,
   defaultEmulatorConfig,
-  parseCaBundle,
   profileArnFor,
   roleArnFor,
   trustAnchorArnFor,

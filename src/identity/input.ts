@@ -4,8 +4,8 @@
  * in identity/ that does I/O on inputs. The environment is passed in: config/ owns
  * process.env.
  */
-import { open } from 'node:fs/promises';
 import { SidecarError } from '../core/errors.js';
+import { errnoMeaning, readFileBounded, readStreamBounded } from '../io/files.js';
 import { decodeStrictBase64 } from './pem.js';
 
 export type InputSource = { kind: 'file'; path: string } | { kind: 'env'; name: string } | { kind: 'stdin' };
@@ -46,18 +46,6 @@ export function isStdin(src: InputSource | undefined): boolean {
   return src !== undefined && normalizeSource(src).kind === 'stdin';
 }
 
-const ERRNO_MEANING: Record<string, string> = {
-  ENOENT: 'does not exist',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'a parent of the path is not a directory',
-  ELOOP: 'too many symbolic links',
-  ENAMETOOLONG: 'the path is too long',
-  EMFILE: 'too many open files',
-  EIO: 'I/O error',
-};
-
 function fixFor(flag: string | undefined, what: string): string {
   return flag === undefined ? what : `${what} (${flag})`;
 }
@@ -70,56 +58,17 @@ function tooLarge(label: string, maxBytes: number, flag: string | undefined): Si
   );
 }
 
-async function readFileBounded(path: string, maxBytes: number, flag: string | undefined): Promise<Buffer> {
+function readIdentityFile(path: string, maxBytes: number, flag: string | undefined): Promise<Buffer> {
   const label = `file ${path}`;
-  const unreadable = (code: string, cause?: unknown): SidecarError =>
-    new SidecarError(
-      'FILE_UNREADABLE',
-      `cannot read ${label}: ${ERRNO_MEANING[code] ?? code}; ${fixFor(flag, 'give the path of a readable file')}`,
-      { cause, details: { source: label, errno: code } },
-    );
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw unreadable((e as NodeJS.ErrnoException).code ?? 'EIO', e);
-  }
-  try {
-    const st = await fh.stat();
-    if (st.isDirectory()) throw unreadable('EISDIR');
-    if (st.size > maxBytes) throw tooLarge(label, maxBytes, flag);
-    // Read to one past the cap rather than trusting st.size: FIFOs, /dev/stdin and files
-    // growing during rotation report a size that is not what a read returns.
-    const buf = Buffer.alloc(maxBytes + 1);
-    let total = 0;
-    for (;;) {
-      let n: number;
-      try {
-        ({ bytesRead: n } = await fh.read(buf, total, buf.length - total, null));
-      } catch (e) {
-        throw unreadable((e as NodeJS.ErrnoException).code ?? 'EIO', e);
-      }
-      if (n === 0) break;
-      total += n;
-      if (total > maxBytes) throw tooLarge(label, maxBytes, flag);
-    }
-    return buf.subarray(0, total);
-  } finally {
-    await fh.close();
-  }
-}
-
-async function readStreamBounded(stream: NodeJS.ReadableStream, maxBytes: number, flag: string | undefined): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream) {
-    const b = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
-    total += b.length;
-    // Leaving the loop ends (destroys) the stream: nothing more is wanted from it.
-    if (total > maxBytes) throw tooLarge('stdin', maxBytes, flag);
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks, total);
+  return readFileBounded(path, {
+    maxBytes,
+    tooLarge: () => tooLarge(label, maxBytes, flag),
+    unreadable: (code, cause) =>
+      new SidecarError('FILE_UNREADABLE', `cannot read ${label}: ${errnoMeaning(code)}; ${fixFor(flag, 'give the path of a readable file')}`, {
+        cause,
+        details: { source: label, errno: code },
+      }),
+  });
 }
 
 /**
@@ -156,7 +105,7 @@ export async function readInput(src: InputSource, opts: ReadInputOptions): Promi
   const label = sourceLabel(s);
   switch (s.kind) {
     case 'file': {
-      const data = await readFileBounded(s.path, opts.maxBytes, opts.flag);
+      const data = await readIdentityFile(s.path, opts.maxBytes, opts.flag);
       if (data.length === 0) {
         // Most often a certificate caught mid-rotation, written by truncate-then-write.
         throw new SidecarError('FILE_UNREADABLE', `${label} is empty: ${fixFor(opts.flag, 'check the path, and that whatever writes the file has finished')}`, {
@@ -180,7 +129,7 @@ export async function readInput(src: InputSource, opts: ReadInputOptions): Promi
       if (opts.stdin === undefined) {
         throw new SidecarError('CONFIG_INVALID', `stdin is not available to read from: ${fixFor(opts.flag, 'give a file path instead of -')}`);
       }
-      const data = await readStreamBounded(opts.stdin, opts.maxBytes, opts.flag);
+      const data = await readStreamBounded(opts.stdin, opts.maxBytes, () => tooLarge('stdin', opts.maxBytes, opts.flag));
       if (data.length === 0) {
         throw new SidecarError('FILE_UNREADABLE', `stdin was empty: pipe the certificate or key into the command, or ${fixFor(opts.flag, 'give a file path instead of -')}`);
       }

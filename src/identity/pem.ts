@@ -23,6 +23,8 @@ export interface PemParseOptions {
   readonly maxBlocks: number;
   /** Where the text came from (`file /x.pem`, `env CERT`), for messages. */
   readonly label: string;
+  /** Says why more than `maxBlocks` is wrong (default: a certificate file is not a CA bundle). */
+  readonly tooManyBlocks?: string;
 }
 
 // Header lines are only ever Proc-Type and DEK-Info; a few more tolerates comments, and the
@@ -70,7 +72,7 @@ export function parsePemBlocks(text: string | Buffer, opts: PemParseOptions): Pe
         throw invalid(opts.label, `BEGIN ${begin[1]} at line ${i + 1} inside the ${current.type} block opened at line ${current.line} (its END line is missing)`);
       }
       if (blocks.length >= opts.maxBlocks) {
-        throw invalid(opts.label, `more than ${opts.maxBlocks} PEM blocks (a certificate file holds one certificate and its chain, not a CA bundle)`);
+        throw invalid(opts.label, `more than ${opts.maxBlocks} PEM blocks (${opts.tooManyBlocks ?? 'a certificate file holds one certificate and its chain, not a CA bundle'})`);
       }
       current = { type: begin[1]!, line: i + 1, headers: {}, body: [], headerPhase: true };
       continue;

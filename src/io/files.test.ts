@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { writeFileAtomic } from './atomic-file.js';
+import { SidecarError } from '../core/errors.js';
+import { readFileBounded, readStreamBounded, writeFileAtomic } from './files.js';
 
 test('writes with mode 0600 and leaves no temp file behind', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ras-atomic-'));
@@ -46,4 +48,48 @@ test('a concurrent reader only ever sees a whole old or whole new file', async (
   await reader.terminate();
   assert.ok(reads > 0, 'the reader read the file');
   assert.equal(bad, 0, `${bad} of ${reads} reads saw a partial file`);
+});
+
+test('bounded reads: a file at the cap is read whole; one byte more fails before its bytes are read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ras-bounded-'));
+  try {
+    const p = join(dir, 'f');
+    writeFileSync(p, Buffer.alloc(1000, 0x61));
+    assert.equal((await readFileBounded(p, { maxBytes: 1000 })).length, 1000);
+    let sawSize = -1;
+    await assert.rejects(
+      readFileBounded(p, { maxBytes: 999, inspect: (st) => (sawSize = st.size) }),
+      (e: unknown) => e instanceof SidecarError && e.code === 'INPUT_TOO_LARGE' && e.message.includes(p),
+    );
+    assert.equal(sawSize, 1000, 'fstat is consulted before any read');
+    // A size the descriptor does not report (a device, a FIFO) is bounded by the read itself.
+    await assert.rejects(readFileBounded('/dev/zero', { maxBytes: 4096 }), (e: unknown) => e instanceof SidecarError && e.code === 'INPUT_TOO_LARGE');
+    // Bigger than the first buffer: the read grows it and still returns every byte.
+    writeFileSync(p, Buffer.alloc(200_000, 0x62));
+    assert.ok((await readFileBounded(p, { maxBytes: 300_000 })).equals(Buffer.alloc(200_000, 0x62)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bounded reads: inspect can refuse a file before it is read; errno errors say what is wrong', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ras-bounded-'));
+  try {
+    const p = join(dir, 'f');
+    writeFileSync(p, 'x');
+    const refused = new Error('refused');
+    await assert.rejects(readFileBounded(p, { maxBytes: 10, inspect: () => { throw refused; } }), (e: unknown) => e === refused);
+    await assert.rejects(readFileBounded(join(dir, 'missing'), { maxBytes: 10 }), (e: unknown) => e instanceof SidecarError && e.code === 'FILE_UNREADABLE' && e.message.includes('does not exist'));
+    await assert.rejects(readFileBounded(dir, { maxBytes: 10 }), (e: unknown) => e instanceof SidecarError && e.code === 'FILE_UNREADABLE' && e.message.includes('is a directory'));
+    const custom = new Error('custom');
+    await assert.rejects(readFileBounded(join(dir, 'missing'), { maxBytes: 10, unreadable: (code) => (code === 'ENOENT' ? custom : new Error(code)) }), (e: unknown) => e === custom);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bounded stream reads stop at the cap', async () => {
+  const tooLarge = new Error('too large');
+  assert.equal((await readStreamBounded(Readable.from([Buffer.from('ab'), 'cd']), 4, () => tooLarge)).toString(), 'abcd');
+  await assert.rejects(readStreamBounded(Readable.from([Buffer.from('ab'), 'cde']), 4, () => tooLarge), (e: unknown) => e === tooLarge);
 });

@@ -11,7 +11,6 @@
  * loader read a different (earlier) state than the one hashed here.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import type { Clock } from '../core/clock.js';
 import { isoSeconds, systemClock } from '../core/clock.js';
 import { oneLine, SidecarError, toSidecarError } from '../core/errors.js';
@@ -20,6 +19,7 @@ import type { Logger } from '../core/logger.js';
 import { nullLogger } from '../core/logger.js';
 import type { TimerHandle, Timers } from '../core/timers.js';
 import { systemTimers } from '../core/timers.js';
+import { readFileBounded } from '../io/files.js';
 
 /** Default poll period: a rotation is picked up within 10 s, at the cost of a few small reads. */
 export const DEFAULT_IDENTITY_POLL_MS = 10_000;
@@ -254,34 +254,12 @@ export class IdentityWatcher {
   }
 }
 
-async function readBounded(path: string, max: number): Promise<Buffer> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw new SidecarError('FILE_UNREADABLE', `cannot open ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); check the path and its permissions`, { cause: e });
-  }
-  try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    // Read until EOF rather than trusting fstat's size: the file may grow while read.
-    for (;;) {
-      const buf = Buffer.alloc(Math.min(64 * 1024, max + 1 - total));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      chunks.push(buf.subarray(0, bytesRead));
-      total += bytesRead;
-      if (total > max) {
-        throw new SidecarError('INPUT_TOO_LARGE', `${path} is larger than ${max} bytes, too large for a certificate or key file; check the path`);
-      }
-    }
-    return Buffer.concat(chunks, total);
-  } catch (e) {
-    if (e instanceof SidecarError) throw e;
-    throw new SidecarError('FILE_UNREADABLE', `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}); check the path and its permissions`, { cause: e });
-  } finally {
-    await fh.close();
-  }
+function readBounded(path: string, max: number): Promise<Buffer> {
+  return readFileBounded(path, {
+    maxBytes: max,
+    tooLarge: () => new SidecarError('INPUT_TOO_LARGE', `${path} is larger than ${max} bytes, too large for a certificate or key file; check the path`),
+    unreadable: (code, cause) => new SidecarError('FILE_UNREADABLE', `cannot read ${path} (${code}); check the path and its permissions`, { cause }),
+  });
 }
 
 function u32(n: number): Buffer {

@@ -1,6 +1,6 @@
 import { systemRandom, type Random } from '../core/clock.js';
 import { SidecarError } from '../core/errors.js';
-import { writeFileAtomic } from '../sinks/atomic-file.js';
+import { writeFileAtomic } from '../io/files.js';
 
 /** Random bytes per generated token: 256 bits, beyond any guessing. */
 const TOKEN_BYTES = 32;
@@ -34,7 +34,7 @@ export function validateContainerToken(token: string, source = 'ROLESANYWHERE_CO
 }
 
 /**
- * Writes a token file atomically with mode 0600 (see sinks/atomic-file), exactly as given:
+ * Writes a token file atomically with mode 0600 (see io/files), exactly as given:
  * no trailing newline, since botocore >= 1.32, Go and Rust reject a token file ending in
  * one, and JS v3 then silently sends no token.
  */

@@ -4,7 +4,8 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { SidecarError } from '../core/errors.js';
-import { MAX_CA_BUNDLE_BYTES, createDispatcher, describeProxyUrl, parseCaBundle } from './http.js';
+import { MAX_CA_BUNDLE_BYTES, parseCaBundle } from '../identity/ca-bundle.js';
+import { createDispatcher, describeProxyUrl } from './http.js';
 import { makeTestTls, startServer, type TestServer } from '../../test/helpers/session-support.js';
 
 const pki = await makeTestTls();
@@ -61,14 +62,15 @@ async function get(t: TestContext, d: Dispatcher, origin: string): Promise<strin
 test('parseCaBundle accepts a PEM bundle and splits it into certificates', () => {
   const blocks = parseCaBundle(Buffer.from(`# comment\n${pki.caPem}\n${pki.serverCertPem}`));
   assert.equal(blocks.length, 2);
-  assert.ok(blocks[0]!.startsWith('-----BEGIN CERTIFICATE-----'));
+  assert.ok(blocks[0]!.toString().startsWith('-----BEGIN CERTIFICATE-----'));
 });
 
-test('parseCaBundle refuses an empty, damaged or oversized bundle', () => {
+test('createDispatcher refuses an empty, damaged or oversized CA bundle, naming AWS_CA_BUNDLE', () => {
   const code = (c: string) => (e: unknown) => e instanceof SidecarError && e.code === c && e.message.includes('AWS_CA_BUNDLE');
-  assert.throws(() => parseCaBundle(Buffer.from('not a pem')), code('PEM_INVALID'));
-  assert.throws(() => parseCaBundle(Buffer.from('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')), code('PEM_INVALID'));
-  assert.throws(() => parseCaBundle(Buffer.alloc(MAX_CA_BUNDLE_BYTES + 1, 0x41)), code('INPUT_TOO_LARGE'));
+  const withBundle = (pem: Buffer) => () => createDispatcher({ caBundlePem: pem });
+  assert.throws(withBundle(Buffer.from('not a pem')), code('PEM_INVALID'));
+  assert.throws(withBundle(Buffer.from('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')), code('PEM_INVALID'));
+  assert.throws(withBundle(Buffer.alloc(MAX_CA_BUNDLE_BYTES + 1, 0x41)), code('INPUT_TOO_LARGE'));
 });
 
 test('createDispatcher refuses proxy URLs that are not http(s), without echoing them', () => {

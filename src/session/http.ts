@@ -4,9 +4,9 @@
  * or CA bundle is used only when the configuration says so.
  */
 import tls from 'node:tls';
-import { X509Certificate } from 'node:crypto';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { SidecarError } from '../core/errors.js';
+import { parseCaBundle } from '../identity/ca-bundle.js';
 
 export interface ProxySettings {
   /** Proxy for https:// endpoints (HTTPS_PROXY). */
@@ -42,44 +42,9 @@ export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 /* Below every common server/load-balancer idle timeout, so a reused socket is rarely a dead one. */
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 4_000;
 
-/* System bundles are ~200 KiB; 8 MiB leaves room for large corporate bundles while staying bounded. */
-export const MAX_CA_BUNDLE_BYTES = 8 * 1024 * 1024;
 const MAX_PROXY_URL = 2048;
-
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/**
- * Splits a PEM bundle into certificates, checking each parses. Throws PEM_INVALID when
- * there is none or one is damaged, so a wrong file fails at start-up, not as a TLS error
- * on every refresh.
- */
-export function parseCaBundle(pem: Buffer): string[] {
-  if (pem.length > MAX_CA_BUNDLE_BYTES) {
-    throw new SidecarError(
-      'INPUT_TOO_LARGE',
-      `the CA bundle is ${pem.length} bytes, more than ${MAX_CA_BUNDLE_BYTES}: pass a bundle with only the roots you need (--ca-bundle / AWS_CA_BUNDLE)`,
-    );
-  }
-  const blocks = pem.toString('utf8').match(PEM_CERT) ?? [];
-  if (blocks.length === 0) {
-    throw new SidecarError(
-      'PEM_INVALID',
-      'the CA bundle holds no PEM certificate: pass a file with one or more "-----BEGIN CERTIFICATE-----" blocks (--ca-bundle / AWS_CA_BUNDLE)',
-    );
-  }
-  blocks.forEach((b, i) => {
-    try {
-      new X509Certificate(b);
-    } catch (e) {
-      throw new SidecarError(
-        'PEM_INVALID',
-        `certificate ${i + 1} of the CA bundle cannot be parsed: fix or remove it in the file given by --ca-bundle / AWS_CA_BUNDLE`,
-        { cause: e },
-      );
-    }
-  });
-  return blocks;
-}
+/** How errors about the extra roots name them: the flag and the variable that set them. */
+const CA_BUNDLE_SOURCE = 'the CA bundle (--ca-bundle / AWS_CA_BUNDLE)';
 
 /** Node's default trust store: includes NODE_EXTRA_CA_CERTS/system roots where Node exposes them (>= 22.15). */
 function defaultRoots(): readonly string[] {
@@ -125,7 +90,7 @@ export function createDispatcher(opts: DispatcherOptions = {}): Dispatcher {
   // One secure context, built once: parsing ~150 roots per connection would be wasted work.
   const secureContext = tls.createSecureContext({
     minVersion: 'TLSv1.2',
-    ...(opts.caBundlePem !== undefined ? { ca: [...defaultRoots(), ...parseCaBundle(opts.caBundlePem)] } : {}),
+    ...(opts.caBundlePem !== undefined ? { ca: [...defaultRoots(), ...parseCaBundle(opts.caBundlePem, CA_BUNDLE_SOURCE).map((c) => c.toString())] } : {}),
   });
   const tlsOptions: tls.ConnectionOptions & { timeout?: number } = {
     secureContext,

@@ -23,10 +23,8 @@ export {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
-  MAX_CA_BUNDLE_BYTES,
   createDispatcher,
   describeProxyUrl,
-  parseCaBundle,
   type DispatcherOptions,
   type ProxySettings,
 } from './http.js';

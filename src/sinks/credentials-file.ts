@@ -7,6 +7,9 @@ import { isoSeconds } from '../core/clock.js';
 import type { Credentials } from '../core/credentials.js';
 
 /** The keys `update` owns in its profile. */
+/** The shared credentials file is small; a huge one is not a credentials file. */
+export const MAX_CREDENTIALS_FILE_BYTES = 1024 * 1024;
+
 export function profileValues(c: Credentials): Array<[string, string]> {
   return [
     ['aws_access_key_id', c.accessKeyId],
