@@ -4,7 +4,7 @@
  * rejects wrong ones, the templates are structurally sound (balanced actions and blocks,
  * every .Values path exists, every include has a define), the sidecar is only ever given
  * flags `serve` accepts, and the README's rendered example agrees with all of that.
- * Rendering itself is left to `helm template` in CI.
+ * Rendering is tested in helm-render.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -243,10 +243,12 @@ test('templates pass the sidecar only flags that serve accepts, each with its va
     .map((l) => l.slice(2).trim());
   assert.equal(items[0], 'serve');
   assert.deepEqual(checkArgs(items, SERVE_FLAGS), []);
-  for (const f of ['certificate', 'private-key', 'trust-anchor-arn', 'profile-arn', 'role-arn', 'ops-address', 'allow-non-loopback']) {
+  for (const f of ['certificate', 'private-key', 'trust-anchor-arn', 'profile-arn', 'role-arn', 'ops-address', 'ops-allow-non-loopback']) {
     assert.ok(items.includes(`--${f}`), `args include --${f}`);
   }
-  // Credential listeners stay on loopback; only the ops listener may take the pod IP.
+  // Credential listeners stay on loopback; only the ops listener may take the pod IP, with
+  // the opt-in that lifts its own guard and no other listener's.
+  for (const f of ['--allow-non-loopback', '--imds-allow-non-loopback', '--container-allow-non-loopback']) assert.ok(!items.includes(f), `args never include ${f}`);
   for (const f of ['--address', '--container-address']) assert.equal(items[items.indexOf(f) + 1], '"127.0.0.1"', `${f} 127.0.0.1`);
   for (const f of exampleFiles) {
     const extra = lookup(parseYaml(read('examples', f)) as Json, ['extraArgs']);

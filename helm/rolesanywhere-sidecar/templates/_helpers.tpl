@@ -1,9 +1,10 @@
 {{/*
 Named templates. The ones marked PUBLIC are meant to be included from your own charts to
 add the sidecar to your pods (see README.md). They take a context with .Values (this
-chart's values) and .Release; from a parent chart that has this chart as a dependency:
+chart's values), .Release and .Capabilities; from a parent chart that has this chart as a
+dependency:
 
-  {{- $ra := dict "Values" (index .Values "rolesanywhere-sidecar") "Release" .Release }}
+  {{- $ra := dict "Values" (index .Values "rolesanywhere-sidecar") "Release" .Release "Capabilities" .Capabilities }}
   initContainers:
     {{- include "rolesanywhere-sidecar.initContainer" $ra | nindent 4 }}
 
@@ -27,6 +28,18 @@ They read nothing from .Chart, so the parent's chart metadata does not leak in.
 {{- end -}}
 {{- end -}}
 
+{{/*
+"<fullname><suffix>" within the 63 characters of a DNS label: the fullname is cut before
+the suffix is added, so the suffix (and the name's meaning) survives a long release name.
+Called with a list: (list . "-metrics").
+*/}}
+{{- define "rolesanywhere-sidecar.suffixedName" -}}
+{{- $ctx := index . 0 -}}
+{{- $suffix := index . 1 -}}
+{{- $base := include "rolesanywhere-sidecar.fullname" $ctx | trunc (int (sub 63 (len $suffix))) | trimSuffix "-" -}}
+{{- printf "%s%s" $base $suffix -}}
+{{- end -}}
+
 {{/* Labels of the chart's own objects (these do read .Chart). */}}
 {{- define "rolesanywhere-sidecar.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
@@ -40,6 +53,54 @@ app.kubernetes.io/name: {{ include "rolesanywhere-sidecar.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/*
+The chart's labels merged with more label maps, later maps winning, as one YAML mapping: a
+key given twice (a user label repeating a standard one) appears once. Called with a list:
+(list . (dict "app.kubernetes.io/component" "metrics") .Values.metrics.serviceMonitor.labels).
+*/}}
+{{- define "rolesanywhere-sidecar.labelsWith" -}}
+{{- $labels := fromYaml (include "rolesanywhere-sidecar.labels" (index . 0)) -}}
+{{- range $more := rest . -}}
+{{- $labels = mergeOverwrite $labels (default (dict) $more) -}}
+{{- end -}}
+{{- toYaml $labels -}}
+{{- end -}}
+
+{{/*
+PUBLIC. Labels for the metadata.labels of every pod template that includes the sidecar. The
+metrics Service selects pods by them (unless metrics.service.selector is set), in the demo
+and in your own pods alike; the value names this release's sidecar, so two releases in one
+namespace do not select each other's pods.
+*/}}
+{{- define "rolesanywhere-sidecar.podLabels" -}}
+rolesanywhere-sidecar/instance: {{ include "rolesanywhere-sidecar.fullname" . }}
+{{- end -}}
+
+{{/*
+"true" (non-empty) when the sidecar renders as a native sidecar: an init container with
+restartPolicy: Always, which the API server accepts from Kubernetes 1.29 (the SidecarContainers
+feature gate is on by default from 1.29; see the Kubernetes docs, "Sidecar Containers").
+sidecar.native "auto" decides by .Capabilities.KubeVersion; true on an older cluster fails
+here rather than at the API server. "-0" in the constraints admits vendor versions, which
+semver calls pre-releases (v1.29.3-eks-...).
+*/}}
+{{- define "rolesanywhere-sidecar.native" -}}
+{{- $mode := .Values.sidecar.native -}}
+{{- if eq (toString $mode) "auto" -}}
+{{- if not .Capabilities -}}
+{{- fail "rolesanywhere-sidecar: sidecar.native is auto, which reads .Capabilities.KubeVersion: add \"Capabilities\" .Capabilities to the dict you give the named templates, or set sidecar.native to true or false" -}}
+{{- end -}}
+{{- if semverCompare ">=1.29.0-0" .Capabilities.KubeVersion.Version -}}
+true
+{{- end -}}
+{{- else if $mode -}}
+{{- if and .Capabilities (semverCompare "<1.29.0-0" .Capabilities.KubeVersion.Version) -}}
+{{- fail (printf "rolesanywhere-sidecar: sidecar.native=true needs Kubernetes 1.29 or later, this cluster is %s: set sidecar.native to auto or false" .Capabilities.KubeVersion.Version) -}}
+{{- end -}}
+true
+{{- end -}}
+{{- end -}}
+
 {{- define "rolesanywhere-sidecar.image" -}}
 {{- if .Values.image.digest -}}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
@@ -50,7 +111,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* The kubernetes.io/tls Secret with tls.crt and tls.key. */}}
 {{- define "rolesanywhere-sidecar.secretName" -}}
-{{- default (printf "%s-tls" (include "rolesanywhere-sidecar.fullname" .)) .Values.certificate.secretName -}}
+{{- default (include "rolesanywhere-sidecar.suffixedName" (list . "-tls")) .Values.certificate.secretName -}}
 {{- end -}}
 
 {{/* True (non-empty) when the token travels in the shared token file rather than a Secret. */}}
@@ -63,7 +124,8 @@ true
 {{/*
 The sidecar's arguments. Credential listeners stay on 127.0.0.1 (every container of the
 pod shares that loopback, nothing outside the pod reaches it); only the ops listener binds
-the pod IP, because the kubelet probes it there, hence --allow-non-loopback.
+the pod IP, because the kubelet probes it there, hence --ops-allow-non-loopback, which lifts
+the loopback guard of that listener alone (README.md, "Exposure, browsers and DNS rebinding").
 */}}
 {{- define "rolesanywhere-sidecar.args" -}}
 - serve
@@ -120,7 +182,9 @@ the pod IP, because the kubelet probes it there, hence --allow-non-loopback.
 - {{ .Values.opsAddress | quote }}
 - --ops-port
 - {{ .Values.ports.ops | quote }}
-- --allow-non-loopback
+{{- if not (has .Values.opsAddress (list "127.0.0.1" "::1" "localhost")) }}
+- --ops-allow-non-loopback
+{{- end }}
 - --min-remaining
 - {{ .Values.minRemaining | quote }}
 - --identity-poll-interval
@@ -150,9 +214,8 @@ env:
         name: {{ .Values.containerEndpoint.tokenSecret.name }}
         key: {{ .Values.containerEndpoint.tokenSecret.key }}
 {{- end }}
-{{- range .Values.extraEnv }}
-  - name: {{ .name }}
-    value: {{ .value | quote }}
+{{- with .Values.extraEnv }}
+  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
 ports:
@@ -205,22 +268,22 @@ volumeMounts:
 {{/*
 PUBLIC. A list item for your pod's initContainers: the native sidecar (Kubernetes 1.29+).
 Its startup probe waits for /readyz, so your containers start once credentials are
-there. Renders nothing when sidecar.native is false, so include both this and
-"rolesanywhere-sidecar.container" and let the value choose.
+there. Renders nothing when the sidecar is a plain container (sidecar.native false, or auto
+below 1.29), so include both this and "rolesanywhere-sidecar.container".
 */}}
 {{- define "rolesanywhere-sidecar.initContainer" -}}
-{{- if .Values.sidecar.native }}
+{{- if include "rolesanywhere-sidecar.native" . }}
 - {{ include "rolesanywhere-sidecar.containerSpec" . | indent 2 | trim }}
   restartPolicy: Always
 {{- end }}
 {{- end -}}
 
 {{/*
-PUBLIC. A list item for your pod's containers: the plain-container fallback, rendered only
-when sidecar.native is false.
+PUBLIC. A list item for your pod's containers: the plain-container form, rendered only when
+the native one is not (sidecar.native false, or auto below Kubernetes 1.29).
 */}}
 {{- define "rolesanywhere-sidecar.container" -}}
-{{- if not .Values.sidecar.native }}
+{{- if not (include "rolesanywhere-sidecar.native" .) }}
 - {{ include "rolesanywhere-sidecar.containerSpec" . | indent 2 | trim }}
 {{- end }}
 {{- end -}}
@@ -275,14 +338,15 @@ only (nothing when the token comes from a Secret or the container endpoint is of
 
 {{/*
 PUBLIC. volumes list items for the pod. The Secret is mounted whole (no subPath) so a
-renewal reaches the files. Mode 0444 because the sidecar does not run as root and the
-pod may set no fsGroup; only the sidecar container mounts this volume.
+renewal reaches the files. Mode 0440: owner root, group the pod's fsGroup, which must be
+the sidecar's group (securityContext.runAsGroup, 65532) so the non-root sidecar can read
+the key; no other user can. Only the sidecar container mounts this volume.
 */}}
 {{- define "rolesanywhere-sidecar.volumes" -}}
 - name: rolesanywhere-tls
   secret:
     secretName: {{ include "rolesanywhere-sidecar.secretName" . }}
-    defaultMode: 0444
+    defaultMode: 0440
 {{- if include "rolesanywhere-sidecar.tokenFile" . }}
 - name: rolesanywhere-token
   emptyDir:
