@@ -31,7 +31,7 @@ export function loggerFrom(opts: Options, io: CliIo, fields: Record<string, unkn
   if (format !== 'json' && format !== 'text') {
     throw new SidecarError('CONFIG_INVALID', `${opts.origin('log-format')} must be json or text, got "${format}"`);
   }
-  return createLogger({ stream: io.stderr, level: level as LogLevel, format, clock: io.clock, fields: { app: 'rolesanywhere-sidecar', ...fields } });
+  return createLogger({ stream: io.stderr, level, format, clock: io.clock, fields: { app: 'rolesanywhere-sidecar', ...fields } });
 }
 
 const UNSUPPORTED_URI = /^(pkcs11:|handle:0x|tpm)/i;

@@ -5,6 +5,15 @@ import { IssuedStore, issueSession, sourceIdentityOf, type IssuedSecret } from '
 import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN, type EmulatorConfig } from './config.js';
 import type { VerifiedSession } from './verifier.js';
 
+/** The fields of a CreateSession answer these tests read. */
+interface SessionBody {
+  credentialSet: Array<{
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: string };
+    assumedRoleUser: { arn: string; assumedRoleId: string };
+    sourceIdentity?: string;
+  }>;
+}
+
 test('sourceIdentity is the CN, or the whole subject when there is none', () => {
   assert.equal(sourceIdentityOf('C=US\nO=Example\nCN=workload-1'), 'CN=workload-1');
   assert.equal(sourceIdentityOf('C=US\nO=Example'), 'C=US,O=Example');
@@ -60,7 +69,7 @@ test('issueSession mints service-shaped credentials from the injected randomness
   assert.equal(a.secret.sessionName, 'ff');
   assert.equal(a.secret.assumedRoleArn, 'arn:aws:sts::123456789012:assumed-role/rolesanywhere-demo/ff');
   assert.equal(a.secret.expiration, 1_700_000_000_000 + 120_000, 'whole seconds, capped by credentialLifetimeSeconds');
-  const doc = JSON.parse(a.body);
-  assert.equal(doc.credentialSet[0].credentials.expiration, '2023-11-14T22:15:20Z');
-  assert.equal(doc.credentialSet[0].sourceIdentity, 'CN=w1');
+  const doc = JSON.parse(a.body) as SessionBody;
+  assert.equal(doc.credentialSet[0]!.credentials.expiration, '2023-11-14T22:15:20Z');
+  assert.equal(doc.credentialSet[0]!.sourceIdentity, 'CN=w1');
 });

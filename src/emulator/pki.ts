@@ -6,11 +6,6 @@
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import * as x509 from '../core/x509-lib.js';
 
-// @peculiar/x509 is typed against DOM WebCrypto types; these aliases name Node's equivalents.
-type SelfSignedParams = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0];
-type WithKeyParams = Extract<Parameters<typeof x509.X509CertificateGenerator.create>[0], { signingKey: unknown }>;
-type LibCryptoKey = WithKeyParams['signingKey'];
-
 export type KeySpec = 'rsa-2048' | 'rsa-3072' | 'rsa-4096' | 'ec-p256' | 'ec-p384' | 'ec-p521';
 
 export interface IssuedCertificate {
@@ -60,9 +55,9 @@ function keyAlgorithm(spec: KeySpec): webcrypto.RsaHashedImportParams | webcrypt
 }
 
 function signingAlgorithm(spec: KeySpec): webcrypto.Algorithm | webcrypto.EcdsaParams {
-  if (spec.startsWith('rsa')) return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as webcrypto.Algorithm;
+  if (spec.startsWith('rsa')) return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const hash = spec === 'ec-p256' ? 'SHA-256' : spec === 'ec-p384' ? 'SHA-384' : 'SHA-512';
-  return { name: 'ECDSA', hash } as webcrypto.EcdsaParams;
+  return { name: 'ECDSA', hash };
 }
 
 async function generateKeys(spec: KeySpec, subtle: webcrypto.SubtleCrypto): Promise<webcrypto.CryptoKeyPair> {
@@ -71,7 +66,7 @@ async function generateKeys(spec: KeySpec, subtle: webcrypto.SubtleCrypto): Prom
     alg.name === 'ECDSA'
       ? alg
       : { ...alg, modulusLength: Number(spec.slice(4)), publicExponent: new Uint8Array([1, 0, 1]) };
-  return (await subtle.generateKey(gen as webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  return await subtle.generateKey(gen as webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams, true, ['sign', 'verify']);
 }
 
 /** 16 random bytes with the top bit clear so the DER INTEGER stays positive and 16 bytes long. */
@@ -93,7 +88,7 @@ export async function issueCertificate(opts: IssueOptions, issuer?: IssuedCertif
         (opts.isCa === true ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature),
       true,
     ),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as unknown as LibCryptoKey, false, crypto),
+    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
   ];
   if (opts.serverNames !== undefined) {
     const names = [
@@ -119,7 +114,7 @@ export async function issueCertificate(opts: IssueOptions, issuer?: IssuedCertif
   const generated =
     signer === undefined
       ? await x509.X509CertificateGenerator.createSelfSigned(
-          { ...common, name: opts.subject, keys: keys as unknown as SelfSignedParams['keys'], signingAlgorithm: signingAlgorithm(opts.keySpec) },
+          { ...common, name: opts.subject, keys, signingAlgorithm: signingAlgorithm(opts.keySpec) },
           crypto,
         )
       : await x509.X509CertificateGenerator.create(
@@ -127,8 +122,8 @@ export async function issueCertificate(opts: IssueOptions, issuer?: IssuedCertif
             ...common,
             subject: opts.subject,
             issuer: new x509.X509Certificate(signer.cert.raw).subject,
-            publicKey: keys.publicKey as unknown as LibCryptoKey,
-            signingKey: signer.cryptoKey as unknown as LibCryptoKey,
+            publicKey: keys.publicKey,
+            signingKey: signer.cryptoKey,
             signingAlgorithm: signingAlgorithm(signer.keySpec),
           },
           crypto,

@@ -18,6 +18,15 @@ import {
   type TestPki,
 } from '../../test/helpers/emulator-support.js';
 
+/** The fields of a CreateSession answer these tests read. */
+interface SessionBody {
+  credentialSet: Array<{
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: string };
+    assumedRoleUser: { arn: string; assumedRoleId: string };
+    sourceIdentity?: string;
+  }>;
+}
+
 interface Line {
   level: string;
   msg: string;
@@ -97,8 +106,8 @@ describe('emulator over HTTP', () => {
     const b = await sendSigned(emu.url, signWith(pki.leafEc256, { host: emu.url.host, nowMs: clock.now() }));
     assert.equal(a.status, 201);
     assert.equal(b.status, 201);
-    const ca = JSON.parse(a.body).credentialSet[0];
-    const cb = JSON.parse(b.body).credentialSet[0];
+    const ca = (JSON.parse(a.body) as SessionBody).credentialSet[0]!;
+    const cb = (JSON.parse(b.body) as SessionBody).credentialSet[0]!;
     assert.notEqual(ca.credentials.accessKeyId, cb.credentials.accessKeyId);
     assert.notEqual(ca.credentials.secretAccessKey, cb.credentials.secretAccessKey);
     assert.equal(ca.assumedRoleUser.arn, 'arn:aws:sts::123456789012:assumed-role/rolesanywhere-demo/ci-job-7');
@@ -110,7 +119,7 @@ describe('emulator over HTTP', () => {
     const res = await sendSigned(emu.url, signed);
     assert.equal(res.status, 403);
     assert.equal(res.headers['x-amzn-errortype'], 'AccessDeniedException');
-    assert.match(JSON.parse(res.body).message, /untrusted signing certificate/);
+    assert.match((JSON.parse(res.body) as { message: string }).message, /untrusted signing certificate/);
 
     const bad = await sendSigned(emu.url, signWith(pki.leafEc256, { host: emu.url.host, nowMs: clock.now(), params: { durationSeconds: 899 } }));
     assert.equal(bad.status, 400);
@@ -123,7 +132,7 @@ describe('emulator over HTTP', () => {
     try {
       const res = await sendSigned(emu.url, signed);
       assert.equal(res.status, 403);
-      assert.match(JSON.parse(res.body).message, /signature expired/);
+      assert.match((JSON.parse(res.body) as { message: string }).message, /signature expired/);
     } finally {
       clock.advance(-6 * 60_000);
     }
@@ -216,7 +225,7 @@ describe('faults', () => {
   });
 
   test('rejects malformed faults', () => {
-    assert.throws(() => emu.faults.enqueue({ status: 99 } as never), /status must be an HTTP status/);
+    assert.throws(() => emu.faults.enqueue({ status: 99 }), /status must be an HTTP status/);
     assert.throws(() => emu.faults.enqueue({ drop: true, status: 500 } as never), /drop fault takes only delayMs/);
   });
 
@@ -248,9 +257,9 @@ describe('admin API (adminApi: true)', () => {
     assert.equal((await call()).status, 429);
     const ok = await call();
     assert.equal(ok.status, 201);
-    const issuedKey = JSON.parse(ok.body).credentialSet[0].credentials.accessKeyId as string;
+    const issuedKey = (JSON.parse(ok.body) as SessionBody).credentialSet[0]!.credentials.accessKeyId;
 
-    const stats = JSON.parse((await sendRaw(emu.url, 'GET', '/__emulator/stats', [], '')).body);
+    const stats = JSON.parse((await sendRaw(emu.url, 'GET', '/__emulator/stats', [], '')).body) as { createSession: unknown };
     assert.deepEqual(stats.createSession, { total: 3, ok: 1, rejected: 0, faulted: 2 });
     const issued = await sendRaw(emu.url, 'GET', '/__emulator/issued', [], '');
     assert.equal(issued.status, 200);
@@ -258,7 +267,7 @@ describe('admin API (adminApi: true)', () => {
     assert.equal(list.length, 1);
     assert.equal(list[0]!.accessKeyId, issuedKey);
     assert.equal(list[0]!.serialDecimal, decimalSerial(pki.leafEc256.cert));
-    assert.ok(!issued.body.includes(JSON.parse(ok.body).credentialSet[0].credentials.secretAccessKey));
+    assert.ok(!issued.body.includes((JSON.parse(ok.body) as SessionBody).credentialSet[0]!.credentials.secretAccessKey));
     assert.ok(!('sessionToken' in list[0]!));
   });
 
@@ -273,7 +282,7 @@ describe('admin API (adminApi: true)', () => {
     for (const body of ['not json', '{"faults":[{"status":"x"}]}', '{"bogus":1}', '{"faults":{}}']) {
       const r = await sendRaw(emu.url, 'POST', '/__emulator/faults', json, body);
       assert.equal(r.status, 400, body);
-      assert.ok(JSON.parse(r.body).message.length > 0);
+      assert.ok((JSON.parse(r.body) as { message: string }).message.length > 0);
     }
   });
 });
@@ -310,7 +319,7 @@ test('credentialLifetimeSeconds caps the issued lifetime', async () => {
   try {
     const res = await sendSigned(emu.url, signWith(pki.leafEc256, { host: emu.url.host, nowMs: clock.now() }));
     assert.equal(res.status, 201);
-    assert.equal(JSON.parse(res.body).credentialSet[0].credentials.expiration, isoSeconds(TEST_NOW + 60_000));
+    assert.equal((JSON.parse(res.body) as SessionBody).credentialSet[0]!.credentials.expiration, isoSeconds(TEST_NOW + 60_000));
   } finally {
     await emu.stop();
   }

@@ -316,7 +316,7 @@ function applyAdminFaults(faults: FaultController, body: Buffer): FaultState {
   const list = ((o.faults as unknown[] | undefined) ?? []).map((f, i) => validateFault(f, `faults[${i}]`));
   if (o.clear === true) faults.clear();
   if (typeof o.outage === 'boolean') faults.setOutage(o.outage);
-  if (o.throttlePerSecond !== undefined) faults.setThrottle(o.throttlePerSecond === null ? undefined : (o.throttlePerSecond as number));
+  if (o.throttlePerSecond !== undefined) faults.setThrottle(o.throttlePerSecond === null ? undefined : o.throttlePerSecond);
   if (list.length > 0) faults.enqueue(...list);
   return faults.state();
 }

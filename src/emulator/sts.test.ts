@@ -8,6 +8,15 @@ import { defaultEmulatorConfig } from './config.js';
 import { startEmulator, type RunningEmulator } from './server.js';
 import { createTestPki, sendRaw, sendSigned, signWith, type TestPki } from '../../test/helpers/emulator-support.js';
 
+/** The fields of a CreateSession answer these tests read. */
+interface SessionBody {
+  credentialSet: Array<{
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: string };
+    assumedRoleUser: { arn: string; assumedRoleId: string };
+    sourceIdentity?: string;
+  }>;
+}
+
 /*
  * The SDK signs with the real time, so the emulator runs on real time too, shifted by
  * `offset` when a test needs the credentials to be old (the SDK is shifted the same way
@@ -35,7 +44,7 @@ after(() => emu.stop());
 async function createSession(): Promise<Issued> {
   const res = await sendSigned(emu.url, signWith(pki.leafEc256, { host: emu.url.host, nowMs: shiftedClock.now() }));
   assert.equal(res.status, 201, res.body);
-  const set = JSON.parse(res.body).credentialSet[0];
+  const set = (JSON.parse(res.body) as SessionBody).credentialSet[0]!;
   const { accessKeyId, secretAccessKey, sessionToken } = set.credentials;
   return { accessKeyId, secretAccessKey, sessionToken, assumedRoleArn: set.assumedRoleUser.arn, assumedRoleId: set.assumedRoleUser.assumedRoleId };
 }

@@ -1,6 +1,6 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createKeySigner } from '../signing/key-signer.js';
@@ -449,7 +449,7 @@ function mlDsaAvailable(): boolean {
 
 test('round trip with an ML-DSA-65 leaf (AWS4-X509-MLDSA)', { skip: mlDsaAvailable() ? false : 'needs Node >= 24.7 for ML-DSA' }, async () => {
   const pki = await createTestPki();
-  const { publicKey, privateKey } = generateKeyPairSync('ml-dsa-65' as never) as unknown as { publicKey: KeyObject; privateKey: KeyObject };
+  const { publicKey, privateKey } = generateKeyPairSync('ml-dsa-65' as never);
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const generated = await x509.X509CertificateGenerator.create(
     {
@@ -459,11 +459,11 @@ test('round trip with an ML-DSA-65 leaf (AWS4-X509-MLDSA)', { skip: mlDsaAvailab
       notBefore: PKI_NOT_BEFORE,
       notAfter: PKI_NOT_AFTER,
       publicKey: new Uint8Array(spki),
-      signingKey: pki.root.cryptoKey as never,
+      signingKey: pki.root.cryptoKey,
       signingAlgorithm: { name: 'ECDSA', hash: 'SHA-384' } as never,
       extensions: [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
     },
-    webcrypto as never,
+    webcrypto,
   );
   const cert = new X509Certificate(Buffer.from(generated.rawData));
   const leaf = { cert, key: privateKey } as unknown as IssuedCertificate;

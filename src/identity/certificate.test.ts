@@ -146,11 +146,11 @@ test('orderChain keeps a cross-signed alternative issuer after the main path', a
       notBefore: new Date('2025-01-01T00:00:00Z'),
       notAfter: new Date('2035-01-01T00:00:00Z'),
       publicKey: new x509.X509Certificate(pki.inter.cert.raw).publicKey,
-      signingKey: root2.cryptoKey as never,
+      signingKey: root2.cryptoKey,
       signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as never,
       extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
     },
-    webcrypto as never,
+    webcrypto,
   );
   const crossCert = new X509Certificate(Buffer.from(cross.rawData));
   const chain = orderChain(pki.leaves['ec-p256'].cert, [crossCert, pki.inter.cert, pki.root.cert]);

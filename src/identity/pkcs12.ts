@@ -53,12 +53,12 @@ function toBuffer(a: Asn1): Buffer {
 function certificateDer(bag: ForgeBag, label: string): Buffer {
   const forge = loadForge();
   if (bag.asn1 !== undefined) return toBuffer(bag.asn1);
-  const cert = bag.cert as (forge.pki.Certificate & { tbsCertificate?: Asn1 }) | null | undefined;
+  const cert = bag.cert;
   const tbs = cert?.tbsCertificate;
   if (cert === null || cert === undefined || tbs === undefined || !Array.isArray(tbs.value)) {
     throw invalid(label, 'a certificate bag cannot be read; re-export the bundle');
   }
-  const fields = tbs.value as Asn1[];
+  const fields = tbs.value;
   const first = fields[0];
   // Skip the optional [0] version; then serialNumber, then signature AlgorithmIdentifier.
   const sigAlg = fields[first !== undefined && first.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC ? 2 : 1];
@@ -77,7 +77,7 @@ function keyDer(bag: ForgeBag): Buffer | undefined {
   if (bag.asn1 !== undefined) return toBuffer(bag.asn1);
   if (bag.key !== null && bag.key !== undefined) {
     const pki = forge.pki as typeof forge.pki & { wrapRsaPrivateKey(a: Asn1): Asn1 };
-    return toBuffer(pki.wrapRsaPrivateKey(pki.privateKeyToAsn1(bag.key as forge.pki.rsa.PrivateKey)));
+    return toBuffer(pki.wrapRsaPrivateKey(pki.privateKeyToAsn1(bag.key)));
   }
   return undefined;
 }
@@ -122,7 +122,7 @@ function attempt(data: Buffer, candidate: string | null, label: string): Attempt
 }
 
 function getBags(pfx: forge.pkcs12.Pkcs12Pfx, bagType: string): ForgeBag[] {
-  return (pfx.getBags({ bagType })[bagType] ?? []) as ForgeBag[];
+  return pfx.getBags({ bagType })[bagType] ?? [];
 }
 
 /**

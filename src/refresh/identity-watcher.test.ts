@@ -20,8 +20,7 @@ interface Pem {
 
 async function makeSelfSigned(cn: string, serialHex: string): Promise<Pem> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  type Params = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>;
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as unknown as Params[0]['keys'];
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: serialHex,
@@ -31,9 +30,9 @@ async function makeSelfSigned(cn: string, serialHex: string): Promise<Pem> {
       signingAlgorithm: alg,
       keys,
     },
-    webcrypto as unknown as Params[1],
+    webcrypto,
   );
-  const key = KeyObject.from(keys.privateKey as unknown as webcrypto.CryptoKey).export({ type: 'pkcs8', format: 'pem' }) as string;
+  const key = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string;
   return { cert: cert.toString('pem'), key, fingerprint: createHash('sha256').update(Buffer.from(cert.rawData)).digest('hex') };
 }
 

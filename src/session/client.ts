@@ -171,7 +171,8 @@ export class CreateSessionClient implements CredentialSource {
         const r = await this.attempt(attempt, signal);
         status = r.status;
         retryAfterMs = r.retryAfterMs;
-        if (r.result === undefined) throw r.error;
+        // attempt() returns an error whenever it returns no result.
+        if (r.result === undefined) throw r.error!;
         this.report({ outcome: 'success', status, durationMs: this.clock.now() - started, attempt });
         this.logger.debug('CreateSession succeeded', {
           host: this.opts.endpoint.host,

@@ -325,7 +325,7 @@ describe('serviceError', () => {
         errorBodyArb,
         fc.record({ host: fc.domain(), region: fc.stringMatching(/^[a-z]{2}-[a-z]{4,9}-\d$/), attempts: fc.integer({ min: 0, max: 10 }) }, { requiredKeys: [] }),
         (status, headers, body, context) => {
-          const e = serviceError(status, headers as Record<string, string | string[] | undefined>, body, context);
+          const e = serviceError(status, headers, body, context);
           assert.ok(e instanceof SidecarError);
           assert.ok(SERVICE_CODES.includes(e.code), e.code);
           assert.doesNotMatch(e.message, /[\u0000-\u001f\u007f\u2028\u2029]/, 'one line with no C0 control characters');

@@ -87,16 +87,16 @@ export async function startVerifier(o: VerifierOptions): Promise<RunningVerifier
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let err = '';
-  proc.stderr!.on('data', (c: Buffer) => {
+  proc.stderr.on('data', (c: Buffer) => {
     err += c.toString('utf8');
     if (err.length > 100_000) err = err.slice(-50_000);
   });
-  proc.stdin!.on('error', () => undefined);
+  proc.stdin.on('error', () => undefined);
   const exited = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   const first = await new Promise<{ port: number; scheme: string }>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`verifier did not start; stderr:\n${err}`)), 15_000);
-    proc.stdout!.on('data', (c: Buffer) => {
+    proc.stdout.on('data', (c: Buffer) => {
       out += c.toString('utf8');
       const nl = out.indexOf('\n');
       if (nl >= 0) {
@@ -104,7 +104,7 @@ export async function startVerifier(o: VerifierOptions): Promise<RunningVerifier
         try {
           resolve(JSON.parse(out.slice(0, nl)) as { port: number; scheme: string });
         } catch (e) {
-          reject(e as Error);
+          reject(e);
         }
       }
     });
@@ -127,7 +127,7 @@ export async function startVerifier(o: VerifierOptions): Promise<RunningVerifier
     },
     stderr: () => err,
     stop: async () => {
-      proc.stdin!.end();
+      proc.stdin.end();
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
       await exited;

@@ -52,7 +52,7 @@ function serial20(): string {
 
 async function generate(dir: string): Promise<MldsaPki> {
   const x509 = await import('../../src/core/x509-lib.js');
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  x509.cryptoProvider.set(webcrypto);
   // @types/node 20 does not know the ML-DSA Web Crypto algorithms; Node 24 does.
   type Key = webcrypto.CryptoKey;
   const subtle = webcrypto.subtle as unknown as {

@@ -24,7 +24,7 @@ export interface TestIdentity {
 type KeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
 
 async function ecKeys(): Promise<KeyPair> {
-  return (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as unknown as KeyPair;
+  return await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']);
 }
 
 /** A self-signed EC P-256 workload certificate and its signer. */
@@ -38,8 +38,8 @@ export async function makeTestIdentity(serialHex = '0a1b2c3d', cn = 'test-worklo
   );
   const der = Buffer.from(cert.rawData);
   const certificate = new X509Certificate(der);
-  const privateKey = KeyObject.from(keys.privateKey as unknown as webcrypto.CryptoKey);
-  const publicKey = KeyObject.from(keys.publicKey as unknown as webcrypto.CryptoKey);
+  const privateKey = KeyObject.from(keys.privateKey);
+  const publicKey = KeyObject.from(keys.publicKey);
   return {
     identity: {
       certificate,
@@ -102,7 +102,7 @@ export async function makeTestTls(): Promise<TestTlsMaterial> {
     },
     wc,
   );
-  const serverKeyPem = KeyObject.from(serverKeys.privateKey as unknown as webcrypto.CryptoKey)
+  const serverKeyPem = KeyObject.from(serverKeys.privateKey)
     .export({ type: 'pkcs8', format: 'pem' })
     .toString();
   return { caPem: ca.toString('pem'), serverCertPem: server.toString('pem'), serverKeyPem };

@@ -150,18 +150,18 @@ describe('--serve-region: SDKs find their region through IMDS', () => {
 
   test('the placement paths answer with the session region and a synthetic zone', async () => {
     const token = await imdsToken(serve.imds!);
-    const get = (p: string) => httpRequest(new URL(p, serve.imds!), { headers: { 'x-aws-ec2-metadata-token': token } });
+    const get = (p: string) => httpRequest(new URL(p, serve.imds), { headers: { 'x-aws-ec2-metadata-token': token } });
     assert.equal((await get('latest/meta-data/placement/region')).body, 'us-east-1');
     assert.equal((await get('latest/meta-data/placement/availability-zone/')).body, 'us-east-1a');
     assert.deepEqual(JSON.parse((await get('latest/dynamic/instance-identity/document')).body), { availabilityZone: 'us-east-1a', region: 'us-east-1' });
-    assert.equal((await httpRequest(new URL('latest/meta-data/placement/region', serve.imds!))).status, 401, 'tokens still required');
+    assert.equal((await httpRequest(new URL('latest/meta-data/placement/region', serve.imds))).status, 401, 'tokens still required');
   });
 
   test('without the flag the placement paths stay 404', async () => {
     const plain = await startServe(sessionArgs(pki.ec256), { env: emu.env });
     try {
       const token = await imdsToken(plain.imds!);
-      const r = await httpRequest(new URL('latest/meta-data/placement/region', plain.imds!), { headers: { 'x-aws-ec2-metadata-token': token } });
+      const r = await httpRequest(new URL('latest/meta-data/placement/region', plain.imds), { headers: { 'x-aws-ec2-metadata-token': token } });
       assert.equal(r.status, 404);
     } finally {
       await plain.cli.stop();

@@ -56,10 +56,10 @@ test('STS GetCallerIdentity with credentials from fromRolesAnywhere (file paths)
     }
     const direct = await Promise.all([provider(), provider()]);
     assert.equal(emu.stats().createSession.ok - start, 1, 'one CreateSession for every call');
-    assert.equal(direct[0]!.accessKeyId, direct[1]!.accessKeyId);
-    assert.ok(direct[0]!.expiration instanceof Date && direct[0]!.expiration.getTime() > Date.now() + 30 * 60_000, 'expiration is set, so the SDK refreshes');
+    assert.equal(direct[0].accessKeyId, direct[1].accessKeyId);
+    assert.ok(direct[0].expiration instanceof Date && direct[0].expiration.getTime() > Date.now() + 30 * 60_000, 'expiration is set, so the SDK refreshes');
     const forced = await provider({ forceRefresh: true });
-    assert.notEqual(forced.accessKeyId, direct[0]!.accessKeyId);
+    assert.notEqual(forced.accessKeyId, direct[0].accessKeyId);
     assert.equal(emu.stats().createSession.ok - start, 2);
   } finally {
     client.destroy();

@@ -77,7 +77,7 @@ test('jobs holding the identity run only on protected refs', () => {
 });
 
 test('every variable the jobs use is predefined by GitLab or documented in the file header', () => {
-  const declared = new Set(Object.keys((ci.variables ?? {}) as object));
+  const declared = new Set(Object.keys(ci.variables ?? {}));
   for (const name of jobNames) {
     const job = resolve(name);
     const used = [...lines(job.before_script), ...lines(job.script)].flatMap((l) => [...l.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]!));
