@@ -3,7 +3,8 @@
  * replaying the same bytes), CreateSession never on the request path, cold start, memory,
  * idle CPU, and signing speed. Prints markdown tables and writes the numbers as JSON.
  *
- *   node dist/bench/run.js [--quick] [--json bench/results.json]
+ *   node dist/bench/run.js [--quick] [--json bench/results.json]   (then the start-up benchmark)
+ *   node dist/bench/run.js startup [...]   (only bench/startup.ts; its own flags)
  *   node dist/bench/run.js --render bench/results.json   (markdown of an earlier run)
  *
  * Every server under test is its own process: the emulator and the sidecar run as the real
@@ -20,6 +21,7 @@ import { quantile, runLoad, type LoadResult } from './lib/load.js';
 import { cpuSeconds, http, median, metricValue, REPO_ROOT, rssBytes, sleep, spawnWatched, startBareServer, type BareProcess } from './lib/procs.js';
 import { benchFixture, imdsCredentialsUrl, LONG_SESSION_SECONDS, waitForCredentials, writeCanned } from './lib/setup.js';
 import type { SigningReport } from './signing.js';
+import { main as startupMain } from './startup.js';
 import { cliEnv } from '../test/helpers/harness.js';
 
 /** The targets, as stated in docs/benchmarks.md. */
@@ -122,6 +124,7 @@ async function runSigning(node: string, seconds: number): Promise<SigningReport 
 }
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
+  if (argv[0] === 'startup') return startupMain(argv.slice(1));
   const { values } = parseArgs({
     args: [...argv],
     options: { quick: { type: 'boolean', default: false }, json: { type: 'string', default: 'bench/results.json' }, render: { type: 'string' } },
@@ -309,10 +312,12 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 
   const jsonPath = resolve(values.json ?? 'bench/results.json');
   mkdirSync(dirname(jsonPath), { recursive: true });
-  writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+  // The start-up benchmark keeps its part of the file (key "startup"), rewritten below.
+  const previous = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as Record<string, unknown>).startup : undefined;
+  writeFileSync(jsonPath, `${JSON.stringify({ ...result, ...(previous !== undefined ? { startup: previous } : {}) }, null, 2)}\n`);
   process.stdout.write(renderMarkdown(result));
   log(`JSON written to ${jsonPath}`);
-  return 0;
+  return startupMain([...(mode.quick ? ['--quick'] : []), '--json', jsonPath]);
 }
 
 /** One line per target: met or missed, and by how much. */
