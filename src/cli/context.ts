@@ -4,8 +4,8 @@
  * how the layers fit.
  *
  * Only option handling is imported statically: the identity parsers and the HTTP client
- * (undici) are imported when an identity is loaded or a client built, so a command that
- * answers without them (`credential-process` on a cache hit) never loads them.
+ * (node:https; undici only behind a proxy) are imported when an identity is loaded or a
+ * client built, so a command that answers without them (`credential-process` on a cache hit) never loads them.
  */
 import { SidecarError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';

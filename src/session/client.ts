@@ -1,13 +1,13 @@
 /**
  * The CreateSession client: signs, sends, validates, and retries transient failures.
  *
- * This is the one retry layer for a single credential fetch (undici's own retries are not
- * used). Every attempt is signed afresh, with the identity as it is at that moment (a
+ * This is the one retry layer for a single credential fetch (the transports retry nothing
+ * themselves). Every attempt is signed afresh, with the identity as it is at that moment (a
  * rotated certificate is picked up on the next attempt) and a new X-Amz-Date, so a retry
  * after a long Retry-After is never refused for a stale signature.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
 import { systemClock, systemRandom, type Clock, type Random } from '../core/clock.js';
 import type { CredentialSource, Credentials } from '../core/credentials.js';
 import { SidecarError, isSidecarError, oneLine, toSidecarError } from '../core/errors.js';
@@ -16,6 +16,8 @@ import { nullLogger, type Logger } from '../core/logger.js';
 import { signCreateSession, signingIdentityOf, type CreateSessionParams } from '../signing/create-session.js';
 import { accountIdOfRoleArn } from './arn.js';
 import type { ResolvedEndpoint } from './endpoint.js';
+import type { SessionDispatcher } from './http.js';
+import { BODY_TIMEOUT, CONNECT_TIMEOUT, HEADERS_TIMEOUT } from './node-dispatcher.js';
 import { MAX_RESPONSE_BYTES, headerValue, parseCreateSessionResponse, serviceError, type SessionResult } from './response.js';
 import { DEFAULT_RETRY_POLICY, backoffDelayMs, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry.js';
 
@@ -42,7 +44,7 @@ export interface CreateSessionClientOptions {
   readonly params: CreateSessionParams;
   /** Called on every attempt, so a reloaded (rotated) identity is used from the next attempt on. */
   readonly identity: () => Identity;
-  readonly dispatcher: Dispatcher;
+  readonly dispatcher: SessionDispatcher;
   readonly clock?: Clock;
   readonly random?: Random;
   readonly logger?: Logger;
@@ -80,7 +82,8 @@ const TLS_TRUST_CODES = new Set([
 ]);
 const TLS_VALIDITY_CODES = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 const TLS_NAME_CODES = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH']);
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+/* undici's (the proxy transport) and node-dispatcher.ts's, which mean the same phases. */
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', CONNECT_TIMEOUT, HEADERS_TIMEOUT, BODY_TIMEOUT, 'ETIMEDOUT']);
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -117,7 +120,7 @@ function plural(n: number, word: string): string {
 class BodyTooLarge extends Error {}
 
 /** Reads a response body, refusing more than `max` bytes (the rest is discarded, the socket closed). */
-async function readBounded(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
+async function readBounded(body: Readable, max: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -293,7 +296,7 @@ export class CreateSessionClient implements CredentialSource {
     return { ...r, credentials: { ...r.credentials, roleArn, ...(accountId !== undefined ? { accountId } : {}) } };
   }
 
-  /** Maps a transport failure (undici / Node network and TLS errors) to a SidecarError. */
+  /** Maps a transport failure (Node network and TLS errors, the transports' timeouts, undici's codes) to a SidecarError. */
   private classify(e: unknown, attempts: number): SidecarError {
     const { host } = this.opts.endpoint;
     const codes = errorCodes(e);
@@ -310,6 +313,8 @@ export class CreateSessionClient implements CredentialSource {
         TLS_VALIDITY_CODES.has(c) ||
         TLS_NAME_CODES.has(c) ||
         c === 'UND_ERR_PRX_TLS' ||
+        // node:https reports a handshake with a non-TLS server as a socket write EPROTO.
+        c === 'EPROTO' ||
         c.startsWith('ERR_SSL_') ||
         c.startsWith('ERR_TLS_'),
     );
@@ -328,9 +333,9 @@ export class CreateSessionClient implements CredentialSource {
     const timeoutCode = codes.find((c) => TIMEOUT_CODES.has(c));
     if (timeoutCode !== undefined) {
       const phase =
-        timeoutCode === 'UND_ERR_HEADERS_TIMEOUT'
+        timeoutCode === 'UND_ERR_HEADERS_TIMEOUT' || timeoutCode === HEADERS_TIMEOUT
           ? 'waiting for the response'
-          : timeoutCode === 'UND_ERR_BODY_TIMEOUT'
+          : timeoutCode === 'UND_ERR_BODY_TIMEOUT' || timeoutCode === BODY_TIMEOUT
             ? 'reading the response'
             : 'connecting';
       return new SidecarError(

@@ -2,10 +2,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import type { Dispatcher } from 'undici';
 import { SidecarError } from '../core/errors.js';
 import { MAX_CA_BUNDLE_BYTES, parseCaBundle } from '../identity/ca-bundle.js';
-import { createDispatcher, describeProxyUrl } from './http.js';
+import { createDispatcher, describeProxyUrl, type SessionDispatcher } from './http.js';
 import { makeTestTls, startServer, type TestServer } from '../../test/helpers/session-support.js';
 
 const pki = await makeTestTls();
@@ -53,10 +52,12 @@ async function target(t: TestContext, tls?: boolean): Promise<TestServer> {
   return s;
 }
 
-async function get(t: TestContext, d: Dispatcher, origin: string): Promise<string> {
+async function get(t: TestContext, d: SessionDispatcher, origin: string): Promise<string> {
   t.after(() => d.close());
-  const res = await d.request({ origin, path: '/', method: 'GET' });
-  return res.body.text();
+  const res = await d.request({ origin, path: '/', method: 'GET', headers: {} });
+  let text = '';
+  for await (const chunk of res.body) text += (chunk as Buffer).toString('utf8');
+  return text;
 }
 
 test('parseCaBundle accepts a PEM bundle and splits it into certificates', () => {
@@ -106,7 +107,7 @@ test('HTTPS through the proxy verifies the endpoint with the added CA', async (t
   assert.deepEqual(proxy.targets, [srv.host]);
   const untrusted = createDispatcher({ proxy: { httpsProxy: proxy.url } });
   t.after(() => untrusted.close());
-  await assert.rejects(untrusted.request({ origin: srv.origin, path: '/', method: 'GET' }), (e: unknown) =>
+  await assert.rejects(untrusted.request({ origin: srv.origin, path: '/', method: 'GET', headers: {} }), (e: unknown) =>
     /UNABLE_TO_VERIFY_LEAF_SIGNATURE|unable to verify/i.test(`${(e as { code?: string }).code} ${(e as Error).message}`),
   );
 });
@@ -144,8 +145,81 @@ test('TLS 1.1 servers are refused (TLS 1.2 minimum)', async (t) => {
   const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const d = createDispatcher({ caBundlePem: Buffer.from(pki.caPem) });
   t.after(() => d.close());
-  await assert.rejects(d.request({ origin, path: '/', method: 'GET' }), (e: unknown) => {
+  await assert.rejects(d.request({ origin, path: '/', method: 'GET', headers: {} }), (e: unknown) => {
     const code = String((e as { code?: string }).code);
     return code.startsWith('ERR_SSL_') || /protocol|version/i.test((e as Error).message);
   });
+});
+
+test('a direct connection: kept alive across requests, the body sent with its length, HTTPS with the added CA', async (t) => {
+  const sockets = new Set<unknown>();
+  const bodies: string[] = [];
+  const s = await startServer(
+    (req, res) => {
+      sockets.add(res.socket);
+      bodies.push(`${req.headers['content-length']}:${req.body}`);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+    },
+    { cert: pki.serverCertPem, key: pki.serverKeyPem },
+  );
+  t.after(() => s.close());
+  const d = createDispatcher({ caBundlePem: Buffer.from(pki.caPem) });
+  t.after(() => d.close());
+  for (let i = 0; i < 3; i++) {
+    const res = await d.request({ origin: s.origin, path: '/x', method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":"é"}' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-type'], 'text/plain');
+    let text = '';
+    for await (const c of res.body) text += (c as Buffer).toString('utf8');
+    assert.equal(text, 'ok');
+  }
+  assert.equal(sockets.size, 1, 'one connection for three requests');
+  assert.deepEqual(bodies, ['10:{"a":"é"}', '10:{"a":"é"}', '10:{"a":"é"}']);
+});
+
+test('a direct connection: a body that stalls fails with the body timeout; an abort with its reason', async (t) => {
+  const s = await startServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+    res.write('partial');
+  });
+  t.after(() => s.close());
+  const d = createDispatcher({ bodyTimeoutMs: 150 });
+  t.after(() => d.close());
+  const res = await d.request({ origin: s.origin, path: '/', method: 'GET', headers: {} });
+  await assert.rejects(
+    (async () => {
+      for await (const _ of res.body) void _;
+    })(),
+    (e: unknown) => (e as { code?: string }).code === 'SESSION_BODY_TIMEOUT',
+  );
+
+  const ac = new AbortController();
+  const pending = d.request({ origin: s.origin, path: '/', method: 'GET', headers: {}, signal: ac.signal });
+  const r2 = await pending;
+  const reason = new Error('shutting down');
+  ac.abort(reason);
+  await assert.rejects(
+    (async () => {
+      for await (const _ of r2.body) void _;
+    })(),
+    (e: unknown) => e === reason,
+  );
+  const already = new AbortController();
+  already.abort(reason);
+  await assert.rejects(d.request({ origin: s.origin, path: '/', method: 'GET', headers: {}, signal: already.signal }), (e: unknown) => e === reason);
+});
+
+test('a direct connection: close() waits for the request in flight, then refuses new ones', async (t) => {
+  const s = await startServer((_req, res) => setTimeout(() => res.end('late'), 100));
+  t.after(() => s.close());
+  const d = createDispatcher();
+  const res = d.request({ origin: s.origin, path: '/', method: 'GET', headers: {} });
+  const closed = d.close();
+  const r = await res;
+  let text = '';
+  for await (const c of r.body) text += (c as Buffer).toString('utf8');
+  assert.equal(text, 'late');
+  await closed;
+  await assert.rejects(d.request({ origin: s.origin, path: '/', method: 'GET', headers: {} }), /closed/);
 });

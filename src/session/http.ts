@@ -1,12 +1,41 @@
 /**
- * The HTTP connection pool for CreateSession (undici). Every setting arrives as an
- * argument: this module never reads process.env (config/ is the only reader), so a proxy
- * or CA bundle is used only when the configuration says so.
+ * The HTTP connection pool for CreateSession: node:https for a direct connection
+ * (node-dispatcher.ts), undici when a proxy is configured (proxy-dispatcher.ts, imported
+ * only then). Every setting arrives as an argument: this module never reads process.env
+ * (config/ is the only reader), so a proxy or CA bundle is used only when the
+ * configuration says so.
  */
 import tls from 'node:tls';
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
 import { SidecarError } from '../core/errors.js';
 import { parseCaBundle } from '../identity/ca-bundle.js';
+import { createNodeDispatcher } from './node-dispatcher.js';
+import type { ResponseHeaders } from './response.js';
+
+/** One HTTP request, as the session client sends it (the subset of undici's request options it uses). */
+export interface SessionRequest {
+  /** `https://host[:port]` */
+  readonly origin: string;
+  readonly path: string;
+  readonly method: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface SessionResponse {
+  readonly statusCode: number;
+  readonly headers: ResponseHeaders;
+  /** Fails with the transport's error on a timeout, abort or broken connection; destroying it closes the connection. */
+  readonly body: Readable;
+}
+
+/** What the session client sends through: a connection pool it can close. */
+export interface SessionDispatcher {
+  request(r: SessionRequest): Promise<SessionResponse>;
+  /** Waits for requests in flight, then closes every connection. */
+  close(): Promise<void>;
+}
 
 export interface ProxySettings {
   /** Proxy for https:// endpoints (HTTPS_PROXY). */
@@ -84,9 +113,10 @@ export function describeProxyUrl(value: string): string {
 /**
  * Builds the dispatcher (connection pool) the session client sends through. TLS is 1.2 or
  * newer; extra CA roots are added to the defaults rather than replacing them, so a bundle
- * for a TLS-inspecting proxy does not break the public endpoint.
+ * for a TLS-inspecting proxy does not break the public endpoint. Settings are checked here,
+ * so a bad proxy URL fails at start-up even though undici is loaded at the first request.
  */
-export function createDispatcher(opts: DispatcherOptions = {}): Dispatcher {
+export function createDispatcher(opts: DispatcherOptions = {}): SessionDispatcher {
   // One secure context, built once: parsing ~150 roots per connection would be wasted work.
   const secureContext = tls.createSecureContext({
     minVersion: 'TLSv1.2',
@@ -107,20 +137,22 @@ export function createDispatcher(opts: DispatcherOptions = {}): Dispatcher {
   const httpsProxy = checkProxyUrl(opts.proxy?.httpsProxy, 'the HTTPS proxy (HTTPS_PROXY)');
   const httpProxy = checkProxyUrl(opts.proxy?.httpProxy, 'the HTTP proxy (HTTP_PROXY)');
   if (httpsProxy === '' && httpProxy === '') {
-    return new Agent({ ...common, connect: tlsOptions });
+    return createNodeDispatcher({
+      secureContext,
+      rejectUnauthorized: tlsOptions.rejectUnauthorized !== false,
+      connectTimeoutMs: common.connectTimeout,
+      headersTimeoutMs: common.headersTimeout,
+      bodyTimeoutMs: common.bodyTimeout,
+      keepAliveTimeoutMs: common.keepAliveTimeout,
+    });
   }
-  /*
-   * EnvHttpProxyAgent falls back to process.env for any value left undefined, so each one
-   * is passed explicitly ('' = none). `connect` is for direct (NO_PROXY) connections,
-   * `requestTls` for TLS to the endpoint through the tunnel, `proxyTls` for an https:// proxy.
-   */
-  return new EnvHttpProxyAgent({
-    ...common,
-    httpProxy,
-    httpsProxy,
-    noProxy: opts.proxy?.noProxy ?? '',
-    connect: tlsOptions,
-    requestTls: tlsOptions,
-    proxyTls: tlsOptions,
-  });
+  const settings = { ...common, httpProxy, httpsProxy, noProxy: opts.proxy?.noProxy ?? '', tls: tlsOptions };
+  let proxied: Promise<SessionDispatcher> | undefined;
+  const load = () => (proxied ??= import('./proxy-dispatcher.js').then((m) => m.createProxyDispatcher(settings)));
+  return {
+    request: async (r) => (await load()).request(r),
+    close: async () => {
+      if (proxied !== undefined) await (await proxied).close();
+    },
+  };
 }

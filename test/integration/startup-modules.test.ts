@@ -44,16 +44,18 @@ async function traced(args: readonly string[], name: string, stdin?: string): Pr
 }
 
 function loaded(modules: readonly string[], needles: readonly string[]): string[] {
-  return needles.filter((n) => modules.some((m) => (n.startsWith('/') ? m.includes(n) : m.includes(`/node_modules/${n}/`))));
+  const has = (m: string, n: string) => (n.startsWith('node:') ? m === n : n.startsWith('/') ? m.includes(n) : m.includes(`/node_modules/${n}/`));
+  return needles.filter((n) => modules.some((m) => has(m, n)));
 }
 
 test('credential-process on a cache hit loads no certificate parser, HTTP client, PKCS#12 or metrics code', async () => {
   const args = ['credential-process', ...sessionArgs(pki.rsa, ['--intermediates', pki.intermediatePem]), '--cache-dir', join(dir, 'cache')];
   const before = emu.stats().createSession.ok;
   const miss = await traced(args, 'miss');
-  // The miss is the control: the same tracer sees the HTTP client (CommonJS inside) when it is used.
-  assert.deepEqual(loaded(miss.modules, ['undici', '/src/identity/load.js', '/src/session/client.js']), ['undici', '/src/identity/load.js', '/src/session/client.js']);
+  // The miss is the control: the same tracer sees the HTTP client when it is used.
+  assert.deepEqual(loaded(miss.modules, ['node:https', '/src/identity/load.js', '/src/session/client.js']), ['node:https', '/src/identity/load.js', '/src/session/client.js']);
   assert.deepEqual(loaded(miss.modules, ['node-forge', 'prom-client', '/src/serve/']), [], 'a PEM identity needs no PKCS#12 code, and credential-process no metrics');
+  assert.deepEqual(loaded(miss.modules, ['undici', '/src/session/proxy-dispatcher.js']), [], 'a direct connection needs no proxy client');
 
   const hit = await traced(args, 'hit');
   assert.equal(emu.stats().createSession.ok - before, 1, 'the second run was a cache hit');
