@@ -263,6 +263,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       json: { type: 'string', default: 'bench/results.json' },
       render: { type: 'string' },
       label: { type: 'string' },
+      /** Node flags for the npm-bin runs (e.g. "--max-semi-space-size=1"), to measure V8 settings. */
+      'node-flags': { type: 'string' },
       /** Record this run as the "before" column's source instead of comparing with it. */
       'as-before': { type: 'boolean', default: false },
     },
@@ -276,7 +278,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const serveRuns = Math.max(3, Math.round(runs / 2));
   const memoryRuns = Math.max(3, Math.round(runs / 4));
   const seaPath = values.sea ?? join(REPO_ROOT, 'dist', 'release', 'rolesanywhere-sidecar');
-  const variants: Variant[] = [{ name: 'npm bin', command: process.execPath, prefix: [CLI] }];
+  const nodeFlags = (values['node-flags'] ?? '').split(' ').filter((f) => f !== '');
+  const variants: Variant[] = [{ name: 'npm bin', command: process.execPath, prefix: [...nodeFlags, CLI] }];
   if (values['no-sea'] !== true && existsSync(seaPath)) variants.push({ name: 'single executable', command: seaPath, prefix: [] });
   const machine = {
     date: new Date().toISOString(),
@@ -374,7 +377,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     cleanup(s.pki.dir);
   }
   machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
-  const report: StartupReport = { machine, runs, serveRuns, memoryRuns, ...(values.label !== undefined ? { label: values.label } : {}), results };
+  const report: StartupReport = { machine, runs, serveRuns, memoryRuns, ...(nodeFlags.length > 0 ? { nodeFlags } : {}), ...(values.label !== undefined ? { label: values.label } : {}), results };
 
   // bench/results.json holds the other benchmarks too: replace only this one's part.
   const jsonPath = resolve(values.json ?? 'bench/results.json');
@@ -394,6 +397,8 @@ export interface StartupReport {
   readonly serveRuns: number;
   readonly memoryRuns: number;
   readonly label?: string;
+  /** Node flags the npm-bin runs had. */
+  readonly nodeFlags?: string[];
   readonly results: TargetResult[];
   /** The first recorded run, kept as the "before" column by every later run. */
   readonly before?: Omit<StartupReport, 'before'>;
@@ -409,7 +414,7 @@ export function renderStartup(r: StartupReport): string {
   const out: string[] = [];
   out.push(
     `${m.date.slice(0, 16).replace('T', ' ')} UTC, ${m.cpus} CPUs (${m.cpuModel}), ${m.os}, Node ${m.node}; load average ${m.loadAverageAtStart.join(' ')} at start, ${m.loadAverageAtEnd.join(' ')} at end; ` +
-      `${r.runs} paired rounds (serve ${r.serveRuns}, memory ${r.memoryRuns}).`,
+      `${r.runs} paired rounds (serve ${r.serveRuns}, memory ${r.memoryRuns})${r.nodeFlags !== undefined ? `; npm bin under \`node ${r.nodeFlags.join(' ')}\`` : ''}.`,
     '',
   );
   const before = r.before;

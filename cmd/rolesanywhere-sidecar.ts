@@ -9,7 +9,11 @@ process.exitCode = await run({
   env: process.env,
   stdout: process.stdout,
   stderr: process.stderr,
-  stdin: process.stdin,
+  // A getter: process.stdin builds a stream (a tty, pipe or file reader) when first read,
+  // which only commands given `-` for an input need.
+  get stdin() {
+    return process.stdin;
+  },
   homedir: homedir(),
   clock: systemClock,
   random: systemRandom,
