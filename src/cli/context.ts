@@ -137,7 +137,7 @@ export function endpointFrom(opts: Options, io: Pick<CliIo, 'env'>, params: Crea
     profileArn: params.profileArn,
     ...(endpointFlag !== undefined ? { endpoint: endpointFlag } : {}),
     ...(regionFlag !== undefined ? { region: regionFlag } : {}),
-    useFips: envFlag(io.env.AWS_USE_FIPS_ENDPOINT),
+    useFips: opts.bool('use-fips-endpoint') || envFlag(io.env.AWS_USE_FIPS_ENDPOINT),
     useDualStack: envFlag(io.env.AWS_USE_DUALSTACK_ENDPOINT),
   });
 }
@@ -149,6 +149,7 @@ export async function sessionFrom(
   logger: Logger,
   identity: () => Identity,
   onAttempt?: (e: AttemptEvent) => void,
+  onClockSkew?: (offsetMs: number) => void,
 ): Promise<SessionSetup> {
   const params = sessionParamsFrom(opts);
   const endpoint = endpointFrom(opts, io, params);
@@ -192,6 +193,7 @@ export async function sessionFrom(
     caDescription: caPath !== undefined ? `${caOrigin} ${caPath}` : 'the system roots (set --ca-bundle or AWS_CA_BUNDLE to add a CA)',
     ...(usedProxy ? { proxyDescription: describeProxyUrl(usedProxy) } : {}),
     ...(onAttempt ? { onAttempt } : {}),
+    ...(onClockSkew ? { onClockSkew } : {}),
   });
   return { client, params, endpointUrl: endpoint.url, region: endpoint.region };
 }

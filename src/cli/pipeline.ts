@@ -15,6 +15,8 @@ import type { CliIo } from './io.js';
 
 export interface PipelineHooks {
   onAttempt?(e: AttemptEvent): void;
+  /** The clock offset CreateSession signs with changed (see CreateSessionClient.clockOffsetMs). */
+  onClockSkew?(offsetMs: number): void;
   onCredentials?(c: Credentials): void;
   onRefreshFailure?(err: unknown, refresher: CredentialRefresher): void;
   /** The identity in use: at start (`reloaded` false) and after each rotation. */
@@ -50,7 +52,7 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
   hooks.onIdentity?.(identity, false);
 
   const minRemainingMs = (opts.ranged('min-remaining', 0, 43200) ?? 1800) * 1000;
-  const session = await sessionFrom(opts, io, logger, () => identity, hooks.onAttempt);
+  const session = await sessionFrom(opts, io, logger, () => identity, hooks.onAttempt, hooks.onClockSkew);
   const warning = lifetimeWarning(session.params.durationSeconds, minRemainingMs);
   if (warning !== undefined) logger.warn(warning);
 

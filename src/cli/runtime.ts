@@ -53,6 +53,7 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
       metrics.createSessionCalls.inc({ outcome: outcome(e.outcome), code: e.code ?? 'none' });
       metrics.createSessionDuration.observe({ outcome: outcome(e.outcome) }, e.durationMs / 1000);
     },
+    onClockSkew: (offsetMs) => metrics.clockSkew.set(offsetMs / 1000),
     onCredentials: (c) => {
       metrics.credentialsExpiry.set(c.expiration / 1000);
       metrics.ready.set(1);

@@ -68,6 +68,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'role-session-name', type: 'string', arg: 'NAME', commands: SESSION, help: 'Role session name (the profile must accept custom names)' },
   { name: 'region', type: 'string', arg: 'REGION', commands: SESSION, help: 'Region of Roles Anywhere (default: the trust anchor ARN\'s region)' },
   { name: 'endpoint', type: 'string', arg: 'URL', commands: SESSION, help: 'Roles Anywhere endpoint URL, overriding the one derived from region and partition' },
+  { name: 'use-fips-endpoint', type: 'boolean', commands: SESSION, help: 'Use the FIPS endpoint of Roles Anywhere (rolesanywhere-fips.<region>...), as AWS_USE_FIPS_ENDPOINT=true does' },
   { name: 'ca-bundle', type: 'string', arg: 'PATH', commands: SESSION, help: 'Extra trusted root CAs (PEM) for the endpoint\'s TLS; AWS_CA_BUNDLE is read too' },
   { name: 'no-verify-ssl', type: 'boolean', noEnv: true, commands: SESSION, help: 'Do not verify the endpoint\'s TLS certificate (testing only; command line only, never from the environment)' },
   { name: 'with-proxy', type: 'boolean', commands: SESSION, help: 'Accepted for compatibility: proxies are always taken from HTTPS_PROXY/HTTP_PROXY and NO_PROXY' },

@@ -6,7 +6,7 @@ import { SidecarError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { LogFields, Logger } from '../core/logger.js';
 import { parseAuthorization } from '../signing/canonical.js';
-import { CreateSessionClient, userAgentFor, type AttemptEvent, type CreateSessionClientOptions } from './client.js';
+import { CreateSessionClient, nextClockOffset, parseDateHeader, SIGNING_WINDOW_MS, userAgentFor, type AttemptEvent, type CreateSessionClientOptions } from './client.js';
 import { createDispatcher, type DispatcherOptions } from './http.js';
 import type { RetryPolicy } from './retry.js';
 import {
@@ -87,6 +87,10 @@ async function harness(
 }
 
 function reply(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  // These scripts run on the real clock while the client runs on a ManualClock in 2026-11:
+  // Node's automatic Date header would look like a host clock days off. Tests of the clock
+  // correction send their own Date.
+  res.sendDate = false;
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(body);
 }
@@ -419,4 +423,99 @@ test('maxAttempts out of range is refused at construction', (t) => {
       }),
     (e: unknown) => e instanceof SidecarError && e.code === 'CONFIG_INVALID',
   );
+});
+
+// ---- clock skew ----------------------------------------------------------------------
+
+test('nextClockOffset: only a refusal whose Date is outside the signing window changes the offset', () => {
+  const local = START;
+  const at = (status: number, serverDelta: number | undefined, current = 0) =>
+    nextClockOffset({ status, serverDateMs: serverDelta === undefined ? undefined : local + serverDelta, localMs: local, currentOffsetMs: current });
+  // The host clock 10 minutes slow: the server is 600 s ahead.
+  assert.equal(at(403, 600_000), 600_000);
+  assert.equal(at(401, -3_600_000), -3_600_000);
+  // Rounded to whole seconds.
+  assert.equal(at(403, 599_600), 600_000);
+  // Within the window (plus Date's one-second resolution): refused for another reason.
+  assert.equal(at(403, SIGNING_WINDOW_MS), undefined);
+  assert.equal(at(403, -SIGNING_WINDOW_MS - 500), undefined);
+  assert.equal(at(403, 30_000), undefined);
+  // Not a refusal, or no Date: never corrected.
+  for (const status of [200, 400, 404, 429, 500, 503]) assert.equal(at(status, 600_000), undefined, String(status));
+  assert.equal(at(403, undefined), undefined);
+  assert.equal(nextClockOffset({ status: 403, serverDateMs: Number.NaN, localMs: local, currentOffsetMs: 0 }), undefined);
+  // An offset already in use that matches the server: the refusal has another cause.
+  assert.equal(at(403, 600_000, 600_000), undefined);
+  // The skew changed again (the clock drifted on): re-measured.
+  assert.equal(at(403, 1_800_000, 600_000), 1_800_000);
+  // The local clock was fixed while an offset was in use: the offset is dropped.
+  assert.equal(at(403, 2_000, 600_000), 0);
+});
+
+test('parseDateHeader: HTTP dates only, bounded', () => {
+  assert.equal(parseDateHeader('Sun, 22 Nov 2026 15:00:00 GMT'), Date.UTC(2026, 10, 22, 15, 0, 0));
+  assert.equal(parseDateHeader(undefined), undefined);
+  assert.equal(parseDateHeader(''), undefined);
+  assert.equal(parseDateHeader('1700000000'), undefined);
+  assert.equal(parseDateHeader('2026-11-22T15:00:00Z'), undefined);
+  assert.equal(parseDateHeader(`Sun, ${'9'.repeat(80)}`), undefined);
+  assert.equal(parseDateHeader('Sun, 99 Foo 2026 15:00:00 GMT'), undefined);
+});
+
+test('a refusal whose Date shows a slow host clock is signed again with the corrected time; later calls keep the correction', async (t) => {
+  const skewMs = 10 * 60 * 1000;
+  const signedAt: number[] = [];
+  const skews: number[] = [];
+  const h = await harness(
+    t,
+    (req, res) => {
+      const date = req.headers['x-amz-date'] as string;
+      const t0 = Date.UTC(+date.slice(0, 4), +date.slice(4, 6) - 1, +date.slice(6, 8), +date.slice(9, 11), +date.slice(11, 13), +date.slice(13, 15));
+      signedAt.push(t0);
+      const serverNow = h.clock.now() + skewMs;
+      const headers = { date: new Date(serverNow).toUTCString() }; // START is on a whole second
+      if (Math.abs(t0 - serverNow) > SIGNING_WINDOW_MS) {
+        reply(res, 403, JSON.stringify({ message: 'Signature expired' }), { ...headers, 'x-amzn-errortype': 'AccessDeniedException' });
+      } else {
+        reply(res, 201, sessionBody(new Date(serverNow + 3_600_000).toISOString()), headers);
+      }
+    },
+    { retry: { maxAttempts: 1, baseDelayMs: 200, maxDelayMs: 20_000 }, client: { onClockSkew: (ms) => skews.push(ms) } },
+  );
+  const first = await h.client.createSession();
+  assert.equal(signedAt.length, 2, 'one refused attempt, one corrected attempt, even with a one-attempt policy');
+  assert.equal(signedAt[1]! - signedAt[0]!, skewMs);
+  assert.deepEqual(skews, [skewMs]);
+  assert.equal(h.client.clockOffsetMs(), skewMs);
+  assert.deepEqual(h.delays, [], 'no backoff for a clock correction');
+  // Expiration in the local clock's terms: one hour from the local now.
+  assert.equal(first.credentials.expiration, START + 3_600_000);
+  const warns = h.logs.filter((l) => l.level === 'warn' && /host clock/.test(l.msg));
+  assert.equal(warns.length, 1);
+  assert.match(warns[0]!.msg, /10 min behind/);
+  assert.match(warns[0]!.msg, /NTP/);
+
+  h.clock.advance(60_000);
+  await h.client.createSession();
+  assert.equal(signedAt.length, 3, 'the next call is signed with the correction at once');
+  assert.equal(h.logs.filter((l) => l.level === 'warn' && /host clock/.test(l.msg)).length, 1, 'warned once');
+});
+
+test('a refusal for another reason, with a Date that agrees, is not "corrected"', async (t) => {
+  let n = 0;
+  const h = await harness(t, (_req, res) => {
+    n++;
+    reply(res, 403, JSON.stringify({ message: 'Untrusted certificate' }), { date: new Date(h.clock.now() + 20_000).toUTCString(), 'x-amzn-errortype': 'AccessDeniedException' });
+  });
+  await rejectsWith(h.client.createSession(), 'SERVICE_ACCESS_DENIED');
+  assert.equal(n, 1);
+  assert.equal(h.client.clockOffsetMs(), 0);
+});
+
+test('a success whose Date is far off never changes the signing clock', async (t) => {
+  const h = await harness(t, (_req, res) => {
+    reply(res, 201, sessionBody(), { date: new Date(h.clock.now() + 3_600_000).toUTCString() });
+  });
+  await h.client.createSession();
+  assert.equal(h.client.clockOffsetMs(), 0);
 });

@@ -61,7 +61,22 @@ export interface CreateSessionClientOptions {
   readonly userAgent?: string;
   /** Whether `close()` closes the dispatcher (default true). False when it is shared. */
   readonly ownsDispatcher?: boolean;
+  /**
+   * Called when the clock offset used for signing changes: the measured skew (server time
+   * minus local time, ms) when a refusal's `Date` showed it, 0 when the correction is dropped.
+   */
+  readonly onClockSkew?: (offsetMs: number) => void;
 }
+
+/**
+ * SigV4 signatures are accepted within 5 minutes of the server's time (see the AWS docs,
+ * "Signature Version 4 signing process": "the request must reach AWS within five minutes of
+ * the time stamp"). A refused request whose response `Date` is further away than that was
+ * refused because of this host's clock.
+ */
+export const SIGNING_WINDOW_MS = 5 * 60 * 1000;
+/** `Date` has a resolution of one second and the response took a while to arrive. */
+const DATE_RESOLUTION_MS = 1000;
 
 const defaultSleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
   await delay(ms, undefined, signal === undefined ? undefined : { signal });
@@ -135,8 +150,51 @@ async function readBounded(body: Readable, max: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * The clock correction (pure): given the response `Date` and the local time it arrived at,
+ * the offset to sign with next, or undefined to keep the current one. Only a refused request
+ * (401/403) may change it, and only when its `Date` is outside the signing window of the time
+ * that was signed, so a correct clock is never "corrected" by one odd response: the offset is
+ * set to the measured skew when the local clock is off by more than the window, and dropped
+ * when the local clock is right again (NTP stepped it) but the offset made the request late.
+ */
+export function nextClockOffset(opts: {
+  readonly status: number;
+  readonly serverDateMs: number | undefined;
+  readonly localMs: number;
+  readonly currentOffsetMs: number;
+}): number | undefined {
+  const { status, serverDateMs, localMs, currentOffsetMs } = opts;
+  if (status !== 401 && status !== 403) return undefined;
+  if (serverDateMs === undefined || !Number.isFinite(serverDateMs)) return undefined;
+  // Date is truncated to the second: the server's time was in [Date, Date + 1 s).
+  const measured = serverDateMs + DATE_RESOLUTION_MS / 2 - 1 - localMs;
+  const signedOff = Math.abs(measured - currentOffsetMs);
+  if (signedOff <= SIGNING_WINDOW_MS + DATE_RESOLUTION_MS) return undefined; // refused for another reason
+  if (Math.abs(measured) <= SIGNING_WINDOW_MS) return 0;
+  // Whole seconds: Date carries no more, and a rounded offset keeps log lines stable.
+  return Math.round(measured / 1000) * 1000;
+}
+
+/** The `Date` response header as epoch ms, or undefined when absent or not an HTTP date. */
+export function parseDateHeader(v: string | undefined): number | undefined {
+  if (v === undefined || v.length > 64 || !/^[A-Za-z]{3},? [A-Za-z0-9 :-]+$/.test(v.trim())) return undefined;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function describeSkew(ms: number): string {
+  const s = Math.round(Math.abs(ms) / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const parts = [h > 0 ? `${h} h` : '', m > 0 ? `${m} min` : '', s % 60 > 0 || s < 60 ? `${s % 60} s` : ''].filter((x) => x !== '');
+  return `${parts.join(' ')} ${ms < 0 ? 'ahead of' : 'behind'}`;
+}
+
 export class CreateSessionClient implements CredentialSource {
   private readonly clock: Clock;
+  /** Server time minus local time, applied to signing times and expirations; 0 when the clock is right. */
+  private offsetMs = 0;
   private readonly random: Random;
   private readonly logger: Logger;
   private readonly retry: RetryPolicy;
@@ -165,15 +223,18 @@ export class CreateSessionClient implements CredentialSource {
    */
   async createSession(signal?: AbortSignal): Promise<SessionResult> {
     const max = this.retry.maxAttempts;
+    let clockCorrected = false;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       const started = this.clock.now();
       let status: number | undefined;
       let retryAfterMs: number | undefined;
+      let serverDate: { serverMs: number; localMs: number } | undefined;
       try {
         const r = await this.attempt(attempt, signal);
         status = r.status;
         retryAfterMs = r.retryAfterMs;
+        if (r.serverDateMs !== undefined) serverDate = { serverMs: r.serverDateMs, localMs: r.localMs };
         // attempt() returns an error whenever it returns no result.
         if (r.result === undefined) throw r.error!;
         this.report({ outcome: 'success', status, durationMs: this.clock.now() - started, attempt });
@@ -193,6 +254,14 @@ export class CreateSessionClient implements CredentialSource {
         if (signal?.aborted) throw signal.reason;
         const err = isSidecarError(e) ? e : this.classify(e, attempt);
         this.report({ outcome: 'error', code: err.code, ...(status !== undefined ? { status } : {}), durationMs: this.clock.now() - started, attempt });
+        // A refusal caused by this host's clock is signed again at once with the corrected
+        // time, once per call, whatever the retry policy: it is not a transient failure that
+        // waiting would fix, and a one-attempt policy must not turn it into an outage.
+        if (!clockCorrected && status !== undefined && this.correctClock(status, serverDate)) {
+          clockCorrected = true;
+          attempt--;
+          continue;
+        }
         if (!err.retryable || attempt >= max) throw withAttempts(err, attempt);
         const wait = backoffDelayMs(attempt, this.retry, this.random.float(), retryAfterMs);
         this.logger.warn('CreateSession attempt failed, retrying', {
@@ -215,6 +284,38 @@ export class CreateSessionClient implements CredentialSource {
     }
   }
 
+  /** Server time minus local time that signing uses now (0 unless a refusal showed this host's clock is off). */
+  clockOffsetMs(): number {
+    return this.offsetMs;
+  }
+
+  /** Applies `nextClockOffset`; true when the offset changed (the request should be signed again). */
+  private correctClock(status: number, date: { serverMs: number; localMs: number } | undefined): boolean {
+    const next = nextClockOffset({
+      status,
+      serverDateMs: date?.serverMs,
+      localMs: date?.localMs ?? 0,
+      currentOffsetMs: this.offsetMs,
+    });
+    if (next === undefined || next === this.offsetMs) return false;
+    this.offsetMs = next;
+    const host = this.opts.endpoint.host;
+    if (next === 0) {
+      this.logger.warn('the host clock agrees with the endpoint again: signing with the local time, clock correction dropped', { host });
+    } else {
+      this.logger.warn(
+        `the host clock is ${describeSkew(next)} the time of ${host} (its Date header), outside the 5-minute signing window: signing with the corrected time from now on; fix this host's time synchronisation (NTP/chrony)`,
+        { host, clockSkewSeconds: next / 1000 },
+      );
+    }
+    try {
+      this.opts.onClockSkew?.(next);
+    } catch {
+      // A metrics hook must not break a credential fetch.
+    }
+    return true;
+  }
+
   /** Closes the dispatcher when this client owns it. */
   async close(): Promise<void> {
     if (this.opts.ownsDispatcher !== false) await this.opts.dispatcher.close();
@@ -235,10 +336,10 @@ export class CreateSessionClient implements CredentialSource {
   private async attempt(
     attempt: number,
     signal?: AbortSignal,
-  ): Promise<{ status: number; retryAfterMs?: number; result?: SessionResult; error?: SidecarError }> {
+  ): Promise<{ status: number; localMs: number; retryAfterMs?: number; serverDateMs?: number; result?: SessionResult; error?: SidecarError }> {
     const { endpoint, params } = this.opts;
     const identity = this.opts.identity();
-    const signed = signCreateSession(signingIdentityOf(identity), params, endpoint.region, endpoint.host, this.clock.now());
+    const signed = signCreateSession(signingIdentityOf(identity), params, endpoint.region, endpoint.host, this.clock.now() + this.offsetMs);
     const headers: Record<string, string> = {};
     for (const [name, value] of signed.headers) headers[name] = value;
     headers['User-Agent'] = this.userAgent;
@@ -252,11 +353,18 @@ export class CreateSessionClient implements CredentialSource {
       ...(signal !== undefined ? { signal } : {}),
     });
     const status = res.statusCode;
+    const localMs = this.clock.now();
     const context = { host: endpoint.host, region: endpoint.region, attempts: attempt };
     const retryAfterMs = isRetryableStatus(status)
       ? parseRetryAfter(headerValue(res.headers, 'retry-after'), this.clock.now())
       : undefined;
-    const base = { status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    const serverDateMs = parseDateHeader(headerValue(res.headers, 'date'));
+    const base = {
+      status,
+      localMs,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      ...(serverDateMs !== undefined ? { serverDateMs } : {}),
+    };
     const declared = Number(headerValue(res.headers, 'content-length') ?? '0');
     let text: string;
     try {
@@ -289,7 +397,13 @@ export class CreateSessionClient implements CredentialSource {
   }
 
   /** The service always returns roleArn today; if it ever does not, the requested role is the right one. */
-  private withRoleDefaults(r: SessionResult): SessionResult {
+  private withRoleDefaults(parsed: SessionResult): SessionResult {
+    // Expirations are the server's time; everything downstream (refresh plans, the
+    // never-serve-expired checks, the SDKs on this host) compares them with the local clock.
+    const r =
+      this.offsetMs === 0
+        ? parsed
+        : { ...parsed, credentials: { ...parsed.credentials, expiration: parsed.credentials.expiration - this.offsetMs } };
     if (r.credentials.roleArn !== undefined) return r;
     const roleArn = this.opts.params.roleArn;
     const accountId = accountIdOfRoleArn(roleArn);

@@ -24,6 +24,8 @@ export interface Metrics {
   readonly imdsTokens: Gauge<never>;
   /** 1 when servable credentials are held, else 0. */
   readonly ready: Gauge<never>;
+  /** Server minus local time that signing corrects for (0: the host clock is within the signing window). */
+  readonly clockSkew: Gauge<never>;
 }
 
 export const METRIC_PREFIX = 'rolesanywhere_sidecar_';
@@ -92,6 +94,11 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     ready: new Gauge({
       name: `${p}ready`,
       help: '1 when servable credentials are held, 0 otherwise.',
+      registers,
+    }),
+    clockSkew: new Gauge({
+      name: `${p}clock_skew_seconds`,
+      help: 'Endpoint time minus host time that request signing corrects for, measured from a refused response; 0 when the host clock is right.',
       registers,
     }),
   };

@@ -183,3 +183,47 @@ describe('--serve-region: SDKs find their region through IMDS', () => {
     }
   });
 });
+
+describe('--use-fips-endpoint (the official helper\'s FIPS flag)', () => {
+  /** A forward proxy that records CONNECT targets and refuses them: where the CLI would go, without a network. */
+  async function connectRecorder(): Promise<{ url: string; targets: string[]; close(): Promise<void> }> {
+    const { createServer } = await import('node:http');
+    const targets: string[] = [];
+    const server = createServer((_req, res) => res.writeHead(405).end());
+    server.on('connect', (req, socket) => {
+      targets.push(req.url ?? '');
+      socket.end('HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    return { url: `http://127.0.0.1:${port}`, targets, close: () => new Promise((r) => server.close(() => r())) };
+  }
+
+  test('the flag and AWS_USE_FIPS_ENDPOINT both send CreateSession to rolesanywhere-fips.<region>', async () => {
+    const proxy = await connectRecorder();
+    try {
+      const arns = ['--trust-anchor-arn', 'arn:aws:rolesanywhere:us-east-2:123456789012:trust-anchor/11111111-2222-3333-4444-555555555555',
+        '--profile-arn', 'arn:aws:rolesanywhere:us-east-2:123456789012:profile/11111111-2222-3333-4444-555555555555',
+        '--role-arn', 'arn:aws:iam::123456789012:role/app'];
+      const base = ['credential-process', '--no-cache', '--certificate', pki.ec256.cert, '--private-key', pki.ec256.key, ...arns];
+      for (const [args, env] of [
+        [[...base, '--use-fips-endpoint'], {}],
+        [base, { AWS_USE_FIPS_ENDPOINT: 'true' }],
+      ] as Array<[string[], Record<string, string>]>) {
+        const r = await runCli(args, { env: cliEnv({ HOME: home, HTTPS_PROXY: proxy.url, ...env }) });
+        assert.notEqual(r.code, 0);
+        assert.equal(r.stdout, '');
+        assert.match(r.stderr, /rolesanywhere-fips\.us-east-2\.amazonaws\.com/);
+      }
+      assert.ok(proxy.targets.length >= 2);
+      for (const t of proxy.targets) assert.equal(t, 'rolesanywhere-fips.us-east-2.amazonaws.com:443');
+      // With an explicit endpoint the flag is a contradiction, said in one line.
+      const c = await runCli([...base, '--use-fips-endpoint', '--endpoint', 'https://127.0.0.1:1'], { env: cliEnv({ HOME: home }) });
+      assert.notEqual(c.code, 0);
+      assert.match(c.stderr.trim(), /cannot be combined with FIPS/);
+      assert.equal(c.stderr.trim().split('\n').length, 1);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
