@@ -4,7 +4,7 @@
  * Each sidecar is a REAL CredentialRefresher (src/refresh/refresher.ts) with the real
  * refresh-time rule and failure backoff (src/refresh/schedule.ts). Only the CreateSession
  * client underneath is simulated: it keeps the real client's retry loop
- * (DEFAULT_RETRY_POLICY and backoffDelayMs from src/session/retry.ts) but replaces HTTP
+ * (REFRESHER_RETRY_POLICY, or DEFAULT_RETRY_POLICY for the round-1 comparison, and backoffDelayMs from src/session/retry.ts) but replaces HTTP
  * with a round-trip latency in virtual time and a per-account token bucket that
  * either mints credentials or answers 429 (SERVICE_THROTTLED). The question this answers
  * (docs/fleet-simulation.md): given a fleet size, a session duration and the account's
@@ -19,7 +19,7 @@ import { nullLogger } from '../../src/core/logger.js';
 import { VirtualTime } from '../../src/core/timers.js';
 import { CredentialRefresher } from '../../src/refresh/refresher.js';
 import { refreshDelayMs, SERVE_SKEW_MS } from '../../src/refresh/schedule.js';
-import { DEFAULT_RETRY_POLICY, backoffDelayMs, type RetryPolicy } from '../../src/session/retry.js';
+import { REFRESHER_RETRY_POLICY, backoffDelayMs, type RetryPolicy } from '../../src/session/retry.js';
 
 const SECOND = 1_000;
 const HOUR = 3_600 * SECOND;
@@ -235,7 +235,7 @@ export class SimulatedCreateSession implements CredentialSource {
     readonly time: VirtualTime,
     readonly random: Random,
     private readonly latencyMs: readonly [number, number],
-    readonly policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    readonly policy: RetryPolicy = REFRESHER_RETRY_POLICY,
     /** Called just before a fetch settles (promise continuations are then pending). */
     readonly onSettle: () => void = () => undefined,
   ) {
@@ -289,7 +289,7 @@ class Fetch implements Due {
     if (c !== undefined) {
       client.onSettle();
       this.resolve(c);
-    } else if (this.attempt >= client.policy.maxAttempts) {
+    } else if (this.attempt >= client.policy.maxAttempts || client.policy.retryThrottled === false) {
       client.onSettle();
       this.reject(client.throttledError);
     } else {
@@ -316,7 +316,10 @@ export interface FleetOptions {
   seed?: number;
   /** The refresher's --min-remaining; default its own default (30 min). */
   minRemainingMs?: number;
+  /** The client's retry policy under the refresher; default REFRESHER_RETRY_POLICY (one attempt per refresh). */
   retryPolicy?: RetryPolicy;
+  /** The refresher's backoff cap after a throttled refresh; default its own (THROTTLED_RETRY_CAP_MS). */
+  throttledRetryCapMs?: number;
   /** Called about once per virtual hour (long runs report progress). */
   onProgress?(p: FleetProgress): void;
 }
@@ -396,7 +399,7 @@ export async function simulateFleet(opts: FleetOptions): Promise<FleetResult> {
     time,
     random,
     opts.latencyMs ?? [50, 150],
-    opts.retryPolicy ?? DEFAULT_RETRY_POLICY,
+    opts.retryPolicy ?? REFRESHER_RETRY_POLICY,
     () => {
       pendingContinuations = true;
     },
@@ -421,6 +424,7 @@ export async function simulateFleet(opts: FleetOptions): Promise<FleetResult> {
       random,
       logger: nullLogger,
       ...(opts.minRemainingMs !== undefined ? { minRemainingMs: opts.minRemainingMs } : {}),
+      ...(opts.throttledRetryCapMs !== undefined ? { throttledRetryCapMs: opts.throttledRetryCapMs } : {}),
       onSuccess: (c) => {
         const now = time.now();
         if (Number.isNaN(firstAt[i]!)) {

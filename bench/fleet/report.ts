@@ -5,6 +5,8 @@ export interface ScenarioReport {
   result: FleetResult;
   /** Caveats printed under the table (overload, reduced hours). */
   notes: string[];
+  /** The refresh policy, when several are compared side by side. */
+  policy?: string;
 }
 
 const HEADER = [
@@ -23,9 +25,11 @@ const HEADER = [
 ];
 
 export function formatTable(reports: readonly ScenarioReport[]): string {
-  const rows = reports.map(({ result: r }, i) => {
+  const withPolicy = reports.some((x) => x.policy !== undefined);
+  const rows = reports.map(({ result: r, policy }, i) => {
     const mark = reports[i]!.notes.length > 0 ? ` [${i + 1}]` : '';
     return [
+      ...(withPolicy ? [policy ?? ''] : []),
       `${int(r.sidecars)}${mark}`,
       `${int(r.sessionSeconds)} s`,
       String(r.hours),
@@ -42,7 +46,9 @@ export function formatTable(reports: readonly ScenarioReport[]): string {
       r.cpuSeconds.toFixed(1),
     ];
   });
-  const lines = [row(HEADER), row(HEADER.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(row)];
+  const header = withPolicy ? ['Policy', ...HEADER] : HEADER;
+  const align = header.map((_, i) => (i === 0 || (withPolicy && i === 1) ? '---' : '---:'));
+  const lines = [row(header), row(align), ...rows.map(row)];
   const notes = reports.flatMap((r, i) => r.notes.map((n) => `[${i + 1}] ${n}`));
   return [...lines, ...(notes.length > 0 ? ['', ...notes] : [])].join('\n');
 }

@@ -17,7 +17,8 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import { DEFAULT_RETRY_POLICY } from '../../src/session/retry.js';
+import { THROTTLED_RETRY_CAP_MS } from '../../src/refresh/schedule.js';
+import { DEFAULT_RETRY_POLICY, REFRESHER_RETRY_POLICY, type RetryPolicy } from '../../src/session/retry.js';
 import { floorCallsPerSecond, nominalCallsPerSecond, simulateFleet, type FleetResult } from './fleet.js';
 import { formatTable, type ScenarioReport } from './report.js';
 
@@ -29,6 +30,17 @@ const DEFAULT_RATE = 10;
 const OVERLOADED_HOURS = 1.5;
 const OVERLOADED_MIN_SIDECARS = 10_000;
 
+/**
+ * The refresh policies compared side by side. `throttle-aware` is what the sidecar ships:
+ * one CreateSession attempt per planned refresh and a 5 min backoff cap after a 429.
+ * `round-1` is the first release's: the client's 4 quick attempts under the refresher and the
+ * 60 s cap for every failure.
+ */
+export const POLICIES: Readonly<Record<string, { readonly retryPolicy: RetryPolicy; readonly throttledRetryCapMs: number }>> = {
+  'round-1': { retryPolicy: DEFAULT_RETRY_POLICY, throttledRetryCapMs: 60_000 },
+  'throttle-aware': { retryPolicy: REFRESHER_RETRY_POLICY, throttledRetryCapMs: THROTTLED_RETRY_CAP_MS },
+};
+
 interface Args {
   sidecars: number[];
   sessions: number[];
@@ -38,13 +50,14 @@ interface Args {
   latency: [number, number];
   spread: number;
   seed: number;
-  clientAttempts: number;
+  clientAttempts: number | undefined;
+  policies: string[];
   json: string | undefined;
 }
 
 const USAGE =
   'usage: node dist/bench/fleet/simulate.js [--sidecars N[,N...]] [--hours H] [--session-seconds S[,S...]] [--rate R] ' +
-  '[--burst B] [--latency-ms LO-HI] [--start-spread-seconds S] [--client-attempts N] [--seed N] [--json out.json]';
+  '[--burst B] [--latency-ms LO-HI] [--start-spread-seconds S] [--policy round-1,throttle-aware] [--client-attempts N] [--seed N] [--json out.json]';
 
 class UsageError extends Error {}
 class HelpRequested extends Error {}
@@ -59,7 +72,8 @@ function parseArgs(argv: string[]): Args {
     latency: [50, 150],
     spread: 0,
     seed: 1,
-    clientAttempts: DEFAULT_RETRY_POLICY.maxAttempts,
+    clientAttempts: undefined,
+    policies: Object.keys(POLICIES),
     json: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -101,6 +115,12 @@ function parseArgs(argv: string[]): Args {
         a.clientAttempts = num(name, value);
         if (!Number.isInteger(a.clientAttempts) || a.clientAttempts < 1 || a.clientAttempts > 100) {
           throw new UsageError('--client-attempts takes an integer from 1 to 100');
+        }
+        break;
+      case '--policy':
+        a.policies = value.split(',');
+        for (const p of a.policies) {
+          if (!Object.hasOwn(POLICIES, p)) throw new UsageError(`--policy takes ${Object.keys(POLICIES).join(', ')} (comma-separated); got ${JSON.stringify(p.slice(0, 40))}`);
         }
         break;
       case '--json':
@@ -145,6 +165,9 @@ async function main(): Promise<number> {
   const reports: ScenarioReport[] = [];
   for (const sessionSeconds of args.sessions) {
     for (const sidecars of args.sidecars) {
+     for (const policyName of args.policies) {
+      const policy = POLICIES[policyName]!;
+      const retryPolicy = args.clientAttempts === undefined ? policy.retryPolicy : { ...policy.retryPolicy, maxAttempts: args.clientAttempts };
       const overloaded = floorCallsPerSecond(sidecars, sessionSeconds) > args.rate;
       const reduce = args.hours === undefined && overloaded && sidecars >= OVERLOADED_MIN_SIDECARS;
       const hours = args.hours ?? (reduce ? OVERLOADED_HOURS : DEFAULT_HOURS);
@@ -157,16 +180,16 @@ async function main(): Promise<number> {
       } else if (nominal > args.rate) {
         notes.push(`over the limit: the refresh schedule needs ${nominal.toFixed(1)} calls/s > ${args.rate} (refreshing at the last moment would need ${floorCallsPerSecond(sidecars, sessionSeconds).toFixed(1)})`);
       }
-      if (args.clientAttempts !== DEFAULT_RETRY_POLICY.maxAttempts) {
+      if (args.clientAttempts !== undefined && args.clientAttempts !== policy.retryPolicy.maxAttempts) {
         const n = args.clientAttempts;
-        notes.push(`what-if: the client makes ${n} attempt${n === 1 ? '' : 's'} per fetch instead of ${DEFAULT_RETRY_POLICY.maxAttempts}`);
+        notes.push(`what-if: the client makes ${n} attempt${n === 1 ? '' : 's'} per fetch instead of ${policy.retryPolicy.maxAttempts}`);
       }
       if (reduce) {
         notes.push(
           `hours reduced from ${DEFAULT_HOURS} to ${hours} to keep the run to minutes: the retry storm never ends, and every call in it goes through a real refresher (pass --hours to override)`,
         );
       }
-      process.stderr.write(`simulating ${sidecars} sidecars, ${sessionSeconds} s sessions, ${hours} h, ${args.rate} calls/s...\n`);
+      process.stderr.write(`simulating ${sidecars} sidecars, ${sessionSeconds} s sessions, ${hours} h, ${args.rate} calls/s, policy ${policyName}...\n`);
       const started = Date.now();
       let result: FleetResult;
       try {
@@ -179,7 +202,8 @@ async function main(): Promise<number> {
           latencyMs: args.latency,
           startSpreadSeconds: args.spread,
           seed: args.seed,
-          retryPolicy: { ...DEFAULT_RETRY_POLICY, maxAttempts: args.clientAttempts },
+          retryPolicy,
+          throttledRetryCapMs: policy.throttledRetryCapMs,
           onProgress: (p) => {
             if (Date.now() - started > 5_000) {
               process.stderr.write(
@@ -192,7 +216,8 @@ async function main(): Promise<number> {
         process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
         return 2;
       }
-      reports.push({ result, notes });
+      reports.push({ result, notes, ...(args.policies.length > 1 ? { policy: policyName } : {}) });
+     }
     }
   }
   process.stdout.write(`${formatTable(reports)}\n`);
@@ -200,7 +225,8 @@ async function main(): Promise<number> {
     const doc = {
       generatedAt: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}` },
-      clientRetryPolicy: { ...DEFAULT_RETRY_POLICY, maxAttempts: args.clientAttempts },
+      policies: Object.fromEntries(args.policies.map((p) => [p, POLICIES[p]])),
+      ...(args.clientAttempts !== undefined ? { clientAttemptsOverride: args.clientAttempts } : {}),
       scenarios: reports,
     };
     writeFileSync(args.json, `${JSON.stringify(doc, null, 2)}\n`);

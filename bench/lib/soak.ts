@@ -272,7 +272,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       env: emu.env,
       cert: certPath,
       key: keyPath,
-      args: ['--identity-poll-interval', String(IDENTITY_POLL_S), '--session-duration', String(SESSION_DURATION_S)],
+      // --rotation-jitter 0: the soak checks the rotated certificate is used within one poll interval.
+      args: ['--identity-poll-interval', String(IDENTITY_POLL_S), '--rotation-jitter', '0', '--session-duration', String(SESSION_DURATION_S)],
     });
     const sc = sidecar;
     const start = Date.now();

@@ -16,6 +16,7 @@ import type { IdentityConfig, InputSource, KeyConfig } from '../identity/index.j
 import { readFileBounded } from '../io/files.js';
 import { resolveEndpoint, type ResolvedEndpoint } from '../session/endpoint.js';
 import type { AttemptEvent, CreateSessionClient } from '../session/index.js';
+import type { RetryPolicy } from '../session/retry.js';
 import type { CreateSessionParams } from '../signing/create-session.js';
 import { createLogger, isLogLevel } from '../telemetry/logger.js';
 import type { CliIo } from './io.js';
@@ -142,15 +143,22 @@ export function endpointFrom(opts: Options, io: Pick<CliIo, 'env'>, params: Crea
   });
 }
 
+export interface SessionHooks {
+  readonly onAttempt?: (e: AttemptEvent) => void;
+  readonly onClockSkew?: (offsetMs: number) => void;
+  /** The client's retry policy (default DEFAULT_RETRY_POLICY, for callers an SDK is waiting on). */
+  readonly retry?: RetryPolicy;
+}
+
 /** Builds the CreateSession client; `identity` is a getter so a rotated identity is picked up. */
 export async function sessionFrom(
   opts: Options,
   io: CliIo,
   logger: Logger,
   identity: () => Identity,
-  onAttempt?: (e: AttemptEvent) => void,
-  onClockSkew?: (offsetMs: number) => void,
+  hooks: SessionHooks = {},
 ): Promise<SessionSetup> {
+  const { onAttempt, onClockSkew, retry } = hooks;
   const params = sessionParamsFrom(opts);
   const endpoint = endpointFrom(opts, io, params);
   const { CreateSessionClient, createDispatcher, describeProxyUrl, userAgentFor } = await import('../session/index.js');
@@ -194,6 +202,7 @@ export async function sessionFrom(
     ...(usedProxy ? { proxyDescription: describeProxyUrl(usedProxy) } : {}),
     ...(onAttempt ? { onAttempt } : {}),
     ...(onClockSkew ? { onClockSkew } : {}),
+    ...(retry ? { retry } : {}),
   });
   return { client, params, endpointUrl: endpoint.url, region: endpoint.region };
 }

@@ -10,13 +10,19 @@ import type { Options } from '../config/parse.js';
 import type { IdentityConfig } from '../identity/index.js';
 import { CredentialRefresher, hashIdentityFiles, IdentityWatcher, lifetimeWarning } from '../refresh/index.js';
 import type { AttemptEvent } from '../session/index.js';
+import { REFRESHER_RETRY_POLICY, type RetryPolicy } from '../session/retry.js';
 import { identityConfigFrom, identityLoader, sessionFrom, type SessionSetup } from './context.js';
 import type { CliIo } from './io.js';
+
+/** Default spread of the refresh after a certificate rotation or SIGHUP (`--rotation-jitter`). */
+export const DEFAULT_ROTATION_JITTER_SECONDS = 300;
 
 export interface PipelineHooks {
   onAttempt?(e: AttemptEvent): void;
   /** The clock offset CreateSession signs with changed (see CreateSessionClient.clockOffsetMs). */
   onClockSkew?(offsetMs: number): void;
+  /** The client's retry policy: REFRESHER_RETRY_POLICY (default) when the refresher runs, DEFAULT_RETRY_POLICY for one-shot use. */
+  clientRetry?: RetryPolicy;
   onCredentials?(c: Credentials): void;
   onRefreshFailure?(err: unknown, refresher: CredentialRefresher): void;
   /** The identity in use: at start (`reloaded` false) and after each rotation. */
@@ -52,7 +58,13 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
   hooks.onIdentity?.(identity, false);
 
   const minRemainingMs = (opts.ranged('min-remaining', 0, 43200) ?? 1800) * 1000;
-  const session = await sessionFrom(opts, io, logger, () => identity, hooks.onAttempt, hooks.onClockSkew);
+  const rotationJitterMs = (opts.ranged('rotation-jitter', 0, 3600) ?? DEFAULT_ROTATION_JITTER_SECONDS) * 1000;
+  // The refresher owns the backoff: one attempt per planned refresh.
+  const session = await sessionFrom(opts, io, logger, () => identity, {
+    ...(hooks.onAttempt !== undefined ? { onAttempt: hooks.onAttempt } : {}),
+    ...(hooks.onClockSkew !== undefined ? { onClockSkew: hooks.onClockSkew } : {}),
+    retry: hooks.clientRetry ?? REFRESHER_RETRY_POLICY,
+  });
   const warning = lifetimeWarning(session.params.durationSeconds, minRemainingMs);
   if (warning !== undefined) logger.warn(warning);
 
@@ -86,7 +98,8 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
               serial: next.serialDecimal,
               notAfter: new Date(next.notAfter).toISOString(),
             });
-            refresher.refreshNow('identity-reload').catch(() => undefined);
+            // Spread: a rotation (or SIGHUP) rolled out to a fleet must not become a herd.
+            refresher.refreshWithin('identity-reload', rotationJitterMs);
           },
           ...(hooks.onIdentityFailure !== undefined ? { onReloadFailed: hooks.onIdentityFailure } : {}),
         })

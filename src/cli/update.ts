@@ -7,6 +7,7 @@ import { errnoMeaning, readFileBounded, writeFileAtomic } from '../io/files.js';
 import { MAX_CREDENTIALS_FILE_BYTES, profileValues, updateProfile } from '../sinks/credentials-file.js';
 import { loggerFrom } from './context.js';
 import type { CliIo } from './io.js';
+import { DEFAULT_RETRY_POLICY } from '../session/retry.js';
 import { createPipeline } from './pipeline.js';
 
 /**
@@ -54,6 +55,8 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
   // credentials in the file last.
   let writes: Promise<void> = Promise.resolve();
   const pipeline = await createPipeline(opts, io, logger, {
+    // --once is one fetch with nothing behind it: the client's quick retries, as credential-process.
+    ...(opts.bool('once') ? { clientRetry: DEFAULT_RETRY_POLICY } : {}),
     onCredentials: (c) => {
       writes = writes.then(() => write(c)).catch((e: unknown) => logger.error('cannot write the credentials file', { path: file, error: e }));
     },

@@ -99,6 +99,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'imds-allow-non-loopback', type: 'boolean', noEnv: true, commands: ['serve'], help: 'Allow the IMDS (credential) listener to bind a non-loopback --address (command line only)' },
   { name: 'container-allow-non-loopback', type: 'boolean', noEnv: true, commands: ['serve'], help: 'Allow the container-credentials listener to bind a non-loopback --container-address (command line only)' },
   { name: 'ops-allow-non-loopback', type: 'boolean', noEnv: true, commands: ['serve'], help: 'Allow the operations listener (/healthz, /readyz, /metrics; no credentials) to bind a non-loopback --ops-address, e.g. 0.0.0.0 for kubelet probes (command line only)' },
+  { name: 'rotation-jitter', type: 'number', arg: 'SECONDS', default: 300, commands: ['serve', 'exec', 'update'], help: 'After a certificate rotation or SIGHUP, refresh at a random point within this many seconds (cut to half the held credentials\' life; 0: at once), so a fleet-wide rotation is no herd' },
   { name: 'min-remaining', type: 'number', arg: 'SECONDS', default: 1800, commands: ['serve', 'exec', 'update'], help: 'Life every served credential should have left, where the session duration allows' },
   { name: 'identity-poll-interval', type: 'number', arg: 'SECONDS', default: 10, commands: ['serve', 'exec', 'update'], help: 'How often certificate and key files are checked for rotation' },
   // update

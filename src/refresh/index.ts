@@ -2,6 +2,7 @@
 export {
   DEFAULT_MIN_REMAINING_MS,
   SERVE_SKEW_MS,
+  THROTTLED_RETRY_CAP_MS,
   failureRetryDelayMs,
   goalAchievable,
   isFresh,

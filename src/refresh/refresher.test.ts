@@ -456,3 +456,88 @@ test('a source that throws synchronously is retried like any failure', async () 
   refresher.stop();
   assert.equal(vt.pending(), 0);
 });
+
+const throttled = (): SidecarError => new SidecarError('SERVICE_THROTTLED', 'CreateSession answered 429; retrying');
+
+test('a throttled refresher with nothing held backs off to minutes, not 60 s, and recovers when the limit lets it in', async () => {
+  const { vt, source, refresher } = setup({ lifetimeMs: HOUR, random: seededRandom(7) });
+  const until = T0 + 2 * HOUR;
+  source.script = (_n, now) => (now < until ? throttled() : 'ok');
+  refresher.start();
+  await vt.advanceAsync(until - T0);
+  const gaps = source.calls.slice(1).map((t, i) => t - source.calls[i]!);
+  assert.ok(Math.max(...gaps) > 60 * SEC, `some waits exceed the 60 s outage cap: ${Math.max(...gaps)} ms`);
+  assert.ok(Math.max(...gaps) <= 5 * MIN, 'never more than the 5 min throttle cap');
+  // An outage of other kinds (ENDPOINT_UNREACHABLE above) makes 110-400 calls in 2 h; throttled, far fewer.
+  assert.ok(source.calls.length < 60, `${source.calls.length} calls in two throttled hours`);
+  await vt.advanceAsync(5 * MIN);
+  assert.ok(refresher.current() !== undefined, 'credentials within the 5 min cap after the throttling ends');
+  refresher.stop();
+});
+
+test('a throttled holder still retries before its credentials lapse', async () => {
+  const { vt, source, refresher } = setup({ lifetimeMs: 20 * MIN, random: seededRandom(3), minRemainingMs: 5 * MIN });
+  refresher.start();
+  await vt.runUntilIdle();
+  assert.equal(refresher.generation, 1);
+  const heldUntil = refresher.current()!.expiration;
+  source.script = (n) => (n < 12 ? throttled() : 'ok');
+  await vt.advanceAsync(heldUntil - vt.now() - 6 * SEC);
+  assert.ok(refresher.generation >= 2 || source.calls.filter((t) => t > T0).length >= 4, 'several attempts before the lapse');
+  refresher.stop();
+});
+
+test('the throttle cap is an option (the fleet simulation compares the old 60 s one)', async () => {
+  const vt = new VirtualTime(T0);
+  const source = new ScriptedSource(vt, { lifetimeMs: HOUR });
+  source.script = () => throttled();
+  const refresher = new CredentialRefresher({ source, clock: vt, timers: vt, random: fixedRandom(0.999), throttledRetryCapMs: 60 * SEC });
+  refresher.start();
+  await vt.advanceAsync(HOUR);
+  const gaps = source.calls.slice(1).map((t, i) => t - source.calls[i]!);
+  assert.ok(Math.max(...gaps) <= 60 * SEC);
+  refresher.stop();
+});
+
+test('refreshWithin spreads a rotation-triggered refresh, at once when nothing is held', async () => {
+  const { vt, source, refresher, logger } = setup({ lifetimeMs: HOUR, random: fixedRandom(0.5) });
+  refresher.start();
+  await vt.runUntilIdle();
+  const before = source.calls.length;
+  refresher.refreshWithin('identity-reload', 300 * SEC);
+  await vt.advanceAsync(149 * SEC);
+  assert.equal(source.calls.length, before, 'not yet: half of the 300 s window with random 0.5');
+  await vt.advanceAsync(2 * SEC);
+  assert.equal(source.calls.length, before + 1);
+  assert.ok(logger.lines.some((l) => l.msg === 'refresh planned with jitter' && l.fields['reason'] === 'identity-reload'));
+  // 0: at once.
+  refresher.refreshWithin('sighup', 0);
+  await vt.runUntilIdle();
+  assert.equal(source.calls.length, before + 2);
+  refresher.stop();
+
+  // Nothing held (the first fetch failing): at once, whatever the window.
+  const s2 = setup({ lifetimeMs: HOUR });
+  s2.source.script = (n) => (n === 1 ? unavailable() : 'ok');
+  s2.refresher.start();
+  await s2.vt.advanceAsync(1);
+  assert.equal(s2.refresher.current(), undefined);
+  const n0 = s2.source.calls.length;
+  s2.refresher.refreshWithin('identity-reload', 300 * SEC);
+  await s2.vt.advanceAsync(1);
+  assert.equal(s2.source.calls.length, n0 + 1);
+  s2.refresher.stop();
+});
+
+test('refreshWithin: the window is cut to half the held life, and an earlier scheduled refresh is kept', async () => {
+  const { vt, source, refresher } = setup({ lifetimeMs: 2 * MIN, random: fixedRandom(0.999), minRemainingMs: 0 });
+  refresher.start();
+  await vt.runUntilIdle();
+  const held = refresher.current()!;
+  const next = refresher.status().nextRefreshAt!;
+  refresher.refreshWithin('identity-reload', 3_600 * SEC);
+  assert.ok(refresher.status().nextRefreshAt! <= Math.min(next, vt.now() + (held.expiration - 5 * SEC - vt.now()) / 2 + 1));
+  await vt.advanceAsync(held.expiration - vt.now() - 6 * SEC);
+  assert.ok(source.calls.length >= 2, 'refreshed before the held credentials stopped being servable');
+  refresher.stop();
+});

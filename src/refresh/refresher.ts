@@ -47,6 +47,8 @@ export interface CredentialRefresherOptions {
   logger?: Logger;
   /** Life every served credential should have left, where the session allows (default 30 min). */
   minRemainingMs?: number;
+  /** Backoff cap after a throttled refresh (default THROTTLED_RETRY_CAP_MS; the fleet simulation compares others). */
+  throttledRetryCapMs?: number;
   /** Called after each successful refresh (metrics). Exceptions are logged and ignored. */
   onSuccess?(c: Credentials, info: RefreshSuccessInfo): void;
   /** Called after each failed refresh (metrics). Exceptions are logged and ignored. */
@@ -90,6 +92,7 @@ export class CredentialRefresher {
   private readonly random: Random;
   private readonly log: Logger;
   private readonly minRemainingMs: number;
+  private readonly throttledRetryCapMs: number | undefined;
   private readonly onSuccessCb: CredentialRefresherOptions['onSuccess'];
   private readonly onFailureCb: CredentialRefresherOptions['onFailure'];
 
@@ -122,6 +125,7 @@ export class CredentialRefresher {
     this.random = options.random ?? systemRandom;
     this.log = options.logger ?? nullLogger;
     this.minRemainingMs = Math.max(0, options.minRemainingMs ?? DEFAULT_MIN_REMAINING_MS);
+    this.throttledRetryCapMs = options.throttledRetryCapMs;
     this.onSuccessCb = options.onSuccess;
     this.onFailureCb = options.onFailure;
   }
@@ -254,6 +258,29 @@ export class CredentialRefresher {
     return p;
   }
 
+  /**
+   * A refresh at a random point within `spreadMs` (full jitter), for triggers that reach a
+   * whole fleet at once: a certificate rotation rolled out everywhere, a SIGHUP from config
+   * management. The window is cut to half the time the held credentials stay servable, and
+   * with nothing servable held (or `spreadMs` 0) the refresh starts at once. A refresh
+   * already due sooner is left as it is.
+   */
+  refreshWithin(reason: string, spreadMs: number): void {
+    if (this.stopped) return;
+    const now = this.clock.now();
+    const held = this.current();
+    if (held === undefined || !this.started || !(spreadMs > 0)) {
+      this.background(reason);
+      return;
+    }
+    if (this.inFlight !== undefined) return;
+    const window = Math.max(0, Math.min(spreadMs, (held.expiration - SERVE_SKEW_MS - now) / 2));
+    const delay = Math.round(window * this.random.float());
+    if (this.nextAt !== undefined && this.nextAt <= now + delay) return;
+    this.log.info('refresh planned with jitter', { reason, inMs: delay });
+    this.schedule(delay, reason);
+  }
+
   private background(reason: string): void {
     // Failures are logged and rescheduled inside run(); nothing awaits a background refresh.
     this.refreshNow(reason).catch(() => undefined);
@@ -335,12 +362,17 @@ export class CredentialRefresher {
     const now = this.clock.now();
     this.failures++;
     this.lastError = err;
-    const code = toSidecarError(err).code;
+    const sidecarError = toSidecarError(err);
+    const code = sidecarError.code;
+    const retryAfterMs = sidecarError.details.retryAfterMs;
     this.lastErrorCode = code;
     this.lastFailureAt = now;
     const still = this.current();
     const delay = failureRetryDelayMs(this.failures, this.random.float(), {
       now,
+      throttled: code === 'SERVICE_THROTTLED',
+      ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}),
+      ...(this.throttledRetryCapMs !== undefined ? { throttledCapMs: this.throttledRetryCapMs } : {}),
       ...(still !== undefined ? { expiresAt: still.expiration } : {}),
     });
     this.schedule(delay, 'retry');

@@ -14,6 +14,7 @@ import {
   refreshDelayMs,
   refreshFloorMs,
   servable,
+  THROTTLED_RETRY_CAP_MS,
 } from './schedule.js';
 
 const MIN = 60_000;
@@ -167,4 +168,27 @@ test('lifetimeWarning names the problem and the fix only when the goal is out of
   assert.match(w, /--min-remaining/);
   assert.ok(lifetimeWarning(1999) !== undefined);
   assert.equal(lifetimeWarning(900, 5 * MIN), undefined);
+});
+
+test('after a throttled failure the backoff cap is minutes (full jitter), other failures keep 60 s', () => {
+  const top = (n: number, throttled: boolean) => failureRetryDelayMs(n, 1 - Number.EPSILON, { throttled });
+  assert.deepEqual([1, 4, 7, 9, 10, 100].map((n) => top(n, true)), [1_000, 8_000, 64_000, 256_000, 300_000, 300_000]);
+  assert.deepEqual([7, 9, 100].map((n) => top(n, false)), [60_000, 60_000, 60_000]);
+  assert.equal(THROTTLED_RETRY_CAP_MS, 300_000);
+  // Full jitter over the whole window.
+  const spread = draws.map((r) => failureRetryDelayMs(20, r, { throttled: true }));
+  assert.ok(Math.min(...spread) < 30_000 && Math.max(...spread) > 270_000);
+  // An explicit cap, and the held credentials' lapse, still win.
+  assert.equal(failureRetryDelayMs(20, 0.99, { throttled: true, throttledCapMs: 60_000 }), 59_400);
+  assert.equal(failureRetryDelayMs(20, 0.99, { throttled: true, now: T0, expiresAt: T0 + 65_000 }), 30_000);
+});
+
+test('Retry-After is a floor for the next refresh, never above the cap', () => {
+  assert.equal(failureRetryDelayMs(1, 0.5, { retryAfterMs: 2_000 }), 2_000);
+  assert.equal(failureRetryDelayMs(10, 0.5, { retryAfterMs: 2_000 }), 30_000, 'a longer backoff stays');
+  assert.equal(failureRetryDelayMs(1, 0.5, { retryAfterMs: 3_600_000 }), 60_000);
+  assert.equal(failureRetryDelayMs(1, 0.5, { retryAfterMs: 3_600_000, throttled: true }), 300_000);
+  // Even when the held credentials would lapse first: asking earlier only collects another 429.
+  assert.equal(failureRetryDelayMs(1, 0.5, { now: T0, expiresAt: T0 + 9_000, retryAfterMs: 4_000 }), 4_000);
+  assert.equal(failureRetryDelayMs(1, 0.5, { retryAfterMs: Number.NaN }), 500);
 });

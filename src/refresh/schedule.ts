@@ -125,11 +125,28 @@ export function isFresh(
   return c.expiration - now >= needed;
 }
 
+/**
+ * Backoff cap after a throttled refresh (429). A refresher that the account's rate limit
+ * refused gains nothing by asking every half minute: the limit decides when it gets in, and
+ * every refused call is one that other callers in the account lose to. Five minutes cuts a
+ * fleet restart's throttled calls fourfold with the same convergence (docs/fleet-simulation.md).
+ */
+export const THROTTLED_RETRY_CAP_MS = 300_000;
+
 export interface RetryOptions {
   /** First retry's upper bound (doubles per failure). Default 1 s. */
   baseMs?: number;
-  /** Upper bound of any retry delay. Default 60 s: about one CreateSession a minute per sidecar during an outage. */
+  /**
+   * Upper bound of any retry delay. Default 60 s (about one CreateSession a minute per
+   * sidecar during an outage), or `throttledCapMs` after a throttled attempt.
+   */
   capMs?: number;
+  /** The last failure was the service's rate limit (SERVICE_THROTTLED). */
+  throttled?: boolean;
+  /** Cap after a throttled failure. Default THROTTLED_RETRY_CAP_MS. */
+  throttledCapMs?: number;
+  /** The server's Retry-After: a floor for the delay (never above the cap). */
+  retryAfterMs?: number;
   /** Lower bound, so full jitter never produces a tight loop. Default 500 ms. */
   minMs?: number;
   /** Now, with `expiresAt`: the current credentials' expiry, to retry before they lapse. */
@@ -146,7 +163,7 @@ export interface RetryOptions {
  */
 export function failureRetryDelayMs(consecutiveFailures: number, random01: number, options: RetryOptions = {}): number {
   const base = options.baseMs ?? 1_000;
-  const cap = options.capMs ?? 60_000;
+  const cap = options.capMs ?? (options.throttled === true ? (options.throttledCapMs ?? THROTTLED_RETRY_CAP_MS) : 60_000);
   const min = Math.min(options.minMs ?? 500, cap);
   const n = Math.max(1, Math.floor(consecutiveFailures));
   // 2 ** 60 already dwarfs any cap; bounding the exponent keeps the arithmetic finite.
@@ -156,6 +173,9 @@ export function failureRetryDelayMs(consecutiveFailures: number, random01: numbe
     const untilUnservable = options.expiresAt - SERVE_SKEW_MS - options.now;
     if (untilUnservable > 0) delay = Math.min(delay, Math.max(min, untilUnservable / 2));
   }
+  // Asking again before the server said to only collects another refusal.
+  const retryAfter = options.retryAfterMs;
+  if (retryAfter !== undefined && Number.isFinite(retryAfter) && retryAfter > delay) delay = Math.min(retryAfter, cap);
   return Math.round(delay);
 }
 

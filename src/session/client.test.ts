@@ -8,7 +8,7 @@ import type { LogFields, Logger } from '../core/logger.js';
 import { parseAuthorization } from '../signing/canonical.js';
 import { CreateSessionClient, nextClockOffset, parseDateHeader, SIGNING_WINDOW_MS, userAgentFor, type AttemptEvent, type CreateSessionClientOptions } from './client.js';
 import { createDispatcher, type DispatcherOptions } from './http.js';
-import type { RetryPolicy } from './retry.js';
+import { REFRESHER_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import {
   TEST_ARNS,
   TEST_SECRETS,
@@ -518,4 +518,18 @@ test('a success whose Date is far off never changes the signing clock', async (t
   });
   await h.client.createSession();
   assert.equal(h.client.clockOffsetMs(), 0);
+});
+
+test('under the refresher a 429 is not retried (a 503 still is) and its Retry-After reaches the caller', async (t) => {
+  const h = await harness(t, (_req, res) => reply(res, 429, '{"message":"Rate exceeded"}', { 'retry-after': '3', 'x-amzn-errortype': 'ThrottlingException' }), {
+    retry: REFRESHER_RETRY_POLICY,
+  });
+  const e = await rejectsWith(h.client.createSession(), 'SERVICE_THROTTLED');
+  assert.equal(h.server.requests.length, 1);
+  assert.deepEqual(h.delays, []);
+  assert.equal(e.details.retryAfterMs, 3_000);
+  let n = 0;
+  const h2 = await harness(t, (_req, res) => (++n < 3 ? reply(res, 503, '{}') : reply(res, 201, sessionBody())), { retry: REFRESHER_RETRY_POLICY });
+  await h2.client.createSession();
+  assert.equal(h2.server.requests.length, 3);
 });

@@ -262,7 +262,9 @@ export class CreateSessionClient implements CredentialSource {
           attempt--;
           continue;
         }
-        if (!err.retryable || attempt >= max) throw withAttempts(err, attempt);
+        // The caller that owns the backoff (the refresher) honours the server's Retry-After.
+        const last = !err.retryable || attempt >= max || (err.code === 'SERVICE_THROTTLED' && this.retry.retryThrottled === false);
+        if (last) throw withAttempts(err, attempt, err.retryable ? retryAfterMs : undefined);
         const wait = backoffDelayMs(attempt, this.retry, this.random.float(), retryAfterMs);
         this.logger.warn('CreateSession attempt failed, retrying', {
           code: err.code,
@@ -481,12 +483,12 @@ export class CreateSessionClient implements CredentialSource {
 }
 
 /** The final error, with the number of attempts made recorded in its details. */
-function withAttempts(err: SidecarError, attempts: number): SidecarError {
-  if (err.details.attempts === attempts) return err;
+function withAttempts(err: SidecarError, attempts: number, retryAfterMs?: number): SidecarError {
+  if (err.details.attempts === attempts && retryAfterMs === undefined) return err;
   const copy = new SidecarError(err.code, err.message, {
     ...(err.cause !== undefined ? { cause: err.cause } : {}),
     retryable: err.retryable,
-    details: { ...err.details, attempts },
+    details: { ...err.details, attempts, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) },
   });
   copy.stack = err.stack;
   return copy;

@@ -8,7 +8,7 @@ export {
   type PartitionInfo,
   type ResolvedEndpoint,
 } from './endpoint.js';
-export { DEFAULT_RETRY_POLICY, backoffDelayMs, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry.js';
+export { DEFAULT_RETRY_POLICY, REFRESHER_RETRY_POLICY, backoffDelayMs, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry.js';
 export {
   MAX_RESPONSE_BYTES,
   headerValue,

@@ -13,6 +13,12 @@ export interface RetryPolicy {
   readonly baseDelayMs: number;
   /** No single wait is longer than this, Retry-After included. */
   readonly maxDelayMs: number;
+  /**
+   * Whether a throttled attempt (429) is retried here (default true). False under a
+   * CredentialRefresher: the refresher backs off from throttling itself (minutes, honouring
+   * Retry-After), and quick retries stacked under it only multiply a throttled fleet's calls.
+   */
+  readonly retryThrottled?: boolean;
 }
 
 /*
@@ -21,6 +27,16 @@ export interface RetryPolicy {
  * this client retries again on its own schedule. The 20 s cap bounds a long Retry-After.
  */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 20_000 });
+
+/*
+ * Under a CredentialRefresher (serve, update, exec) the refresher owns the backoff from
+ * throttling: a 429 ends the refresh at its first attempt. Quick retries stacked under the
+ * refresher's backoff only multiply the calls a fleet makes while the account is throttled
+ * (4x after a fleet restart, measured in docs/fleet-simulation.md), for no faster recovery.
+ * A network blip or a 5xx is still retried within the run, as before: those are not caused
+ * by the fleet's own rate, and a quick retry saves expiring credentials.
+ */
+export const REFRESHER_RETRY_POLICY: RetryPolicy = Object.freeze({ ...DEFAULT_RETRY_POLICY, retryThrottled: false });
 
 /** Longest Retry-After taken seriously (a day); anything longer is treated as that. */
 const MAX_RETRY_AFTER_MS = 86_400_000;

@@ -103,7 +103,7 @@ async function driveEverything(t: TestContext, format: 'json' | 'text'): Promise
   writeFileSync(key, l1.issued.keyPem, { mode: 0o600 });
 
   const serve = await startServe(
-    ['--certificate', cert, '--private-key', key, '--debug', '--log-format', format, '--identity-poll-interval', '1', '--min-remaining', '5'],
+    ['--certificate', cert, '--private-key', key, '--debug', '--log-format', format, '--identity-poll-interval', '1', '--rotation-jitter', '0', '--min-remaining', '5'],
     { env: emu.env },
   );
   t.after(() => serve.cli.stop());
@@ -201,6 +201,7 @@ async function driveEverything(t: TestContext, format: 'json' | 'text'): Promise
     const lines = logLines(stderr);
     assert.ok(lines.some((l) => l.level === 'debug'), 'debug lines present');
     assert.ok(lines.some((l) => l.msg === 'CreateSession attempt failed, retrying'));
+    assert.ok(lines.some((l) => String(l.msg).startsWith('credential refresh failed')));
     assert.ok(lines.some((l) => l.code === 'RESPONSE_MALFORMED'), 'the canary answers were rejected');
   } else {
     assert.match(stderr, /DEBUG/);

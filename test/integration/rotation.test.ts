@@ -31,7 +31,7 @@ before(async () => {
   emu = await startTestEmulator(pki);
   // EC P-256 leaves under the root (no intermediates file to rotate alongside); each test
   // uses its own, since the tests run side by side against one emulator.
-  leaves = await Promise.all([1, 2, 3, 4, 5, 6, 7].map((i) => pki.leaf(`rot-${i}`, 'ec-p256', { underRoot: true })));
+  leaves = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => pki.leaf(`rot-${i}`, 'ec-p256', { underRoot: true })));
   work = tempDir('ras-rotation-');
 });
 
@@ -66,7 +66,7 @@ interface Running {
 }
 
 async function startWith(t: TestContext, cert: string, key: string, extra: readonly string[] = []): Promise<Running> {
-  const serve = await startServe(['--certificate', cert, '--private-key', key, '--identity-poll-interval', '1', ...extra], { env: emu.env });
+  const serve = await startServe(['--certificate', cert, '--private-key', key, '--identity-poll-interval', '1', '--rotation-jitter', '0', ...extra], { env: emu.env });
   t.after(() => serve.cli.stop());
   await waitUntil(async () => (await readyz(serve.ops!)).status === 200, 'first credentials');
   const poller = new CredentialPoller(serve.imds!, serve.container!, serve.token, 50);
@@ -190,7 +190,7 @@ describe('certificate rotation while serving', { concurrency: true }, () => {
     const [l1, l2] = [leaves[5]!, leaves[6]!];
     writeFileSync(cert, l1.issued.certPem);
     writeFileSync(key, l1.issued.keyPem, { mode: 0o600 });
-    const serve = await startServe(['--certificate', cert, '--private-key', key, '--identity-poll-interval', '3600'], { env: emu.env });
+    const serve = await startServe(['--certificate', cert, '--private-key', key, '--identity-poll-interval', '3600', '--rotation-jitter', '0'], { env: emu.env });
     t.after(() => serve.cli.stop());
     await waitUntil(async () => (await readyz(serve.ops!)).status === 200, 'first credentials');
     const usedBefore = issuedWith(l2);
@@ -200,5 +200,27 @@ describe('certificate rotation while serving', { concurrency: true }, () => {
     await serve.cli.waitForStderr(/SIGHUP: checking the certificate and key files/, 5_000);
     await waitUntil(() => issuedWith(l2) > usedBefore, 'a CreateSession with the new certificate after SIGHUP', PROMPT_MS, 50);
     assert.ok(metricValue(await metricsText(serve.ops!), RELOADS, { result: 'success' }) >= 1);
+  });
+
+  test('by default the refresh after a rotation is spread over --rotation-jitter (a fleet-wide rotation is no herd)', async (t) => {
+    const dir = join(work, 'jitter');
+    mkdirSync(dir);
+    const cert = join(dir, 'tls.crt');
+    const key = join(dir, 'tls.key');
+    const [l1, l2] = [leaves[7]!, leaves[8]!];
+    writeFileSync(cert, l1.issued.certPem);
+    writeFileSync(key, l1.issued.keyPem, { mode: 0o600 });
+    const serve = await startServe(['--certificate', cert, '--private-key', key, '--identity-poll-interval', '3600', '--rotation-jitter', '120'], { env: emu.env });
+    t.after(() => serve.cli.stop());
+    await waitUntil(async () => (await readyz(serve.ops!)).status === 200, 'first credentials');
+    writeFileSync(cert, l2.issued.certPem);
+    writeFileSync(key, l2.issued.keyPem, { mode: 0o600 });
+    serve.cli.proc.kill('SIGHUP');
+    await waitUntil(() => logLines(serve.cli.stderr()).some((l) => l.msg === 'refresh planned with jitter'), 'the planned refresh');
+    const planned = logLines(serve.cli.stderr()).find((l) => l.msg === 'refresh planned with jitter')!;
+    assert.equal(planned.reason, 'identity-reload');
+    assert.ok(typeof planned.inMs === 'number' && planned.inMs >= 0 && planned.inMs <= 120_000, String(planned.inMs));
+    // The old credentials are served meanwhile, and /readyz stays ready.
+    assert.equal((await readyz(serve.ops!)).status, 200);
   });
 });

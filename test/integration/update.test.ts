@@ -269,7 +269,7 @@ test('update (continuous) follows certificate rotation, and SIGHUP re-reads the 
   writeFileSync(cert, readFileSync(pki.ec256.cert));
   writeFileSync(key, readFileSync(pki.ec256.key), { mode: 0o600 });
   const file = join(dir, 'credentials');
-  const cli = startCli(['update', '--certificate', cert, '--private-key', key, '--identity-poll-interval', '1', '--log-level', 'info'], {
+  const cli = startCli(['update', '--certificate', cert, '--private-key', key, '--identity-poll-interval', '1', '--rotation-jitter', '0', '--log-level', 'info'], {
     env: cliEnv({ ...emu.env, HOME: dir, AWS_SHARED_CREDENTIALS_FILE: file }),
   });
   t.after(() => killTree(cli.proc));
