@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { systemClock, type Clock, type Random } from '../core/clock.js';
+import { systemClock, systemRandom, type Clock, type Random } from '../core/clock.js';
+import { errnoOf, writeFailureAdvice, writeRetryDelayMs } from '../io/write-retry.js';
 import { isUsable, type Credentials, type CredentialSource } from '../core/credentials.js';
 import { SidecarError } from '../core/errors.js';
 import { nullLogger, type Logger } from '../core/logger.js';
@@ -24,6 +25,9 @@ const STALE_LOCK_MS = 30_000;
  * them less would make every SDK call re-run the process.
  */
 export const DEFAULT_REUSE_MIN_REMAINING_MS = 20 * 60_000;
+
+/** Attempts to write a cache entry before the fresh credentials are returned without it. */
+const CACHE_WRITE_ATTEMPTS = 3;
 
 export interface DiskCacheOptions {
   readonly inner: CredentialSource;
@@ -156,11 +160,27 @@ export class DiskCachedSource implements CredentialSource {
       ...(c.roleArn !== undefined ? { roleArn: c.roleArn } : {}),
       ...(c.accountId !== undefined ? { accountId: c.accountId } : {}),
     };
-    try {
-      await writeFileAtomic(this.file, JSON.stringify(entry), { mode: 0o600, ...(this.opts.random ? { random: this.opts.random } : {}) });
-    } catch (err) {
-      // The credentials are good; a cache that cannot be written only costs a CreateSession next time.
-      this.logger.warn('cannot write the credential cache', { path: this.file, error: err });
+    // The credentials are good; a cache that cannot be written only costs a CreateSession
+    // next time. An SDK is waiting, so the retries are few and quick (a disk that was full
+    // for a moment, an NFS hiccup), and each cause is said once.
+    const said = new Set<string>();
+    for (let attempt = 1; attempt <= CACHE_WRITE_ATTEMPTS; attempt++) {
+      try {
+        await writeFileAtomic(this.file, JSON.stringify(entry), { mode: 0o600, ...(this.opts.random ? { random: this.opts.random } : {}) });
+        return;
+      } catch (err) {
+        const errno = errnoOf(err) ?? 'UNKNOWN';
+        const last = attempt === CACHE_WRITE_ATTEMPTS;
+        if (!said.has(errno)) {
+          said.add(errno);
+          this.logger.warn(
+            `cannot write the credential cache: ${writeFailureAdvice(errno, this.file, this.opts.dir)}; the previous entry is left as it was, ${last ? 'not retried' : 'retrying'}`,
+            { path: this.file, errno, attempt, error: err },
+          );
+        }
+        if (last) return;
+        await this.sleep(writeRetryDelayMs(attempt, (this.opts.random ?? systemRandom).float(), 100, 400));
+      }
     }
   }
 

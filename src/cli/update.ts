@@ -9,6 +9,8 @@ import { loggerFrom } from './context.js';
 import type { CliIo } from './io.js';
 import { DEFAULT_RETRY_POLICY } from '../session/retry.js';
 import { createPipeline } from './pipeline.js';
+import { RetryingWriter } from '../io/write-retry.js';
+import type { Listener } from '../serve/listener.js';
 
 /**
  * `update`: keeps `[--profile]` of the shared credentials file current. Each write is atomic
@@ -51,20 +53,65 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
     logger.info('credentials file updated', { path: file, profile, expiresAt: new Date(c.expiration).toISOString() });
   };
 
-  // Writes run one after another: two read-modify-writes racing could put the older
-  // credentials in the file last.
-  let writes: Promise<void> = Promise.resolve();
+  // Metrics exist only with an operations listener (--ops-port): update often runs as a
+  // user's service where nothing scrapes.
+  const withOps = !opts.bool('once') && opts.has('ops-port');
+  const registry = withOps ? new (await import('prom-client')).Registry() : undefined;
+  const metrics = registry !== undefined ? (await import('../telemetry/metrics.js')).createMetrics(registry) : undefined;
+
+  // Writes run one after another (two read-modify-writes racing could put the older
+  // credentials in the file last), and a failed one (full disk, read-only remount,
+  // permissions, I/O error) is retried with backoff, the file left as it was meanwhile.
+  const writer = new RetryingWriter({
+    what: 'the credentials file',
+    path: file,
+    dir: dirname(file),
+    timers: io.timers,
+    random: io.random,
+    logger,
+    onFailure: (errno) => metrics?.fileWriteFailures.inc({ file: 'credentials-file', errno }),
+  });
   const pipeline = await createPipeline(opts, io, logger, {
     // --once is one fetch with nothing behind it: the client's quick retries, as credential-process.
     ...(opts.bool('once') ? { clientRetry: DEFAULT_RETRY_POLICY } : {}),
     onCredentials: (c) => {
-      writes = writes.then(() => write(c)).catch((e: unknown) => logger.error('cannot write the credentials file', { path: file, error: e }));
+      metrics?.credentialsExpiry.set(c.expiration / 1000);
+      writer.submit(() => write(c));
     },
+    ...(metrics !== undefined
+      ? {
+          onRefreshFailure: (err: unknown) => metrics.refreshFailures.inc({ code: err instanceof SidecarError ? err.code : 'INTERNAL' }),
+          onClockSkew: (ms: number) => metrics.clockSkew.set(ms / 1000),
+        }
+      : {}),
   });
+  let ops: Listener | undefined;
   try {
     if (opts.bool('once')) {
       await write(await pipeline.session.client.getCredentials());
       return 0;
+    }
+    if (registry !== undefined && metrics !== undefined) {
+      const { createOpsHandler, startListener } = await import('../serve/index.js');
+      ops = await startListener({
+        name: 'ops',
+        host: opts.str('ops-address') ?? '127.0.0.1',
+        port: opts.ranged('ops-port', 0, 65535) ?? 9913,
+        allowNonLoopback: opts.bool('ops-allow-non-loopback'),
+        logger,
+        metrics,
+        handler: createOpsHandler({
+          registry,
+          logger,
+          readiness: () => {
+            const s = pipeline.refresher.status();
+            if (s.ready && writer.consecutiveFailures === 0) return { ready: true };
+            if (writer.consecutiveFailures > 0) return { ready: false, reason: `the credentials file cannot be written (${writer.consecutiveFailures} failed attempts)` };
+            return { ready: false, reason: s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode})` : 'no credentials yet' };
+          },
+        }),
+      });
+      logger.info('operations listener started', { url: ops.url.href });
     }
     pipeline.start();
     const offs: Array<() => void> = [];
@@ -83,6 +130,9 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
     return 0;
   } finally {
     await pipeline.stop();
-    await writes;
+    // A write in flight finishes; a scheduled retry is not waited for.
+    writer.stop();
+    await writer.idle();
+    await ops?.close(1_000);
   }
 }

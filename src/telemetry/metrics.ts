@@ -26,6 +26,8 @@ export interface Metrics {
   readonly ready: Gauge<never>;
   /** Server minus local time that signing corrects for (0: the host clock is within the signing window). */
   readonly clockSkew: Gauge<never>;
+  /** Failed attempts to write a credentials file or cache, by file and errno. */
+  readonly fileWriteFailures: Counter<'file' | 'errno'>;
 }
 
 export const METRIC_PREFIX = 'rolesanywhere_sidecar_';
@@ -94,6 +96,12 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     ready: new Gauge({
       name: `${p}ready`,
       help: '1 when servable credentials are held, 0 otherwise.',
+      registers,
+    }),
+    fileWriteFailures: new Counter({
+      name: `${p}file_write_failures_total`,
+      help: 'Failed attempts to write a credentials file, by file (credentials-file) and errno; each is retried with backoff.',
+      labelNames: ['file', 'errno'] as const,
       registers,
     }),
     clockSkew: new Gauge({
