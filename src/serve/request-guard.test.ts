@@ -54,3 +54,9 @@ test('--allowed-host values are host names without port or scheme', () => {
   assert.equal(normaliseAllowedHost(' Sidecar.Local '), 'sidecar.local');
   for (const bad of ['http://x', 'x:80', '[::1]', '', 'a b']) assert.equal(normaliseAllowedHost(bad), undefined, bad);
 });
+
+test('hostOf refuses empty labels (found by the fuzz test)', () => {
+  for (const v of ['..', '.', '.x', 'a..b', '..:80']) assert.equal(hostOf(v), undefined, v);
+  assert.equal(hostOf('sidecar.internal.'), 'sidecar.internal');
+  assert.equal(hostOf('x.:80'), 'x');
+});

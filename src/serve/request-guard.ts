@@ -51,7 +51,8 @@ export function hostOf(value: string): string | undefined {
   }
   host = host.toLowerCase();
   if (host.endsWith('.')) host = host.slice(0, -1);
-  if (host.length === 0 || !/^[a-z0-9._-]+$/.test(host)) return undefined;
+  // Labels of letters, digits, '-' and '_' (no empty label: '..' or '.x' is no host).
+  if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(host)) return undefined;
   return host;
 }
 
