@@ -95,7 +95,7 @@ function timeToExit(command: string, args: readonly string[], env: Record<string
         try {
           check?.(out);
         } catch (e) {
-          return reject(e as Error);
+          return reject(e);
         }
         resolvePromise(t);
       });
