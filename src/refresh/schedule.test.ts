@@ -192,3 +192,11 @@ test('Retry-After is a floor for the next refresh, never above the cap', () => {
   assert.equal(failureRetryDelayMs(1, 0.5, { now: T0, expiresAt: T0 + 9_000, retryAfterMs: 4_000 }), 4_000);
   assert.equal(failureRetryDelayMs(1, 0.5, { retryAfterMs: Number.NaN }), 500);
 });
+
+test('a throttled holder backs off at most an eighth of its servable time (never below 60 s, never above 5 min)', () => {
+  const at = (leftMs: number) => failureRetryDelayMs(30, 1 - Number.EPSILON, { throttled: true, now: T0, expiresAt: T0 + 5_000 + leftMs });
+  assert.equal(at(3 * HOUR), 300_000);
+  assert.equal(at(20 * MIN), 150_000);
+  assert.equal(at(4 * MIN), 60_000);
+  assert.equal(at(60_000), 30_000, 'then cut to half the time left');
+});

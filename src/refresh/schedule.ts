@@ -163,7 +163,14 @@ export interface RetryOptions {
  */
 export function failureRetryDelayMs(consecutiveFailures: number, random01: number, options: RetryOptions = {}): number {
   const base = options.baseMs ?? 1_000;
-  const cap = options.capMs ?? (options.throttled === true ? (options.throttledCapMs ?? THROTTLED_RETRY_CAP_MS) : 60_000);
+  let cap = options.capMs ?? (options.throttled === true ? (options.throttledCapMs ?? THROTTLED_RETRY_CAP_MS) : 60_000);
+  if (options.capMs === undefined && options.throttled === true && options.now !== undefined && options.expiresAt !== undefined) {
+    // A throttled holder competes with the whole fleet for the tokens left before its
+    // credentials lapse: it asks more often as that time runs out (an eighth of it), but
+    // never more often than the 60 s of other failures.
+    const left = options.expiresAt - SERVE_SKEW_MS - options.now;
+    if (left > 0) cap = Math.min(cap, Math.max(60_000, left / 8));
+  }
   const min = Math.min(options.minMs ?? 500, cap);
   const n = Math.max(1, Math.floor(consecutiveFailures));
   // 2 ** 60 already dwarfs any cap; bounding the exponent keeps the arithmetic finite.
