@@ -5,7 +5,9 @@ import { readFileBounded } from '../io/files.js';
 import type { Options } from '../config/parse.js';
 import { defaultEmulatorConfig, parseFaultSpec, startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { isLoopbackHost } from '../serve/index.js';
+import type { AdminCredentials } from '../emulator/control/index.js';
 import { loggerFrom } from './context.js';
+import { openState, type PersistedState } from './emulator-state.js';
 import { writeOut, type CliIo } from './io.js';
 import { packageRoot } from './paths.js';
 
@@ -17,8 +19,35 @@ function readNamed(path: string, origin: string): Promise<Buffer> {
   });
 }
 
+const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+function randomChars(io: CliIo, alphabet: string, n: number): string {
+  // Both alphabets divide 256 evenly (32, 64), so a byte modulo the size is unbiased.
+  return [...io.random.bytes(n)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+/** The control plane's admin key pair: the flags (or their variables), else a random pair. */
+export function adminCredentialsFrom(opts: Options, io: CliIo): { credentials: AdminCredentials; generated: boolean } {
+  const id = opts.str('admin-access-key-id');
+  const secret = opts.str('admin-secret-access-key');
+  if ((id === undefined) !== (secret === undefined)) {
+    throw new SidecarError('CONFIG_INVALID', '--admin-access-key-id and --admin-secret-access-key go together: give both, or neither for a random pair');
+  }
+  if (id !== undefined && secret !== undefined) {
+    if (!/^[A-Z0-9]{16,128}$/.test(id)) throw new SidecarError('CONFIG_INVALID', `${opts.origin('admin-access-key-id')} must be 16 to 128 upper-case letters and digits, like an AWS access key id`);
+    if (secret.length < 16 || secret.length > 128 || /\s/.test(secret)) throw new SidecarError('CONFIG_INVALID', `${opts.origin('admin-secret-access-key')} must be 16 to 128 characters without spaces`);
+    return { credentials: { accessKeyId: id, secretAccessKey: secret }, generated: false };
+  }
+  return { credentials: { accessKeyId: `AKIA${randomChars(io, KEY_ALPHABET, 16)}`, secretAccessKey: randomChars(io, SECRET_ALPHABET, 40) }, generated: true };
+}
+
+export interface StartedEmulator extends RunningEmulator {
+  readonly admin: { readonly credentials: AdminCredentials; readonly generated: boolean };
+}
+
 /** Starts the emulator described by the emulator flags; shared by `emulator` and `demo`. */
-export async function startEmulatorFromOptions(opts: Options, io: CliIo, extra: { tls?: { certPem: string; keyPem: string } } = {}): Promise<RunningEmulator> {
+export async function startEmulatorFromOptions(opts: Options, io: CliIo, extra: { tls?: { certPem: string; keyPem: string } } = {}): Promise<StartedEmulator> {
   const logger = loggerFrom(opts, io, { command: 'emulator' });
   const caPath = opts.str('trust-anchor-ca') ?? join(packageRoot(), 'certs-example', 'root-ca.pem');
   const roots = parseCaBundle((await readNamed(caPath, opts.has('trust-anchor-ca') ? opts.origin('trust-anchor-ca') : 'the default trust anchor')).toString('utf8'));
@@ -49,8 +78,13 @@ export async function startEmulatorFromOptions(opts: Options, io: CliIo, extra: 
     };
   }
   const fault = opts.str('fault');
-  return startEmulator({
+  const admin = adminCredentialsFrom(opts, io);
+  const statePath = opts.str('state');
+  const persisted: PersistedState | undefined = statePath !== undefined ? await openState(statePath, config, { clock: io.clock, random: io.random }) : undefined;
+  const emu = await startEmulator({
     config,
+    adminCredentials: admin.credentials,
+    ...(persisted !== undefined ? { store: persisted.store } : {}),
     host,
     port,
     clock: io.clock,
@@ -59,13 +93,25 @@ export async function startEmulatorFromOptions(opts: Options, io: CliIo, extra: 
     adminApi: opts.bool('admin-api'),
     ...(tls !== undefined ? { tls } : {}),
     ...(fault !== undefined ? { faults: parseFaultSpec(fault) } : {}),
+  }).catch(async (e: unknown) => {
+    await persisted?.close();
+    throw e;
   });
+  return {
+    ...emu,
+    admin,
+    stop: async () => {
+      await emu.stop();
+      await persisted?.close();
+    },
+  };
 }
 
 /** The env lines that point a sidecar at this emulator. */
 export function emulatorEnv(emu: RunningEmulator): Array<[string, string]> {
-  const anchor = emu.config.trustAnchors[0]!;
-  const profile = emu.config.profiles[0]!;
+  const world = emu.store.view();
+  const anchor = world.trustAnchors[0] ?? emu.config.trustAnchors[0]!;
+  const profile = world.profiles[0] ?? emu.config.profiles[0]!;
   return [
     ['ROLESANYWHERE_ENDPOINT', emu.url.href.replace(/\/$/, '')],
     ['ROLESANYWHERE_TRUST_ANCHOR_ARN', anchor.arn],
@@ -78,6 +124,14 @@ export function emulatorEnv(emu: RunningEmulator): Array<[string, string]> {
 export async function emulator(opts: Options, io: CliIo): Promise<number> {
   const emu = await startEmulatorFromOptions(opts, io);
   await writeOut(io.stdout, emulatorEnv(emu).map(([k, v]) => `export ${k}=${v}\n`).join(''));
+  if (emu.admin.generated) {
+    // The control plane's key pair is for this local emulator only; stderr, so stdout stays `eval`-able.
+    await writeOut(
+      io.stderr,
+      `rolesanywhere-sidecar: emulator control plane admin key pair (choose one with --admin-access-key-id/--admin-secret-access-key):\n` +
+        `export AWS_ACCESS_KEY_ID=${emu.admin.credentials.accessKeyId}\nexport AWS_SECRET_ACCESS_KEY=${emu.admin.credentials.secretAccessKey}\n`,
+    );
+  }
   const offs: Array<() => void> = [];
   await new Promise<void>((resolve) => {
     offs.push(io.onSignal('SIGTERM', resolve), io.onSignal('SIGINT', resolve));

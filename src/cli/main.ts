@@ -30,6 +30,8 @@ async function loadCommand(name: CommandName): Promise<Command> {
       return (await import('./emulator.js')).emulator;
     case 'demo':
       return (await import('./demo.js')).demo;
+    case 'setup':
+      return (await import('./setup.js')).setup;
     case 'version':
       return async (_o, io) => {
         await writeOut(io.stdout, `${VERSION}\n`);

@@ -36,6 +36,7 @@ export const COMMANDS = [
   'read-certificate-data',
   'emulator',
   'demo',
+  'setup',
   'version',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -43,7 +44,7 @@ export type CommandName = (typeof COMMANDS)[number];
 const SESSION: CommandName[] = ['credential-process', 'serve', 'update', 'exec'];
 const IDENTITY: CommandName[] = [...SESSION, 'sign-string', 'read-certificate-data'];
 const KEYED: CommandName[] = [...SESSION, 'sign-string'];
-const LOGGING: CommandName[] = [...IDENTITY, 'emulator', 'demo'];
+const LOGGING: CommandName[] = [...IDENTITY, 'emulator', 'demo', 'setup'];
 
 /** Environment variable for a flag: ROLESANYWHERE_ + upper snake case. */
 export function envName(flag: string): string {
@@ -63,11 +64,11 @@ export const FLAGS: readonly FlagSpec[] = [
   // session
   { name: 'trust-anchor-arn', type: 'string', arg: 'ARN', commands: SESSION, help: 'Trust anchor ARN (its region is the default region)' },
   { name: 'profile-arn', type: 'string', arg: 'ARN', commands: SESSION, help: 'Profile ARN' },
-  { name: 'role-arn', type: 'string', arg: 'ARN', commands: SESSION, help: 'Role ARN to assume' },
+  { name: 'role-arn', type: 'string', arg: 'ARN', commands: [...SESSION, 'setup'], help: 'Role ARN to assume (setup: a role the profile allows)' },
   { name: 'session-duration', type: 'number', arg: 'SECONDS', default: 3600, commands: SESSION, help: 'Credential lifetime requested from CreateSession, 900..43200 (the profile may cap it)' },
   { name: 'role-session-name', type: 'string', arg: 'NAME', commands: SESSION, help: 'Role session name (the profile must accept custom names)' },
-  { name: 'region', type: 'string', arg: 'REGION', commands: SESSION, help: 'Region of Roles Anywhere (default: the trust anchor ARN\'s region)' },
-  { name: 'endpoint', type: 'string', arg: 'URL', commands: SESSION, help: 'Roles Anywhere endpoint URL, overriding the one derived from region and partition' },
+  { name: 'region', type: 'string', arg: 'REGION', commands: [...SESSION, 'setup'], help: 'Region of Roles Anywhere (default: the trust anchor ARN\'s region; setup: AWS_REGION)' },
+  { name: 'endpoint', type: 'string', arg: 'URL', commands: [...SESSION, 'setup'], help: 'Roles Anywhere endpoint URL, overriding the one derived from region and partition (setup, doctor: also for the control plane)' },
   { name: 'use-fips-endpoint', type: 'boolean', commands: SESSION, help: 'Use the FIPS endpoint of Roles Anywhere (rolesanywhere-fips.<region>...), as AWS_USE_FIPS_ENDPOINT=true does' },
   { name: 'ca-bundle', type: 'string', arg: 'PATH', commands: SESSION, help: 'Extra trusted root CAs (PEM) for the endpoint\'s TLS; AWS_CA_BUNDLE is read too' },
   { name: 'no-verify-ssl', type: 'boolean', noEnv: true, commands: SESSION, help: 'Do not verify the endpoint\'s TLS certificate (testing only; command line only, never from the environment)' },
@@ -109,7 +110,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'digest', type: 'string', arg: 'ALG', default: 'SHA256', commands: ['sign-string'], help: 'SHA256, SHA384 or SHA512' },
   { name: 'format', type: 'string', arg: 'FORMAT', default: 'text', commands: ['sign-string'], help: 'text (hex), json or bin' },
   // emulator
-  { name: 'trust-anchor-ca', type: 'string', arg: 'PATH', commands: ['emulator'], help: 'PEM bundle of root CAs the emulated trust anchor trusts (default: certs-example/root-ca.pem)' },
+  { name: 'trust-anchor-ca', type: 'string', arg: 'PATH', commands: ['emulator', 'setup'], help: 'PEM bundle of the CA certificates the trust anchor trusts (emulator default: certs-example/root-ca.pem)' },
   { name: 'account', type: 'string', arg: 'ID', default: '123456789012', commands: ['emulator'], help: 'Account ID of the emulated trust anchor, profile and role' },
   { name: 'emulator-region', type: 'string', arg: 'REGION', default: 'us-east-1', commands: ['emulator'], help: 'Region of the emulated service' },
   { name: 'credential-lifetime', type: 'number', arg: 'SECONDS', commands: ['emulator'], help: 'Cap the lifetime of issued credentials (e.g. 60 to exercise refreshes)' },
@@ -118,6 +119,12 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'tls-key', type: 'string', arg: 'PATH', commands: ['emulator'], help: 'Private key of --tls-cert' },
   { name: 'fault', type: 'string', arg: 'SPEC', commands: ['emulator'], help: 'Inject faults into CreateSession, e.g. "2*503,429:retry-after=1,drop,delay=500,empty-set,malformed,outage,throttle=5"' },
   { name: 'admin-api', type: 'boolean', commands: ['emulator'], help: 'Enable /__emulator/* (fault injection, stats) for tests' },
+  { name: 'admin-access-key-id', type: 'string', arg: 'ID', commands: ['emulator'], help: 'Access key id whose SigV4 signature the emulated control plane (CreateTrustAnchor, ImportCrl, ...) accepts (default: a random pair, printed to standard error)' },
+  { name: 'admin-secret-access-key', type: 'string', arg: 'SECRET', commands: ['emulator'], help: 'Secret access key of --admin-access-key-id (prefer the environment variable)' },
+  { name: 'state', type: 'string', arg: 'PATH', commands: ['emulator'], help: 'Keep the emulated trust anchors, profiles, CRLs and subjects in this JSON file across restarts (written atomically, mode 0600)' },
+  // setup
+  { name: 'role-arns', type: 'string', arg: 'ARN', repeatable: true, commands: ['setup'], help: 'More role ARNs the profile allows (repeatable, or comma-separated)' },
+  { name: 'name', type: 'string', arg: 'NAME', default: 'rolesanywhere-sidecar', commands: ['setup'], help: 'Name of the trust anchor and profile that setup creates or finds' },
   // official-helper flags this release does not implement: refused, never ignored
   { name: 'pkcs11-lib', type: 'string', notSupported: true, commands: IDENTITY, help: 'PKCS#11 module (not supported yet)' },
   { name: 'reuse-pin', type: 'boolean', notSupported: true, commands: IDENTITY, help: 'PKCS#11 PIN reuse (not supported yet)' },

@@ -16,6 +16,20 @@ export interface EmulatorTrustAnchor {
   readonly roots: readonly X509Certificate[];
   /** Default true. A disabled trust anchor refuses every session (AccessDenied), as in AWS. */
   readonly enabled?: boolean;
+  /** The anchor's enabled CRLs whose signature verified against its bundle. */
+  readonly crls?: readonly RevocationList[];
+  /** Why the anchor trusts no certificate at all (e.g. an AWS_ACM_PCA source the emulator cannot reach). */
+  readonly untrustedReason?: string;
+}
+
+/** What CreateSession needs of one imported CRL: who issued it and which serials it revokes. */
+export interface RevocationList {
+  readonly crlArn: string;
+  readonly name: string;
+  /** DER of the CRL's issuer name, hex: matched against each certificate's issuer. */
+  readonly issuerDerHex: string;
+  /** Revoked serial numbers, lower-case hex without leading zeros. */
+  readonly revokedSerials: ReadonlySet<string>;
 }
 
 export interface EmulatorProfile {

@@ -47,4 +47,13 @@ export {
 } from './faults.js';
 export { handleSts, type StsContext, type StsResponse } from './sts.js';
 export { startEmulator, type EmulatorStats, type RunningEmulator, type StartEmulatorOptions } from './server.js';
-export { issueCertificate, randomSerialHex, type IssueOptions, type IssuedCertificate, type KeySpec } from './pki.js';
+export { issueCertificate, issueCrl, randomSerialHex, type CrlOptions, type IssueOptions, type IssuedCertificate, type KeySpec } from './pki.js';
+export {
+  ControlPlaneStore,
+  ControlPlaneError,
+  MAX_CRLS_PER_TRUST_ANCHOR,
+  MAX_ROLES_PER_PROFILE,
+  handleControlRequest,
+  type AdminCredentials,
+  type StateDocument,
+} from './control/index.js';

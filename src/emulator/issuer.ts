@@ -66,6 +66,11 @@ function stableUuid(input: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/** The subject id the service reports for a certificate seen through a trust anchor (stable across sessions). */
+export function subjectIdFor(trustAnchorArn: string, leaf: { readonly subject: string; readonly issuer: string }): string {
+  return stableUuid(`${trustAnchorArn}|${leaf.subject}|${leaf.issuer}`);
+}
+
 /** IAM role ids are `AROA` + 17 upper-case alphanumerics; derived from the ARN so they are stable. */
 function roleId(roleArn: string): string {
   const digest = createHash('sha256').update(roleArn).digest();
@@ -114,7 +119,7 @@ export function issueSession(v: VerifiedSession, config: EmulatorConfig, nowMs: 
     profileArn: v.params.profileArn,
     trustAnchorArn: v.params.trustAnchorArn,
   };
-  const subjectArn = `arn:${partition}:rolesanywhere:${config.region}:${config.accountId}:subject/${stableUuid(`${v.params.trustAnchorArn}|${v.leaf.subject}|${v.leaf.issuer}`)}`;
+  const subjectArn = `arn:${partition}:rolesanywhere:${config.region}:${config.accountId}:subject/${subjectIdFor(v.params.trustAnchorArn, v.leaf)}`;
   const body = JSON.stringify({
     credentialSet: [
       {

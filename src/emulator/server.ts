@@ -13,6 +13,10 @@ import { nullLogger, type Logger } from '../core/logger.js';
 import { validateEmulatorConfig, type EmulatorConfig } from './config.js';
 import { Faults, validateFault, type FaultController, type FaultPlan, type FaultState } from './faults.js';
 import { IssuedStore, issueSession, randomUuid, type IssuedRecord } from './issuer.js';
+import { authenticateAdmin, type AdminCredentials } from './control/auth.js';
+import { MAX_CONTROL_BODY_BYTES, handleControlRequest, isControlPath, type ControlResponse } from './control/api.js';
+import type { ControlPlaneError } from './control/errors.js';
+import { ControlPlaneStore } from './control/store.js';
 import { handleSts } from './sts.js';
 import { MAX_BODY_BYTES, verifyCreateSession, type ReceivedRequest } from './verifier.js';
 
@@ -36,6 +40,16 @@ export interface StartEmulatorOptions {
   readonly adminApi?: boolean;
   /** How many issued sessions STS remembers (oldest forgotten first). Default 10,000. */
   readonly issuedCapacity?: number;
+  /**
+   * The Roles Anywhere state CreateSession reads and the control plane changes. Default: a
+   * store holding `config`'s trust anchors and profiles.
+   */
+  readonly store?: ControlPlaneStore;
+  /**
+   * Serves the Roles Anywhere control plane (CreateTrustAnchor, ImportCrl, ...) to requests
+   * SigV4-signed with this key pair. Without it those paths answer 404.
+   */
+  readonly adminCredentials?: AdminCredentials;
 }
 
 export interface EmulatorStats {
@@ -47,6 +61,8 @@ export interface RunningEmulator {
   /** Base URL, e.g. `http://127.0.0.1:40123` (no trailing path). */
   readonly url: URL;
   readonly config: EmulatorConfig;
+  /** The live state (trust anchors, profiles, CRLs, subjects). */
+  readonly store: ControlPlaneStore;
   readonly faults: FaultController;
   stats(): EmulatorStats;
   /** Sessions issued so far (no secrets), oldest first. */
@@ -121,6 +137,7 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
   const log = (opts.logger ?? nullLogger).child({ component: 'emulator' });
   const faults = new Faults(opts.faults ?? {});
   const store = new IssuedStore(opts.issuedCapacity ?? 10_000);
+  const state = opts.store ?? ControlPlaneStore.fromConfig(config, { clock, random });
   const stopping = new AbortController();
   const stats = {
     createSession: { total: 0, ok: 0, rejected: 0, faulted: 0 },
@@ -151,15 +168,17 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
       return;
     }
     const now = clock.now();
-    const v = verifyCreateSession(r, config, now);
+    const world = state.view();
+    const v = verifyCreateSession(r, world, now);
     if (!v.ok) {
       stats.createSession.rejected++;
       log.info('CreateSession rejected', { requestId: rid, status: v.status, errorType: v.errorType, reason: v.message });
       sendJsonError(res, v.status, v.errorType, v.message, rid);
       return;
     }
-    const issued = issueSession(v, config, now, random);
+    const issued = issueSession(v, world, now, random);
     store.add(issued.secret);
+    state.recordSubject(v.params.trustAnchorArn, v.leaf, now);
     stats.createSession.ok++;
     log.info('CreateSession issued credentials', {
       requestId: rid,
@@ -190,6 +209,34 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
     send(res, out.status, out.headers, out.body);
   }
 
+  async function controlPlane(res: ServerResponse, r: ReceivedRequest, rid: string, admin: AdminCredentials): Promise<void> {
+    const denied: ControlPlaneError | undefined = await authenticateAdmin(r, {
+      credentials: admin,
+      region: config.region,
+      nowMs: clock.now(),
+      ...(config.maxClockSkewMs !== undefined ? { maxClockSkewMs: config.maxClockSkewMs } : {}),
+    });
+    const out: ControlResponse =
+      denied !== undefined
+        ? { status: denied.status, body: { message: denied.message }, operation: 'Authenticate', errorType: denied.errorType }
+        : await handleControlRequest(r, state);
+    log.info(out.errorType === undefined ? 'control plane request answered' : 'control plane request refused', {
+      requestId: rid,
+      operation: out.operation,
+      status: out.status,
+      errorType: out.errorType,
+      ...(out.errorType !== undefined ? { reason: (out.body as { message?: string }).message } : {}),
+    });
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-amzn-requestid': rid,
+      // The emulator's clock, not the host's: what `doctor` compares the caller's clock with.
+      date: new Date(clock.now()).toUTCString(),
+    };
+    if (out.errorType !== undefined) headers['x-amzn-errortype'] = out.errorType;
+    send(res, out.status, headers, JSON.stringify(out.body));
+  }
+
   function admin(res: ServerResponse, method: string, path: string, body: Buffer, rid: string): void {
     const json = (status: number, v: unknown): void => send(res, status, { 'content-type': 'application/json' }, JSON.stringify(v));
     if (path === '/__emulator/stats' && method === 'GET') return json(200, { ...snapshot(), faults: faults.state() });
@@ -218,18 +265,21 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
     const rawQuery = q < 0 ? '' : target.slice(q + 1);
     const method = req.method ?? 'GET';
     const isAdmin = opts.adminApi === true && path.startsWith(ADMIN_PREFIX);
-    if (path !== '/sessions' && path !== '/' && !isAdmin) {
+    const isControl = opts.adminCredentials !== undefined && !isAdmin && path !== '/sessions' && path !== '/' && isControlPath(path);
+    if (path !== '/sessions' && path !== '/' && !isAdmin && !isControl) {
       req.resume();
       sendJsonError(res, 404, 'UnknownOperationException', `no operation at ${oneLine(path, 80)}: the emulator serves POST /sessions (CreateSession) and / (STS GetCallerIdentity)`, rid);
       return;
     }
-    const body = await readBody(req, MAX_BODY_BYTES);
+    const limit = isControl ? MAX_CONTROL_BODY_BYTES : MAX_BODY_BYTES;
+    const body = await readBody(req, limit);
     if (!body.ok) {
-      sendJsonError(res, 400, 'ValidationException', `the request body is larger than ${MAX_BODY_BYTES} bytes (or was cut off)`, rid, true);
+      sendJsonError(res, 400, 'ValidationException', `the request body is larger than ${limit} bytes (or was cut off)`, rid, true);
       return;
     }
     if (isAdmin) return admin(res, method, path, body.bytes, rid);
     const r: ReceivedRequest = { method, path, rawQuery, headers: rawHeaderPairs(req), body: body.bytes };
+    if (isControl) return controlPlane(res, r, rid, opts.adminCredentials!);
     if (path === '/sessions') return createSession(req, res, r, rid);
     return sts(res, r, rid);
   }
@@ -273,6 +323,7 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
   return {
     url,
     config,
+    store: state,
     faults,
     stats: snapshot,
     issued: () => store.records(),

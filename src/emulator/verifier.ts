@@ -34,6 +34,7 @@ import {
 } from '../signing/canonical.js';
 import { describeKey, verifyBytes } from '../signing/key-signer.js';
 import { validateChain, fingerprintOf, MAX_INTERMEDIATES } from './chain.js';
+import { revocationOf } from './control/crl.js';
 import {
   DEFAULT_MAX_CLOCK_SKEW_MS,
   DEFAULT_PROFILE_MAX_DURATION_SECONDS,
@@ -384,6 +385,7 @@ export function verifyCreateSession(req: ReceivedRequest, config: EmulatorConfig
     );
   }
 
+  if (anchor.untrustedReason !== undefined) return denied(`trust anchor "${trustAnchorArn}" trusts no certificate: ${anchor.untrustedReason}`);
   let chain: ReturnType<typeof validateChain>;
   try {
     chain = validateChain(leaf, intermediates, anchor.roots, nowMs);
@@ -392,6 +394,9 @@ export function verifyCreateSession(req: ReceivedRequest, config: EmulatorConfig
     return denied(`a certificate in the chain has a malformed extension (${oneLine((e as Error).message, 160)}): reissue it`);
   }
   if (!chain.ok) return denied(chain.message);
+  // Revocation: an enabled CRL of this trust anchor listing the leaf or an intermediate.
+  const revoked = revocationOf([leaf, ...intermediates], anchor.crls ?? []);
+  if (revoked !== undefined) return denied(revoked);
 
   // ---- authorization (404/403/400) ----
   if (pr.region !== config.region || pr.accountId !== config.accountId || pr.partition !== partition) {

@@ -1,0 +1,103 @@
+/**
+ * `emulator --state FILE`: the emulated Roles Anywhere state kept across restarts. Read
+ * once at start (bounded), written atomically (0600) after every change, one write at a
+ * time, the last change always written.
+ */
+import { open } from 'node:fs/promises';
+import type { Clock, Random } from '../core/clock.js';
+import { SidecarError, oneLine } from '../core/errors.js';
+import { ControlPlaneError, ControlPlaneStore, type StoreOptions } from '../emulator/control/index.js';
+import type { EmulatorConfig } from '../emulator/index.js';
+import { writeFileAtomic } from '../sinks/atomic-file.js';
+
+/** Far above any real state (50 anchors, 2 CRLs of 300 KB each, subjects): a wrong file is not parsed at length. */
+export const MAX_STATE_BYTES = 64 * 1024 * 1024;
+
+export interface PersistedState {
+  readonly store: ControlPlaneStore;
+  /** Resolves once every change so far is on disk. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function readBounded(path: string): Promise<Buffer | undefined> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new SidecarError('FILE_UNREADABLE', `cannot read the state file ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}): fix --state`, { cause: e });
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size > MAX_STATE_BYTES) throw new SidecarError('INPUT_TOO_LARGE', `the state file ${path} is larger than ${MAX_STATE_BYTES} bytes: it is not an emulator state file`);
+    const buf = Buffer.alloc(size);
+    const { bytesRead } = await handle.read(buf, 0, size, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function openState(path: string, config: EmulatorConfig, deps: { clock: Clock; random: Random }): Promise<PersistedState> {
+  const bytes = await readBounded(path);
+  let store: ControlPlaneStore;
+  if (bytes === undefined) {
+    store = ControlPlaneStore.fromConfig(config, deps);
+  } else {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new SidecarError('CONFIG_INVALID', `the state file ${path} is not JSON: remove it to start from the flags, or give another --state`);
+    }
+    const opts: StoreOptions = {
+      accountId: config.accountId,
+      region: config.region,
+      ...(config.partition !== undefined ? { partition: config.partition } : {}),
+      ...deps,
+      ...(config.credentialLifetimeSeconds !== undefined ? { credentialLifetimeSeconds: config.credentialLifetimeSeconds } : {}),
+      ...(config.maxClockSkewMs !== undefined ? { maxClockSkewMs: config.maxClockSkewMs } : {}),
+    };
+    try {
+      store = await ControlPlaneStore.fromDocument(doc, opts);
+    } catch (e) {
+      const why = e instanceof ControlPlaneError || e instanceof SidecarError ? e.message : oneLine(String(e));
+      throw new SidecarError('CONFIG_INVALID', `the state file ${path} cannot be loaded (${why}): remove it to start from the flags, or fix --account/--emulator-region`, { cause: e });
+    }
+  }
+  let pending: Promise<void> = Promise.resolve();
+  let dirty = false;
+  let failure: SidecarError | undefined;
+  const write = (): void => {
+    dirty = true;
+    pending = pending.then(async () => {
+      if (!dirty) return;
+      dirty = false;
+      try {
+        await writeFileAtomic(path, `${JSON.stringify(store.toDocument())}\n`, { mode: 0o600, random: deps.random });
+      } catch (e) {
+        failure = e as SidecarError;
+      }
+    });
+  };
+  const off = store.subscribe(write);
+  write();
+  const flush = async (): Promise<void> => {
+    await pending;
+    if (failure !== undefined) {
+      const f = failure;
+      failure = undefined;
+      throw f;
+    }
+  };
+  await flush();
+  return {
+    store,
+    flush,
+    close: async () => {
+      off();
+      await flush();
+    },
+  };
+}
