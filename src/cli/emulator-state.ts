@@ -6,7 +6,7 @@
 import { open } from 'node:fs/promises';
 import type { Clock, Random } from '../core/clock.js';
 import { SidecarError, oneLine } from '../core/errors.js';
-import { ControlPlaneError, ControlPlaneStore, type StoreOptions } from '../emulator/control/index.js';
+import { ControlPlaneError, ControlPlaneStore } from '../emulator/control/index.js';
 import type { EmulatorConfig } from '../emulator/index.js';
 import { writeFileAtomic } from '../sinks/atomic-file.js';
 
@@ -51,16 +51,8 @@ export async function openState(path: string, config: EmulatorConfig, deps: { cl
     } catch {
       throw new SidecarError('CONFIG_INVALID', `the state file ${path} is not JSON: remove it to start from the flags, or give another --state`);
     }
-    const opts: StoreOptions = {
-      accountId: config.accountId,
-      region: config.region,
-      ...(config.partition !== undefined ? { partition: config.partition } : {}),
-      ...deps,
-      ...(config.credentialLifetimeSeconds !== undefined ? { credentialLifetimeSeconds: config.credentialLifetimeSeconds } : {}),
-      ...(config.maxClockSkewMs !== undefined ? { maxClockSkewMs: config.maxClockSkewMs } : {}),
-    };
     try {
-      store = await ControlPlaneStore.fromDocument(doc, opts);
+      store = await ControlPlaneStore.fromDocument(doc, ControlPlaneStore.optionsFor(config, deps));
     } catch (e) {
       const why = e instanceof ControlPlaneError || e instanceof SidecarError ? e.message : oneLine(String(e));
       throw new SidecarError('CONFIG_INVALID', `the state file ${path} cannot be loaded (${why}): remove it to start from the flags, or fix --account/--emulator-region`, { cause: e });

@@ -241,16 +241,21 @@ export class ControlPlaneStore {
     };
   }
 
-  /** A store holding the anchors and profiles of a static config (the `emulator` flags), ids kept. */
-  static fromConfig(config: EmulatorConfig, deps: { clock: Clock; random: Random }): ControlPlaneStore {
-    const store = new ControlPlaneStore({
+  /** The options of a store for `config`'s account, region and limits. */
+  static optionsFor(config: EmulatorConfig, deps: { clock: Clock; random: Random }): StoreOptions {
+    return {
       accountId: config.accountId,
       region: config.region,
       ...(config.partition !== undefined ? { partition: config.partition } : {}),
       ...deps,
       ...(config.credentialLifetimeSeconds !== undefined ? { credentialLifetimeSeconds: config.credentialLifetimeSeconds } : {}),
       ...(config.maxClockSkewMs !== undefined ? { maxClockSkewMs: config.maxClockSkewMs } : {}),
-    });
+    };
+  }
+
+  /** A store holding the anchors and profiles of a static config (the `emulator` flags), ids kept. */
+  static fromConfig(config: EmulatorConfig, deps: { clock: Clock; random: Random }): ControlPlaneStore {
+    const store = new ControlPlaneStore(ControlPlaneStore.optionsFor(config, deps));
     const now = deps.clock.now();
     for (const [i, ta] of config.trustAnchors.entries()) {
       const id = parseRolesAnywhereArn(ta.arn)!.id;
