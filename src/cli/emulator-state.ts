@@ -3,12 +3,11 @@
  * once at start (bounded), written atomically (0600) after every change, one write at a
  * time, the last change always written.
  */
-import { open } from 'node:fs/promises';
 import type { Clock, Random } from '../core/clock.js';
 import { SidecarError, oneLine } from '../core/errors.js';
 import { ControlPlaneError, ControlPlaneStore } from '../emulator/control/index.js';
 import type { EmulatorConfig } from '../emulator/index.js';
-import { writeFileAtomic } from '../sinks/atomic-file.js';
+import { readFileBounded, writeFileAtomic } from '../io/files.js';
 
 /** Far above any real state (50 anchors, 2 CRLs of 300 KB each, subjects): a wrong file is not parsed at length. */
 export const MAX_STATE_BYTES = 64 * 1024 * 1024;
@@ -20,27 +19,24 @@ export interface PersistedState {
   close(): Promise<void>;
 }
 
-async function readBounded(path: string): Promise<Buffer | undefined> {
-  let handle;
+class Missing extends Error {}
+
+async function readState(path: string): Promise<Buffer | undefined> {
   try {
-    handle = await open(path, 'r');
+    return await readFileBounded(path, {
+      maxBytes: MAX_STATE_BYTES,
+      tooLarge: () => new SidecarError('INPUT_TOO_LARGE', `the state file ${path} is larger than ${MAX_STATE_BYTES} bytes: it is not an emulator state file`),
+      unreadable: (code, cause) =>
+        code === 'ENOENT' ? new Missing() : new SidecarError('FILE_UNREADABLE', `cannot read the state file ${path} (${code}): fix --state`, { cause }),
+    });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new SidecarError('FILE_UNREADABLE', `cannot read the state file ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'}): fix --state`, { cause: e });
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size > MAX_STATE_BYTES) throw new SidecarError('INPUT_TOO_LARGE', `the state file ${path} is larger than ${MAX_STATE_BYTES} bytes: it is not an emulator state file`);
-    const buf = Buffer.alloc(size);
-    const { bytesRead } = await handle.read(buf, 0, size, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
+    if (e instanceof Missing) return undefined;
+    throw e;
   }
 }
 
 export async function openState(path: string, config: EmulatorConfig, deps: { clock: Clock; random: Random }): Promise<PersistedState> {
-  const bytes = await readBounded(path);
+  const bytes = await readState(path);
   let store: ControlPlaneStore;
   if (bytes === undefined) {
     store = ControlPlaneStore.fromConfig(config, deps);

@@ -4,10 +4,11 @@
  * then prints the `export ROLESANYWHERE_...=` lines the sidecar reads. Run twice, it finds
  * what the first run made: one anchor and one profile per --name.
  */
-import { readFile } from 'node:fs/promises';
 import { SidecarError, oneLine } from '../core/errors.js';
 import type { Options } from '../config/parse.js';
-import { parseCaBundle, parseRoleArnParts } from '../emulator/config.js';
+import { parseRoleArnParts } from '../emulator/config.js';
+import { MAX_CA_BUNDLE_BYTES, parseCaBundle } from '../identity/ca-bundle.js';
+import { readFileBounded } from '../io/files.js';
 import { envName } from '../config/flags.js';
 import { controlClientFrom, controlError, controlRegionFrom, type ControlClient } from './control-client.js';
 import { loggerFrom } from './context.js';
@@ -117,12 +118,7 @@ async function ensureProfile(c: ControlClient, name: string, roleArns: string[],
 export async function setup(opts: Options, io: CliIo): Promise<number> {
   loggerFrom(opts, io, { command: 'setup' });
   const caPath = opts.required('trust-anchor-ca');
-  let pem: string;
-  try {
-    pem = (await readFile(caPath)).toString('utf8');
-  } catch (e) {
-    throw new SidecarError('FILE_UNREADABLE', `cannot read ${caPath} given by ${opts.origin('trust-anchor-ca')} (${(e as NodeJS.ErrnoException).code ?? 'error'}): fix the path`, { cause: e });
-  }
+  const pem = (await readFileBounded(caPath, { maxBytes: MAX_CA_BUNDLE_BYTES })).toString('utf8');
   const roots = parseCaBundle(pem, caPath);
   const notCa = roots.find((r) => !r.ca);
   if (notCa !== undefined) throw new SidecarError('CERT_INVALID', `${caPath} holds "${oneLine(notCa.subject.replace(/\n/g, ', '), 120)}", which is not a CA certificate: give the issuing CA's certificate`);

@@ -9,12 +9,12 @@
 import { X509Certificate } from 'node:crypto';
 import type { Clock, Random } from '../../core/clock.js';
 import { isSidecarError } from '../../core/errors.js';
+import { parseCaBundle } from '../../identity/ca-bundle.js';
 import { fingerprintOf } from '../chain.js';
 import {
   DEFAULT_PROFILE_MAX_DURATION_SECONDS,
   MAX_DURATION_SECONDS,
   MIN_DURATION_SECONDS,
-  parseCaBundle,
   parseRoleArnParts,
   parseRolesAnywhereArn,
   type EmulatorConfig,
