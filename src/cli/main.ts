@@ -32,6 +32,8 @@ async function loadCommand(name: CommandName): Promise<Command> {
       return (await import('./demo.js')).demo;
     case 'setup':
       return (await import('./setup.js')).setup;
+    case 'doctor':
+      return (await import('./doctor.js')).doctor;
     case 'version':
       return async (_o, io) => {
         await writeOut(io.stdout, `${VERSION}\n`);

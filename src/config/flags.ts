@@ -37,11 +37,12 @@ export const COMMANDS = [
   'emulator',
   'demo',
   'setup',
+  'doctor',
   'version',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
-const SESSION: CommandName[] = ['credential-process', 'serve', 'update', 'exec'];
+const SESSION: CommandName[] = ['credential-process', 'serve', 'update', 'exec', 'doctor'];
 const IDENTITY: CommandName[] = [...SESSION, 'sign-string', 'read-certificate-data'];
 const KEYED: CommandName[] = [...SESSION, 'sign-string'];
 const LOGGING: CommandName[] = [...IDENTITY, 'emulator', 'demo', 'setup'];
@@ -125,6 +126,8 @@ export const FLAGS: readonly FlagSpec[] = [
   // setup
   { name: 'role-arns', type: 'string', arg: 'ARN', repeatable: true, commands: ['setup'], help: 'More role ARNs the profile allows (repeatable, or comma-separated)' },
   { name: 'name', type: 'string', arg: 'NAME', default: 'rolesanywhere-sidecar', commands: ['setup'], help: 'Name of the trust anchor and profile that setup creates or finds' },
+  // doctor
+  { name: 'json', type: 'boolean', commands: ['doctor'], help: 'Print the checks as one JSON document instead of one line each' },
   // official-helper flags this release does not implement: refused, never ignored
   { name: 'pkcs11-lib', type: 'string', notSupported: true, commands: IDENTITY, help: 'PKCS#11 module (not supported yet)' },
   { name: 'reuse-pin', type: 'boolean', notSupported: true, commands: IDENTITY, help: 'PKCS#11 PIN reuse (not supported yet)' },
