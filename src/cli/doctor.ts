@@ -94,14 +94,14 @@ async function readControlPlane(c: ControlClient, anchorArn: string, profileArn:
   const profileId = parseProfileArn(profileArn).resource.split('/')[1] ?? '';
   const state: { -readonly [K in keyof ControlState]: ControlState[K] } = {};
   try {
-    state.anchor = (await client.send(new sdk.GetTrustAnchorCommand({ trustAnchorId: anchorId }))).trustAnchor as AnchorDetail;
+    state.anchor = (await client.send(new sdk.GetTrustAnchorCommand({ trustAnchorId: anchorId }))).trustAnchor;
   } catch (e) {
     const err = controlError(e, 'GetTrustAnchor');
     if (err.code === 'SERVICE_NOT_FOUND') state.anchorProblem = `trust anchor ${anchorArn} does not exist in ${c.region}`;
     else return { unavailable: err.message, ...(serviceDateMs !== undefined ? { serviceDateMs } : {}) };
   }
   try {
-    state.profile = (await client.send(new sdk.GetProfileCommand({ profileId }))).profile as ProfileDetail;
+    state.profile = (await client.send(new sdk.GetProfileCommand({ profileId }))).profile;
   } catch (e) {
     const err = controlError(e, 'GetProfile');
     if (err.code === 'SERVICE_NOT_FOUND') state.profileProblem = `profile ${profileArn} does not exist in ${c.region}`;

@@ -38,6 +38,12 @@ function roleArnsFrom(opts: Options): string[] {
   return [...new Set(list)];
 }
 
+/** A member the service always sends; its absence is a broken answer, not a missing resource. */
+function present<T>(v: T | undefined, call: string): T {
+  if (v === undefined) throw new SidecarError('RESPONSE_MALFORMED', `${call} answered without the resource it names`);
+  return v;
+}
+
 async function all<T>(call: string, page: (nextToken?: string) => Promise<{ items?: T[]; nextToken?: string }>): Promise<T[]> {
   const out: T[] = [];
   let token: string | undefined;
@@ -66,17 +72,17 @@ async function ensureAnchor(c: ControlClient, name: string, pem: string, say: (m
   let anchor = anchors.find((a) => a.name === name && bundleKey(a.source?.sourceData?.x509CertificateData ?? '') === want) ?? anchors.find((a) => a.name === name);
   try {
     if (anchor === undefined) {
-      anchor = (await client.send(new sdk.CreateTrustAnchorCommand({ name, enabled: true, source }))).trustAnchor as Anchor;
+      anchor = present((await client.send(new sdk.CreateTrustAnchorCommand({ name, enabled: true, source }))).trustAnchor, 'CreateTrustAnchor');
       await say(`created trust anchor ${anchor.trustAnchorArn}`);
       return anchor;
     }
     await say(`found trust anchor ${anchor.trustAnchorArn}`);
     if (bundleKey(anchor.source?.sourceData?.x509CertificateData ?? '') !== want) {
-      anchor = (await client.send(new sdk.UpdateTrustAnchorCommand({ trustAnchorId: anchor.trustAnchorId!, source }))).trustAnchor as Anchor;
+      anchor = present((await client.send(new sdk.UpdateTrustAnchorCommand({ trustAnchorId: anchor.trustAnchorId!, source }))).trustAnchor, 'UpdateTrustAnchor');
       await say('updated its CA bundle to the one given');
     }
     if (anchor.enabled !== true) {
-      anchor = (await client.send(new sdk.EnableTrustAnchorCommand({ trustAnchorId: anchor.trustAnchorId! }))).trustAnchor as Anchor;
+      anchor = present((await client.send(new sdk.EnableTrustAnchorCommand({ trustAnchorId: anchor.trustAnchorId! }))).trustAnchor, 'EnableTrustAnchor');
       await say('enabled it');
     }
     return anchor;
@@ -89,12 +95,12 @@ async function ensureProfile(c: ControlClient, name: string, roleArns: string[],
   const { sdk, client } = c;
   const profiles = await all<Profile>('ListProfiles', async (nextToken) => {
     const r = await client.send(new sdk.ListProfilesCommand({ ...(nextToken !== undefined ? { nextToken } : {}) }));
-    return { items: r.profiles as Profile[] | undefined, ...(r.nextToken !== undefined ? { nextToken: r.nextToken } : {}) };
+    return { items: r.profiles, ...(r.nextToken !== undefined ? { nextToken: r.nextToken } : {}) };
   });
   let profile = profiles.find((p) => p.name === name);
   try {
     if (profile === undefined) {
-      profile = (await client.send(new sdk.CreateProfileCommand({ name, enabled: true, roleArns }))).profile as Profile;
+      profile = present((await client.send(new sdk.CreateProfileCommand({ name, enabled: true, roleArns }))).profile, 'CreateProfile');
       await say(`created profile ${profile.profileArn}`);
       return profile;
     }
@@ -102,11 +108,11 @@ async function ensureProfile(c: ControlClient, name: string, roleArns: string[],
     const have = new Set(profile.roleArns ?? []);
     const missing = roleArns.filter((r) => !have.has(r));
     if (missing.length > 0) {
-      profile = (await client.send(new sdk.UpdateProfileCommand({ profileId: profile.profileId!, roleArns: [...have, ...missing] }))).profile as Profile;
+      profile = present((await client.send(new sdk.UpdateProfileCommand({ profileId: profile.profileId!, roleArns: [...have, ...missing] }))).profile, 'UpdateProfile');
       await say(`added ${missing.length} role(s) to it`);
     }
     if (profile.enabled !== true) {
-      profile = (await client.send(new sdk.EnableProfileCommand({ profileId: profile.profileId! }))).profile as Profile;
+      profile = present((await client.send(new sdk.EnableProfileCommand({ profileId: profile.profileId! }))).profile, 'EnableProfile');
       await say('enabled it');
     }
     return profile;

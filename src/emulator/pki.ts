@@ -152,15 +152,14 @@ export interface CrlOptions {
 /** A CRL signed by `issuer` (a CA from issueCertificate), as PEM (`BEGIN X509 CRL`). */
 export async function issueCrl(issuer: IssuedCertificate, opts: CrlOptions): Promise<string> {
   const crypto = webcrypto as unknown as Parameters<typeof x509.X509CrlGenerator.create>[1];
-  type CrlParams = Parameters<typeof x509.X509CrlGenerator.create>[0];
   const crl = await x509.X509CrlGenerator.create(
     {
       issuer: new x509.X509Certificate(issuer.cert.raw).subject,
       thisUpdate: opts.thisUpdate,
       nextUpdate: opts.nextUpdate,
       entries: opts.revokedSerialsHex.map((serialNumber) => ({ serialNumber, revocationDate: opts.thisUpdate })),
-      signingKey: issuer.cryptoKey as unknown as CrlParams['signingKey'],
-      signingAlgorithm: signingAlgorithm(issuer.keySpec) as CrlParams['signingAlgorithm'],
+      signingKey: issuer.cryptoKey,
+      signingAlgorithm: signingAlgorithm(issuer.keySpec),
     },
     crypto,
   );

@@ -279,7 +279,7 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
     }
     if (isAdmin) return admin(res, method, path, body.bytes, rid);
     const r: ReceivedRequest = { method, path, rawQuery, headers: rawHeaderPairs(req), body: body.bytes };
-    if (isControl) return controlPlane(res, r, rid, opts.adminCredentials!);
+    if (isControl) return controlPlane(res, r, rid, opts.adminCredentials);
     if (path === '/sessions') return createSession(req, res, r, rid);
     return sts(res, r, rid);
   }

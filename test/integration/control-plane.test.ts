@@ -120,11 +120,11 @@ describe('anchor and profile created with RolesAnywhereClient', () => {
   test('credential-process gets credentials; the subject is recorded', async () => {
     const r = await credentialProcess(pki.rsa, anchorArn, profileArn);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout).Version, 1);
+    assert.equal((JSON.parse(r.stdout) as { Version: number }).Version, 1);
     const subjects = await client.send(new ListSubjectsCommand({}));
     const mine = subjects.subjects!.find((s) => s.x509Subject!.includes('CN=leaf-rsa'));
     assert.ok(mine, 'ListSubjects names the certificate that called CreateSession');
-    const detail = await client.send(new GetSubjectCommand({ subjectId: mine!.subjectId! }));
+    const detail = await client.send(new GetSubjectCommand({ subjectId: mine.subjectId! }));
     assert.equal(detail.subject!.credentials![0]!.serialNumber, pki.rsa.issued.cert.serialNumber.toLowerCase());
     assert.ok(detail.subject!.lastSeenAt instanceof Date);
   });
@@ -219,7 +219,7 @@ describe('anchor and profile created with RolesAnywhereClient', () => {
     const list = await client.send(new ListTrustAnchorsCommand({ pageSize: 1 }));
     assert.equal(list.trustAnchors!.length, 1);
     assert.ok(list.nextToken, 'a second page');
-    const page2 = await client.send(new ListTrustAnchorsCommand({ pageSize: 1, nextToken: list.nextToken! }));
+    const page2 = await client.send(new ListTrustAnchorsCommand({ pageSize: 1, nextToken: list.nextToken }));
     assert.notEqual(page2.trustAnchors![0]!.trustAnchorArn, list.trustAnchors![0]!.trustAnchorArn);
     assert.deepEqual((await client.send(new ListTagsForResourceCommand({ resourceArn: anchorArn }))).tags, [{ key: 'team', value: 'platform' }]);
     await client.send(new TagResourceCommand({ resourceArn: profileArn, tags: [{ key: 'env', value: 'test' }] }));
@@ -343,7 +343,7 @@ describe('setup', () => {
     assert.deepEqual(Object.keys(exported).sort(), ['ROLESANYWHERE_ENDPOINT', 'ROLESANYWHERE_PROFILE_ARN', 'ROLESANYWHERE_ROLE_ARN', 'ROLESANYWHERE_TRUST_ANCHOR_ARN']);
     const r = await runCli(['credential-process', ...sessionArgs(pki.ec256), '--no-cache'], { env: cliEnv(exported) });
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(JSON.parse(r.stdout).AccessKeyId.startsWith('ASIA'));
+    assert.ok((JSON.parse(r.stdout) as { AccessKeyId: string }).AccessKeyId.startsWith('ASIA'));
 
     // A disabled profile is found and enabled again: setup converges, it does not duplicate.
     await client.send(new DisableProfileCommand({ profileId: profiles[0]!.profileId! }));

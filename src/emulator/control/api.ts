@@ -46,7 +46,8 @@ export interface ControlResponse {
 }
 
 type Json = Record<string, unknown>;
-type Handler = (store: ControlPlaneStore, id: string, body: Json, query: URLSearchParams) => Promise<{ status?: number; body: unknown }>;
+type HandlerResult = { status?: number; body: unknown };
+type Handler = (store: ControlPlaneStore, id: string, body: Json, query: URLSearchParams) => HandlerResult | Promise<HandlerResult>;
 
 interface Route {
   readonly method: string;
@@ -268,7 +269,7 @@ function route(method: string, path: string, operation: string, handler: Handler
 }
 
 const ROUTES: readonly Route[] = [
-  route('POST', '/trustanchors', 'CreateTrustAnchor', async (s, _id, b) => {
+  route('POST', '/trustanchors', 'CreateTrustAnchor', (s, _id, b) => {
     const ns = notificationSettings(b, 'notificationSettings', false);
     const tg = tags(b);
     const en = bool(b, 'enabled');
@@ -281,25 +282,25 @@ const ROUTES: readonly Route[] = [
     });
     return { status: 201, body: { trustAnchor: trustAnchorOut(a) } };
   }),
-  route('GET', '/trustanchors', 'ListTrustAnchors', async (s, _id, _b, q) => {
+  route('GET', '/trustanchors', 'ListTrustAnchors', (s, _id, _b, q) => {
     const p = page(s.listTrustAnchors(), q);
     return { body: { trustAnchors: p.slice.map(trustAnchorOut), ...(p.nextToken !== undefined ? { nextToken: p.nextToken } : {}) } };
   }),
-  route('GET', '/trustanchor/{id}', 'GetTrustAnchor', async (s, id) => ({ body: { trustAnchor: trustAnchorOut(s.getTrustAnchor(id)) } })),
-  route('PATCH', '/trustanchor/{id}', 'UpdateTrustAnchor', async (s, id, b) => {
+  route('GET', '/trustanchor/{id}', 'GetTrustAnchor', (s, id) => ({ body: { trustAnchor: trustAnchorOut(s.getTrustAnchor(id)) } })),
+  route('PATCH', '/trustanchor/{id}', 'UpdateTrustAnchor', (s, id, b) => {
     const name = str(b, 'name', false, 255);
     const src = source(b, false);
     return { body: { trustAnchor: trustAnchorOut(s.updateTrustAnchor(id, { ...(name !== undefined ? { name } : {}), ...(src !== undefined ? { source: src } : {}) })) } };
   }),
-  route('DELETE', '/trustanchor/{id}', 'DeleteTrustAnchor', async (s, id) => ({ body: { trustAnchor: trustAnchorOut(s.deleteTrustAnchor(id)) } })),
-  route('POST', '/trustanchor/{id}/enable', 'EnableTrustAnchor', async (s, id) => ({ body: { trustAnchor: trustAnchorOut(s.setTrustAnchorEnabled(id, true)) } })),
-  route('POST', '/trustanchor/{id}/disable', 'DisableTrustAnchor', async (s, id) => ({ body: { trustAnchor: trustAnchorOut(s.setTrustAnchorEnabled(id, false)) } })),
-  route('PATCH', '/put-notifications-settings', 'PutNotificationSettings', async (s, _id, b) => {
+  route('DELETE', '/trustanchor/{id}', 'DeleteTrustAnchor', (s, id) => ({ body: { trustAnchor: trustAnchorOut(s.deleteTrustAnchor(id)) } })),
+  route('POST', '/trustanchor/{id}/enable', 'EnableTrustAnchor', (s, id) => ({ body: { trustAnchor: trustAnchorOut(s.setTrustAnchorEnabled(id, true)) } })),
+  route('POST', '/trustanchor/{id}/disable', 'DisableTrustAnchor', (s, id) => ({ body: { trustAnchor: trustAnchorOut(s.setTrustAnchorEnabled(id, false)) } })),
+  route('PATCH', '/put-notifications-settings', 'PutNotificationSettings', (s, _id, b) => {
     const id = str(b, 'trustAnchorId', true, 36);
     const a = s.putNotificationSettings(id, notificationSettings(b, 'notificationSettings', true)!);
     return { body: { trustAnchor: trustAnchorOut(a) } };
   }),
-  route('PATCH', '/reset-notifications-settings', 'ResetNotificationSettings', async (s, _id, b) => {
+  route('PATCH', '/reset-notifications-settings', 'ResetNotificationSettings', (s, _id, b) => {
     const id = str(b, 'trustAnchorId', true, 36);
     const v = b.notificationSettingKeys;
     if (!Array.isArray(v) || v.length > 50) throw validation('notificationSettingKeys must be a list of at most 50 {event, channel}');
@@ -307,7 +308,7 @@ const ROUTES: readonly Route[] = [
     return { body: { trustAnchor: trustAnchorOut(s.resetNotificationSettings(id, keys)) } };
   }),
 
-  route('POST', '/profiles', 'CreateProfile', async (s, _id, b) => {
+  route('POST', '/profiles', 'CreateProfile', (s, _id, b) => {
     const opt = <K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> => (v === undefined ? {} : ({ [k]: v } as Record<K, V>));
     const p = s.createProfile({
       name: str(b, 'name', true, 255),
@@ -322,12 +323,12 @@ const ROUTES: readonly Route[] = [
     });
     return { status: 201, body: { profile: profileOut(p) } };
   }),
-  route('GET', '/profiles', 'ListProfiles', async (s, _id, _b, q) => {
+  route('GET', '/profiles', 'ListProfiles', (s, _id, _b, q) => {
     const p = page(s.listProfiles(), q);
     return { body: { profiles: p.slice.map(profileOut), ...(p.nextToken !== undefined ? { nextToken: p.nextToken } : {}) } };
   }),
-  route('GET', '/profile/{id}', 'GetProfile', async (s, id) => ({ body: { profile: profileOut(s.getProfile(id)) } })),
-  route('PATCH', '/profile/{id}', 'UpdateProfile', async (s, id, b) => {
+  route('GET', '/profile/{id}', 'GetProfile', (s, id) => ({ body: { profile: profileOut(s.getProfile(id)) } })),
+  route('PATCH', '/profile/{id}', 'UpdateProfile', (s, id, b) => {
     const opt = <K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> => (v === undefined ? {} : ({ [k]: v } as Record<K, V>));
     const p = s.updateProfile(id, {
       ...opt('name', str(b, 'name', false, 255)),
@@ -339,10 +340,10 @@ const ROUTES: readonly Route[] = [
     });
     return { body: { profile: profileOut(p) } };
   }),
-  route('DELETE', '/profile/{id}', 'DeleteProfile', async (s, id) => ({ body: { profile: profileOut(s.deleteProfile(id)) } })),
-  route('POST', '/profile/{id}/enable', 'EnableProfile', async (s, id) => ({ body: { profile: profileOut(s.setProfileEnabled(id, true)) } })),
-  route('POST', '/profile/{id}/disable', 'DisableProfile', async (s, id) => ({ body: { profile: profileOut(s.setProfileEnabled(id, false)) } })),
-  route('PUT', '/profiles/{id}/mappings', 'PutAttributeMapping', async (s, id, b) => {
+  route('DELETE', '/profile/{id}', 'DeleteProfile', (s, id) => ({ body: { profile: profileOut(s.deleteProfile(id)) } })),
+  route('POST', '/profile/{id}/enable', 'EnableProfile', (s, id) => ({ body: { profile: profileOut(s.setProfileEnabled(id, true)) } })),
+  route('POST', '/profile/{id}/disable', 'DisableProfile', (s, id) => ({ body: { profile: profileOut(s.setProfileEnabled(id, false)) } })),
+  route('PUT', '/profiles/{id}/mappings', 'PutAttributeMapping', (s, id, b) => {
     const field = certificateField(str(b, 'certificateField', true, 20));
     const rules = b.mappingRules;
     if (!Array.isArray(rules) || rules.length > 200) throw validation('mappingRules must be a list of {specifier}');
@@ -352,7 +353,7 @@ const ROUTES: readonly Route[] = [
     };
     return { body: { profile: profileOut(s.putAttributeMapping(id, mapping)) } };
   }),
-  route('DELETE', '/profiles/{id}/mappings', 'DeleteAttributeMapping', async (s, id, _b, q) => {
+  route('DELETE', '/profiles/{id}/mappings', 'DeleteAttributeMapping', (s, id, _b, q) => {
     const field = certificateField(q.get('certificateField'));
     return { body: { profile: profileOut(s.deleteAttributeMapping(id, field, q.getAll('specifiers'))) } };
   }),
@@ -371,11 +372,11 @@ const ROUTES: readonly Route[] = [
     });
     return { status: 201, body: { crl: crlOut(c) } };
   }),
-  route('GET', '/crls', 'ListCrls', async (s, _id, _b, q) => {
+  route('GET', '/crls', 'ListCrls', (s, _id, _b, q) => {
     const p = page(s.listCrls(), q);
     return { body: { crls: p.slice.map(crlOut), ...(p.nextToken !== undefined ? { nextToken: p.nextToken } : {}) } };
   }),
-  route('GET', '/crl/{id}', 'GetCrl', async (s, id) => ({ body: { crl: crlOut(s.getCrl(id)) } })),
+  route('GET', '/crl/{id}', 'GetCrl', (s, id) => ({ body: { crl: crlOut(s.getCrl(id)) } })),
   route('PATCH', '/crl/{id}', 'UpdateCrl', async (s, id, b) => {
     const name = str(b, 'name', false, 255);
     const data = str(b, 'crlData', false, 400_004);
@@ -383,28 +384,28 @@ const ROUTES: readonly Route[] = [
     const c = await s.updateCrl(id, { ...(name !== undefined ? { name } : {}), ...(data !== undefined ? { crlData: Buffer.from(data, 'base64') } : {}) });
     return { body: { crl: crlOut(c) } };
   }),
-  route('DELETE', '/crl/{id}', 'DeleteCrl', async (s, id) => ({ body: { crl: crlOut(s.deleteCrl(id)) } })),
-  route('POST', '/crl/{id}/enable', 'EnableCrl', async (s, id) => ({ body: { crl: crlOut(s.setCrlEnabled(id, true)) } })),
-  route('POST', '/crl/{id}/disable', 'DisableCrl', async (s, id) => ({ body: { crl: crlOut(s.setCrlEnabled(id, false)) } })),
+  route('DELETE', '/crl/{id}', 'DeleteCrl', (s, id) => ({ body: { crl: crlOut(s.deleteCrl(id)) } })),
+  route('POST', '/crl/{id}/enable', 'EnableCrl', (s, id) => ({ body: { crl: crlOut(s.setCrlEnabled(id, true)) } })),
+  route('POST', '/crl/{id}/disable', 'DisableCrl', (s, id) => ({ body: { crl: crlOut(s.setCrlEnabled(id, false)) } })),
 
-  route('GET', '/subjects', 'ListSubjects', async (s, _id, _b, q) => {
+  route('GET', '/subjects', 'ListSubjects', (s, _id, _b, q) => {
     const p = page(s.listSubjects(), q);
     return { body: { subjects: p.slice.map(subjectSummary), ...(p.nextToken !== undefined ? { nextToken: p.nextToken } : {}) } };
   }),
-  route('GET', '/subject/{id}', 'GetSubject', async (s, id) => ({ body: { subject: subjectOut(s.getSubject(id)) } })),
+  route('GET', '/subject/{id}', 'GetSubject', (s, id) => ({ body: { subject: subjectOut(s.getSubject(id)) } })),
 
-  route('GET', '/ListTagsForResource', 'ListTagsForResource', async (s, _id, _b, q) => {
+  route('GET', '/ListTagsForResource', 'ListTagsForResource', (s, _id, _b, q) => {
     const arn = q.get('resourceArn');
     if (arn === null || arn === '') throw validation('resourceArn is required');
     return { body: { tags: s.listTags(arn) } };
   }),
-  route('POST', '/TagResource', 'TagResource', async (s, _id, b) => {
+  route('POST', '/TagResource', 'TagResource', (s, _id, b) => {
     const t = tags(b);
     if (t === undefined) throw validation('tags is required');
     s.tagResource(str(b, 'resourceArn', true, 1011), t);
     return { status: 201, body: {} };
   }),
-  route('POST', '/UntagResource', 'UntagResource', async (s, _id, b) => {
+  route('POST', '/UntagResource', 'UntagResource', (s, _id, b) => {
     s.untagResource(str(b, 'resourceArn', true, 1011), strings(b, 'tagKeys', 200, true)!);
     return { body: {} };
   }),

@@ -54,7 +54,7 @@ export async function crlSigner(crl: ParsedCrl, candidates: readonly X509Certifi
     const lib = new x509.X509Certificate(cert.raw);
     if (Buffer.from(lib.subjectName.toArrayBuffer()).toString('hex') !== crl.issuerDerHex) continue;
     try {
-      const ok = await crl.crl.verify({ publicKey: lib.publicKey }, webcrypto as unknown as Parameters<x509.X509Crl['verify']>[1]);
+      const ok = await crl.crl.verify({ publicKey: lib.publicKey }, webcrypto);
       if (ok) return cert;
     } catch {
       // an algorithm WebCrypto cannot verify: not this signer

@@ -292,7 +292,7 @@ export class ControlPlaneStore {
   }
 
   /** Rebuilds a store from a `--state` document (already parsed JSON, checked here). */
-  static async fromDocument(doc: unknown, opts: StoreOptions): Promise<ControlPlaneStore> {
+  static fromDocument(doc: unknown, opts: StoreOptions): ControlPlaneStore {
     const d = doc as Partial<StateDocument> | null;
     if (typeof d !== 'object' || d === null || d.version !== 1 || !Array.isArray(d.trustAnchors) || !Array.isArray(d.profiles) || !Array.isArray(d.crls) || !Array.isArray(d.subjects)) {
       throw validation('the state file is not an emulator state document (version 1)');
@@ -301,15 +301,15 @@ export class ControlPlaneStore {
       throw validation(`the state file is for account ${String(d.accountId)} in ${String(d.region)}, not ${opts.accountId} in ${opts.region}`);
     }
     const store = new ControlPlaneStore(opts);
-    for (const a of d.trustAnchors) store.putAnchor(a);
-    for (const p of d.profiles) store.profiles.set(p.profileId, p);
-    for (const c of d.crls) {
+    for (const a of d.trustAnchors as readonly TrustAnchorRecord[]) store.putAnchor(a);
+    for (const p of d.profiles as readonly ProfileRecord[]) store.profiles.set(p.profileId, p);
+    for (const c of d.crls as readonly CrlRecord[]) {
       const parsed = parseCrl(Buffer.from(c.crlData, 'base64'));
       if (parsed === undefined) throw validation(`CRL ${shown(c.crlId)} in the state file does not parse`);
       store.crls.set(c.crlId, c);
       store.crlCache.set(c.crlId, parsed);
     }
-    for (const s of d.subjects) store.subjects.set(s.subjectId, s);
+    for (const s of d.subjects as readonly SubjectRecord[]) store.subjects.set(s.subjectId, s);
     for (const [arn, list] of Object.entries(d.tags ?? {})) store.tags.set(arn, list);
     return store;
   }
@@ -546,7 +546,7 @@ export class ControlPlaneStore {
     const p = this.getProfile(id);
     this.checkProfileFields(update);
     const defined = Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)) as ProfileUpdate;
-    const next: ProfileRecord = { ...p, ...defined, updatedAt: this.clock.now() } as ProfileRecord;
+    const next: ProfileRecord = { ...p, ...defined, updatedAt: this.clock.now() };
     this.profiles.set(id, next);
     this.changed();
     return next;
