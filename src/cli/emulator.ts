@@ -3,7 +3,7 @@ import { SidecarError } from '../core/errors.js';
 import { MAX_CA_BUNDLE_BYTES, parseCaBundle } from '../identity/ca-bundle.js';
 import { readFileBounded } from '../io/files.js';
 import type { Options } from '../config/parse.js';
-import { defaultEmulatorConfig, parseFaultSpec, startEmulator, type RunningEmulator } from '../emulator/index.js';
+import { defaultEmulatorConfig, parseFaultSpec, parseStsRoleSpecs, startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { isLoopbackHost } from '../serve/index.js';
 import type { AdminCredentials } from '../emulator/control/index.js';
 import { loggerFrom } from './context.js';
@@ -81,7 +81,14 @@ export async function startEmulatorFromOptions(opts: Options, io: CliIo, extra: 
   const admin = adminCredentialsFrom(opts, io);
   const statePath = opts.str('state');
   const persisted: PersistedState | undefined = statePath !== undefined ? await openState(statePath, config, { clock: io.clock, random: io.random }) : undefined;
+  const assumable = opts.str('assumable-role');
+  const disabled = opts.str('sts-disabled-region');
+  const sts = {
+    roles: assumable !== undefined ? parseStsRoleSpecs(assumable, config.profiles[0]!.roleArns[0]!) : [],
+    ...(disabled !== undefined ? { disabledRegions: disabled.split(',').map((r) => r.trim()).filter((r) => r !== '') } : {}),
+  };
   const emu = await startEmulator({
+    sts,
     config,
     adminCredentials: admin.credentials,
     ...(persisted !== undefined ? { store: persisted.store } : {}),
@@ -117,6 +124,8 @@ export function emulatorEnv(emu: RunningEmulator): Array<[string, string]> {
     ['ROLESANYWHERE_TRUST_ANCHOR_ARN', anchor.arn],
     ['ROLESANYWHERE_PROFILE_ARN', profile.arn],
     ['ROLESANYWHERE_ROLE_ARN', profile.roleArns[0]!],
+    // The first assumable role, as the chaining flag's variable.
+    ...(emu.stsSettings().roles.length > 0 ? ([['ROLESANYWHERE_ASSUME_ROLE_ARN', emu.stsSettings().roles[0]!.arn]] as Array<[string, string]>) : []),
   ];
 }
 

@@ -119,6 +119,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'tls-cert', type: 'string', arg: 'PATH', commands: ['emulator'], help: 'Serve HTTPS with this certificate (PEM)' },
   { name: 'tls-key', type: 'string', arg: 'PATH', commands: ['emulator'], help: 'Private key of --tls-cert' },
   { name: 'fault', type: 'string', arg: 'SPEC', commands: ['emulator'], help: 'Inject faults into CreateSession, e.g. "2*503,429:retry-after=1,drop,delay=500,empty-set,malformed,outage,throttle=5"' },
+  { name: 'assumable-role', type: 'string', arg: 'SPEC', repeatable: true, commands: ['emulator'], help: 'A role STS AssumeRole hands out: ROLE_ARN[;trust=ARN|ARN...][;external-id=ID][;max-duration=SECONDS] (repeatable; trusts the emulated Roles Anywhere role by default)' },
+  { name: 'sts-disabled-region', type: 'string', arg: 'REGION', repeatable: true, commands: ['emulator'], help: 'A region where the emulated STS is not activated (AssumeRole answers RegionDisabledException; repeatable)' },
   { name: 'admin-api', type: 'boolean', commands: ['emulator'], help: 'Enable /__emulator/* (fault injection, stats) for tests' },
   { name: 'admin-access-key-id', type: 'string', arg: 'ID', commands: ['emulator'], help: 'Access key id whose SigV4 signature the emulated control plane (CreateTrustAnchor, ImportCrl, ...) accepts (default: a random pair, printed to standard error)' },
   { name: 'admin-secret-access-key', type: 'string', arg: 'SECRET', commands: ['emulator'], help: 'Secret access key of --admin-access-key-id (prefer the environment variable)' },

@@ -46,6 +46,15 @@ export {
   type ScriptedFault,
 } from './faults.js';
 export { handleSts, type StsContext, type StsResponse } from './sts.js';
+export {
+  decideAssumeRole,
+  parseStsRoleSpecs,
+  policyProblem,
+  validateStsRoles,
+  ROLE_CHAINING_MAX_SECONDS,
+  type StsRole,
+  type StsSettings,
+} from './assume-role.js';
 export { startEmulator, type EmulatorStats, type RunningEmulator, type StartEmulatorOptions } from './server.js';
 export { issueCertificate, issueCrl, randomSerialHex, type CrlOptions, type IssueOptions, type IssuedCertificate, type KeySpec } from './pki.js';
 export {

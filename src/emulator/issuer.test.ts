@@ -36,6 +36,7 @@ test('the store forgets the oldest sessions beyond its capacity', () => {
     fingerprint: 'f',
     profileArn: 'p',
     trustAnchorArn: 't',
+    kind: 'rolesanywhere',
   });
   store.add(rec('A'));
   store.add(rec('B'));

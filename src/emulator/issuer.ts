@@ -25,6 +25,16 @@ export interface IssuedRecord {
   readonly fingerprint: string;
   readonly profileArn: string;
   readonly trustAnchorArn: string;
+  /** `rolesanywhere` for CreateSession, `assume-role` for a session chained through STS AssumeRole. */
+  readonly kind: 'rolesanywhere' | 'assume-role';
+  readonly sourceIdentity?: string;
+  /** AssumeRole only: the role whose session assumed this one, and whether an external id was sent. */
+  readonly sourceRoleArn?: string;
+  readonly externalIdUsed?: boolean;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly transitiveTags?: Readonly<Record<string, string>>;
+  readonly policyArns?: readonly string[];
+  readonly hasSessionPolicy?: boolean;
 }
 
 /** The secret half, kept only in the emulator's memory for STS. */
@@ -39,7 +49,7 @@ const UPPER_ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 /** Unbiased: 256 is not a multiple of the alphabet sizes, so bytes above the last full block are skipped. */
-function randomString(random: Random, alphabet: string, length: number): string {
+export function randomString(random: Random, alphabet: string, length: number): string {
   const limit = 256 - (256 % alphabet.length);
   let out = '';
   while (out.length < length) {
@@ -72,7 +82,7 @@ export function subjectIdFor(trustAnchorArn: string, leaf: { readonly subject: s
 }
 
 /** IAM role ids are `AROA` + 17 upper-case alphanumerics; derived from the ARN so they are stable. */
-function roleId(roleArn: string): string {
+export function roleId(roleArn: string): string {
   const digest = createHash('sha256').update(roleArn).digest();
   let out = 'AROA';
   for (let i = 0; out.length < 21; i++) out += UPPER_ALNUM[digest[i]! % UPPER_ALNUM.length];
@@ -83,6 +93,20 @@ function roleId(roleArn: string): string {
 export function sourceIdentityOf(subject: string): string {
   const cn = subject.split('\n').find((l) => l.startsWith('CN='));
   return cn ?? subject.split('\n').join(',');
+}
+
+/** `ASIA` + 16 upper-case alphanumerics, as STS issues temporary access key ids. */
+export function mintAccessKeyId(random: Random): string {
+  return `ASIA${randomString(random, UPPER_ALNUM, 16)}`;
+}
+
+export function mintSecretAccessKey(random: Random): string {
+  return randomString(random, SECRET_ALPHABET, 40);
+}
+
+/** Real STS tokens are several hundred base64 characters; clients must not assume a length. */
+export function mintSessionToken(random: Random): string {
+  return `IQoJb3JpZ2luX2Vj${random.bytes(600).toString('base64')}`;
 }
 
 export interface IssueResult {
@@ -103,10 +127,9 @@ export function issueSession(v: VerifiedSession, config: EmulatorConfig, nowMs: 
   const assumedRoleArn = `arn:${partition}:sts::${config.accountId}:assumed-role/${roleName}/${sessionName}`;
   const assumedRoleId = `${roleId(v.params.roleArn)}:${sessionName}`;
   const secret: IssuedSecret = {
-    accessKeyId: `ASIA${randomString(random, UPPER_ALNUM, 16)}`,
-    secretAccessKey: randomString(random, SECRET_ALPHABET, 40),
-    // Real STS tokens are several hundred base64 characters; clients must not assume a length.
-    sessionToken: `IQoJb3JpZ2luX2Vj${random.bytes(600).toString('base64')}`,
+    accessKeyId: mintAccessKeyId(random),
+    secretAccessKey: mintSecretAccessKey(random),
+    sessionToken: mintSessionToken(random),
     roleArn: v.params.roleArn,
     assumedRoleArn,
     assumedRoleId,
@@ -118,6 +141,8 @@ export function issueSession(v: VerifiedSession, config: EmulatorConfig, nowMs: 
     fingerprint: v.fingerprint,
     profileArn: v.params.profileArn,
     trustAnchorArn: v.params.trustAnchorArn,
+    kind: 'rolesanywhere',
+    sourceIdentity: sourceIdentityOf(v.leaf.subject),
   };
   const subjectArn = `arn:${partition}:rolesanywhere:${config.region}:${config.accountId}:subject/${subjectIdFor(v.params.trustAnchorArn, v.leaf)}`;
   const body = JSON.stringify({
@@ -152,6 +177,14 @@ export function publicRecord(s: IssuedSecret): IssuedRecord {
     fingerprint: s.fingerprint,
     profileArn: s.profileArn,
     trustAnchorArn: s.trustAnchorArn,
+    kind: s.kind,
+    ...(s.sourceIdentity !== undefined ? { sourceIdentity: s.sourceIdentity } : {}),
+    ...(s.sourceRoleArn !== undefined ? { sourceRoleArn: s.sourceRoleArn } : {}),
+    ...(s.externalIdUsed !== undefined ? { externalIdUsed: s.externalIdUsed } : {}),
+    ...(s.tags !== undefined ? { tags: s.tags } : {}),
+    ...(s.transitiveTags !== undefined ? { transitiveTags: s.transitiveTags } : {}),
+    ...(s.policyArns !== undefined ? { policyArns: s.policyArns } : {}),
+    ...(s.hasSessionPolicy !== undefined ? { hasSessionPolicy: s.hasSessionPolicy } : {}),
   };
 }
 

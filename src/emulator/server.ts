@@ -1,6 +1,6 @@
 /**
  * The emulator's HTTP(S) server: IAM Roles Anywhere CreateSession (`POST /sessions`), STS
- * GetCallerIdentity (`/`), and, only when asked for, an admin API for out-of-process tests
+ * GetCallerIdentity and AssumeRole (`/`), and, only when asked for, an admin API for out-of-process tests
  * (`/__emulator/...`). Verification is the pure verifier; this file is the I/O around it.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -11,6 +11,7 @@ import { systemClock, systemRandom, type Clock, type Random } from '../core/cloc
 import { SidecarError, oneLine } from '../core/errors.js';
 import { nullLogger, type Logger } from '../core/logger.js';
 import { validateEmulatorConfig, type EmulatorConfig } from './config.js';
+import { validateStsRoles, type StsRole, type StsSettings } from './assume-role.js';
 import { Faults, validateFault, type FaultController, type FaultPlan, type FaultState } from './faults.js';
 import { IssuedStore, issueSession, randomUuid, type IssuedRecord } from './issuer.js';
 import { authenticateAdmin, type AdminCredentials } from './control/auth.js';
@@ -50,11 +51,14 @@ export interface StartEmulatorOptions {
    * SigV4-signed with this key pair. Without it those paths answer 404.
    */
   readonly adminCredentials?: AdminCredentials;
+  /** Roles STS AssumeRole hands out (trust policies), disabled regions; changeable through the admin API. */
+  readonly sts?: StsSettings;
 }
 
 export interface EmulatorStats {
   readonly createSession: { total: number; ok: number; rejected: number; faulted: number };
   readonly sts: { total: number; ok: number; rejected: number };
+  readonly assumeRole: { total: number; ok: number; rejected: number };
 }
 
 export interface RunningEmulator {
@@ -64,6 +68,9 @@ export interface RunningEmulator {
   /** The live state (trust anchors, profiles, CRLs, subjects). */
   readonly store: ControlPlaneStore;
   readonly faults: FaultController;
+  /** STS roles, disabled regions and outage: read and replace (the admin API does the same over HTTP). */
+  stsSettings(): StsSettings;
+  setStsSettings(next: Partial<StsSettings>): StsSettings;
   stats(): EmulatorStats;
   /** Sessions issued so far (no secrets), oldest first. */
   issued(): readonly IssuedRecord[];
@@ -142,7 +149,20 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
   const stats = {
     createSession: { total: 0, ok: 0, rejected: 0, faulted: 0 },
     sts: { total: 0, ok: 0, rejected: 0 },
+    assumeRole: { total: 0, ok: 0, rejected: 0 },
   };
+  const partition = config.partition ?? 'aws';
+  let stsSettings: StsSettings = { roles: [] };
+  const setStsSettings = (next: Partial<StsSettings>): StsSettings => {
+    const merged: StsSettings = { ...stsSettings, ...next };
+    validateStsRoles(merged.roles, partition);
+    for (const r of merged.disabledRegions ?? []) {
+      if (!/^[a-z]{2,8}(-[a-z0-9]+)+-\d{1,3}$/.test(r)) throw new SidecarError('CONFIG_INVALID', `disabled STS region "${oneLine(r, 40)}" is not a region name`);
+    }
+    stsSettings = merged;
+    return stsSettings;
+  };
+  if (opts.sts !== undefined) setStsSettings(opts.sts);
 
   async function createSession(req: IncomingMessage, res: ServerResponse, r: ReceivedRequest, rid: string): Promise<void> {
     stats.createSession.total++;
@@ -196,15 +216,28 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
       store,
       nowMs: clock.now(),
       requestId: rid,
+      random,
+      settings: stsSettings,
+      partition,
+      ...(config.credentialLifetimeSeconds !== undefined ? { credentialLifetimeSeconds: config.credentialLifetimeSeconds } : {}),
       ...(config.maxClockSkewMs !== undefined ? { maxClockSkewMs: config.maxClockSkewMs } : {}),
     });
     if (out.ok) stats.sts.ok++;
     else stats.sts.rejected++;
-    log.info(out.ok ? 'GetCallerIdentity answered' : 'GetCallerIdentity rejected', {
+    if (out.action === 'AssumeRole') {
+      stats.assumeRole.total++;
+      if (out.ok) stats.assumeRole.ok++;
+      else stats.assumeRole.rejected++;
+    }
+    const action = out.action ?? 'STS request';
+    log.info(out.ok ? `${action} answered` : `${action} rejected`, {
       requestId: rid,
       status: out.status,
       code: out.code,
       accessKeyId: out.accessKeyId,
+      ...(out.issued !== undefined
+        ? { issuedAccessKeyId: out.issued.accessKeyId, roleArn: out.issued.roleArn, sessionName: out.issued.sessionName, expiration: new Date(out.issued.expiration).toISOString() }
+        : {}),
     });
     send(res, out.status, out.headers, out.body);
   }
@@ -242,6 +275,15 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
     if (path === '/__emulator/stats' && method === 'GET') return json(200, { ...snapshot(), faults: faults.state() });
     if (path === '/__emulator/issued' && method === 'GET') return json(200, store.records());
     if (path === '/__emulator/faults' && method === 'GET') return json(200, faults.state());
+    if (path === '/__emulator/sts' && method === 'GET') return json(200, stsSettings);
+    if (path === '/__emulator/sts' && method === 'POST') {
+      try {
+        setStsSettings(parseAdminSts(body));
+      } catch (e) {
+        return json(400, { message: e instanceof SidecarError ? e.message : oneLine(String(e)) });
+      }
+      return json(200, stsSettings);
+    }
     if (path === '/__emulator/faults' && method === 'POST') {
       try {
         applyAdminFaults(faults, body);
@@ -254,7 +296,7 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
   }
 
   function snapshot(): EmulatorStats {
-    return { createSession: { ...stats.createSession }, sts: { ...stats.sts } };
+    return { createSession: { ...stats.createSession }, sts: { ...stats.sts }, assumeRole: { ...stats.assumeRole } };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -325,6 +367,8 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
     config,
     store: state,
     faults,
+    stsSettings: () => stsSettings,
+    setStsSettings,
     stats: snapshot,
     issued: () => store.records(),
     stop: () => {
@@ -370,4 +414,56 @@ function applyAdminFaults(faults: FaultController, body: Buffer): FaultState {
   if (o.throttlePerSecond !== undefined) faults.setThrottle(o.throttlePerSecond === null ? undefined : o.throttlePerSecond);
   if (list.length > 0) faults.enqueue(...list);
   return faults.state();
+}
+
+/**
+ * Admin body for `/__emulator/sts`: `{"roles":[{"arn":..., "trustedPrincipals":[...],
+ * "externalId":..., "maxSessionDurationSeconds":...}], "disabledRegions":[...], "outage":false}`,
+ * every field optional; a given field replaces the current one.
+ */
+function parseAdminSts(body: Buffer): Partial<StsSettings> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new SidecarError('CONFIG_INVALID', 'the admin request body is not JSON');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new SidecarError('CONFIG_INVALID', 'the admin request body must be an object such as {"roles":[...]}');
+  const o = doc as Record<string, unknown>;
+  const out: { roles?: StsRole[]; disabledRegions?: string[]; outage?: boolean } = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'outage') {
+      if (typeof v !== 'boolean') throw new SidecarError('CONFIG_INVALID', 'outage must be true or false');
+      out.outage = v;
+    } else if (k === 'disabledRegions') {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new SidecarError('CONFIG_INVALID', 'disabledRegions must be a list of region names');
+      out.disabledRegions = v as string[];
+    } else if (k === 'roles') {
+      if (!Array.isArray(v)) throw new SidecarError('CONFIG_INVALID', 'roles must be a list');
+      out.roles = v.map((r: unknown, i) => {
+        if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new SidecarError('CONFIG_INVALID', `roles[${i}] must be an object`);
+        const x = r as Record<string, unknown>;
+        for (const f of Object.keys(x)) {
+          if (!['arn', 'trustedPrincipals', 'externalId', 'maxSessionDurationSeconds'].includes(f)) {
+            throw new SidecarError('CONFIG_INVALID', `roles[${i}] has an unknown field "${oneLine(f, 40)}": use arn, trustedPrincipals, externalId, maxSessionDurationSeconds`);
+          }
+        }
+        if (typeof x.arn !== 'string') throw new SidecarError('CONFIG_INVALID', `roles[${i}].arn must be a role ARN`);
+        if (!Array.isArray(x.trustedPrincipals) || !x.trustedPrincipals.every((t) => typeof t === 'string')) {
+          throw new SidecarError('CONFIG_INVALID', `roles[${i}].trustedPrincipals must be a list of ARNs`);
+        }
+        if (x.externalId !== undefined && typeof x.externalId !== 'string') throw new SidecarError('CONFIG_INVALID', `roles[${i}].externalId must be a string`);
+        if (x.maxSessionDurationSeconds !== undefined && typeof x.maxSessionDurationSeconds !== 'number') {
+          throw new SidecarError('CONFIG_INVALID', `roles[${i}].maxSessionDurationSeconds must be a number`);
+        }
+        return {
+          arn: x.arn,
+          trustedPrincipals: x.trustedPrincipals as string[],
+          ...(x.externalId !== undefined ? { externalId: x.externalId as string } : {}),
+          ...(x.maxSessionDurationSeconds !== undefined ? { maxSessionDurationSeconds: x.maxSessionDurationSeconds as number } : {}),
+        };
+      });
+    } else throw new SidecarError('CONFIG_INVALID', `unknown admin field "${oneLine(k, 40)}": use roles, disabledRegions, outage`);
+  }
+  return out;
 }

@@ -136,7 +136,7 @@ describe('STS over GET and raw requests', () => {
     const unsigned = await sendRaw(emu.url, 'POST', '/', [['content-type', 'application/x-www-form-urlencoded']], 'Action=GetCallerIdentity&Version=2011-06-15');
     assert.equal(unsigned.status, 403);
     assert.match(unsigned.body, /<Code>MissingAuthenticationToken<\/Code>/);
-    const unknown = await sendRaw(emu.url, 'POST', '/', [['content-type', 'application/x-www-form-urlencoded']], 'Action=AssumeRole&Version=2011-06-15');
+    const unknown = await sendRaw(emu.url, 'POST', '/', [['content-type', 'application/x-www-form-urlencoded']], 'Action=GetSessionToken&Version=2011-06-15');
     assert.equal(unknown.status, 400);
     assert.match(unknown.body, /<Code>InvalidAction<\/Code>/);
   });

@@ -1,5 +1,6 @@
 /**
- * STS GetCallerIdentity on the emulator, for credentials the emulator issued. Real SDKs
+ * STS on the emulator, for credentials the emulator issued: GetCallerIdentity, and
+ * AssumeRole (role chaining after CreateSession; decided in assume-role.ts). Real SDKs
  * (JS v3 `@aws-sdk/client-sts`, boto3, the CLI) call it with the query protocol: a form
  * POST to `/` (`Action=GetCallerIdentity&Version=2011-06-15`), or a GET with the same
  * query. The SigV4 (HMAC) signature is checked by re-signing the received request with the
@@ -7,11 +8,13 @@
  * agrees with every SDK by construction rather than by a second implementation.
  */
 import { timingSafeEqual } from 'node:crypto';
+import type { Random } from '../core/clock.js';
+import { decideAssumeRole, type StsSettings } from './assume-role.js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { parseAuthorization, sha256Hex } from '../signing/canonical.js';
 import { DEFAULT_MAX_CLOCK_SKEW_MS } from './config.js';
-import type { IssuedStore } from './issuer.js';
+import { mintAccessKeyId, mintSecretAccessKey, mintSessionToken, roleId, type IssuedSecret, type IssuedStore } from './issuer.js';
 import { MAX_BODY_BYTES, parseAmzDate, type ReceivedRequest } from './verifier.js';
 
 export const STS_XMLNS = 'https://sts.amazonaws.com/doc/2011-06-15/';
@@ -22,6 +25,14 @@ export interface StsContext {
   readonly nowMs: number;
   readonly requestId: string;
   readonly maxClockSkewMs?: number;
+  /** Needed for AssumeRole, which mints credentials. */
+  readonly random?: Random;
+  /** Roles AssumeRole may hand out; none when absent (every AssumeRole is AccessDenied). */
+  readonly settings?: StsSettings;
+  /** Default `aws`. */
+  readonly partition?: string;
+  /** Caps the lifetime of chained credentials as CreateSession's are capped (tests of refresh). */
+  readonly credentialLifetimeSeconds?: number;
 }
 
 export interface StsResponse {
@@ -32,6 +43,9 @@ export interface StsResponse {
   /** STS error code when not ok, for logs and stats. */
   readonly code?: string;
   readonly accessKeyId?: string;
+  readonly action?: string;
+  /** AssumeRole: the session it issued (no secrets are logged from it). */
+  readonly issued?: IssuedSecret;
 }
 
 function xmlEscape(s: string): string {
@@ -89,8 +103,8 @@ export async function handleSts(req: ReceivedRequest, ctx: StsContext): Promise<
   const action = params.find(([k]) => k === 'Action')?.[1];
   const version = params.find(([k]) => k === 'Version')?.[1];
   if (action === undefined) return stsError(400, 'MissingAction', 'the request has no Action parameter: send Action=GetCallerIdentity&Version=2011-06-15', rid);
-  if (action !== 'GetCallerIdentity' || version !== STS_VERSION) {
-    return stsError(400, 'InvalidAction', `Could not find operation ${action.slice(0, 60)} for version ${(version ?? '').slice(0, 20)}: the emulator implements GetCallerIdentity (Version ${STS_VERSION})`, rid);
+  if ((action !== 'GetCallerIdentity' && action !== 'AssumeRole') || version !== STS_VERSION) {
+    return stsError(400, 'InvalidAction', `Could not find operation ${action.slice(0, 60)} for version ${(version ?? '').slice(0, 20)}: the emulator implements GetCallerIdentity and AssumeRole (Version ${STS_VERSION})`, rid);
   }
 
   const authHeader = header('authorization');
@@ -194,10 +208,71 @@ export async function handleSts(req: ReceivedRequest, ctx: StsContext): Promise<
     );
   }
 
+  if (action === 'AssumeRole') return assumeRole(params, issued, auth.region, ctx);
   const body =
     `<GetCallerIdentityResponse xmlns="${STS_XMLNS}">\n  <GetCallerIdentityResult>\n` +
     `    <Arn>${xmlEscape(issued.assumedRoleArn)}</Arn>\n    <UserId>${xmlEscape(issued.assumedRoleId)}</UserId>\n` +
     `    <Account>${xmlEscape(issued.accountId)}</Account>\n  </GetCallerIdentityResult>\n` +
     `  <ResponseMetadata>\n    <RequestId>${xmlEscape(rid)}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n`;
-  return { status: 200, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': rid }, body, ok: true, accessKeyId };
+  return { status: 200, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': rid }, body, ok: true, accessKeyId, action };
+}
+
+function assumeRole(pairs: ReadonlyArray<[string, string]>, caller: IssuedSecret, signingRegion: string, ctx: StsContext): StsResponse {
+  const rid = ctx.requestId;
+  // The first value of a repeated parameter counts, as for Action.
+  const params = new Map<string, string>();
+  for (const [k, v] of pairs) if (!params.has(k)) params.set(k, v);
+  const partition = ctx.partition ?? 'aws';
+  const decision = decideAssumeRole(
+    params,
+    {
+      roleArn: caller.roleArn,
+      assumedRoleArn: caller.assumedRoleArn,
+      accountId: caller.accountId,
+      ...(caller.sourceIdentity !== undefined ? { sourceIdentity: caller.sourceIdentity } : {}),
+      ...(caller.transitiveTags !== undefined ? { transitiveTags: caller.transitiveTags } : {}),
+    },
+    ctx.settings ?? { roles: [] },
+    { signingRegion, partition },
+  );
+  if (!decision.ok) return { ...stsError(decision.status, decision.code, decision.message, rid, caller.accessKeyId), action: 'AssumeRole' };
+  if (ctx.random === undefined) throw new Error('AssumeRole needs a random source in the STS context');
+  const g = decision.grant;
+  const lifetime = Math.min(g.durationSeconds, ctx.credentialLifetimeSeconds ?? Number.POSITIVE_INFINITY);
+  const expiration = Math.floor(ctx.nowMs / 1000) * 1000 + lifetime * 1000;
+  const assumedRoleArn = `arn:${partition}:sts::${g.accountId}:assumed-role/${g.roleName}/${g.sessionName}`;
+  const issued: IssuedSecret = {
+    accessKeyId: mintAccessKeyId(ctx.random),
+    secretAccessKey: mintSecretAccessKey(ctx.random),
+    sessionToken: mintSessionToken(ctx.random),
+    roleArn: g.roleArn,
+    assumedRoleArn,
+    assumedRoleId: `${roleId(g.roleArn)}:${g.sessionName}`,
+    accountId: g.accountId,
+    sessionName: g.sessionName,
+    issuedAt: ctx.nowMs,
+    expiration,
+    serialDecimal: caller.serialDecimal,
+    fingerprint: caller.fingerprint,
+    profileArn: caller.profileArn,
+    trustAnchorArn: caller.trustAnchorArn,
+    kind: 'assume-role',
+    ...(g.sourceIdentity !== undefined ? { sourceIdentity: g.sourceIdentity } : {}),
+    sourceRoleArn: caller.roleArn,
+    externalIdUsed: g.externalIdUsed,
+    tags: g.tags,
+    transitiveTags: g.transitiveTags,
+    policyArns: g.policyArns,
+    hasSessionPolicy: g.policy !== undefined,
+  };
+  ctx.store.add(issued);
+  const body =
+    `<AssumeRoleResponse xmlns="${STS_XMLNS}">\n  <AssumeRoleResult>\n` +
+    (g.sourceIdentity !== undefined ? `    <SourceIdentity>${xmlEscape(g.sourceIdentity)}</SourceIdentity>\n` : '') +
+    `    <AssumedRoleUser>\n      <AssumedRoleId>${xmlEscape(issued.assumedRoleId)}</AssumedRoleId>\n      <Arn>${xmlEscape(assumedRoleArn)}</Arn>\n    </AssumedRoleUser>\n` +
+    `    <Credentials>\n      <AccessKeyId>${issued.accessKeyId}</AccessKeyId>\n      <SecretAccessKey>${xmlEscape(issued.secretAccessKey)}</SecretAccessKey>\n` +
+    `      <SessionToken>${xmlEscape(issued.sessionToken)}</SessionToken>\n      <Expiration>${new Date(expiration).toISOString()}</Expiration>\n    </Credentials>\n` +
+    (g.packedPolicySize !== undefined ? `    <PackedPolicySize>${g.packedPolicySize}</PackedPolicySize>\n` : '') +
+    `  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>${xmlEscape(rid)}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n`;
+  return { status: 200, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': rid }, body, ok: true, accessKeyId: caller.accessKeyId, action: 'AssumeRole', issued };
 }
