@@ -17,6 +17,7 @@ import { readFileBounded } from '../io/files.js';
 import { resolveEndpoint, type ResolvedEndpoint } from '../session/endpoint.js';
 import type { AttemptEvent, CreateSessionClient } from '../session/index.js';
 import type { RetryPolicy } from '../session/retry.js';
+import type { DispatcherOptions } from '../session/http.js';
 import type { CreateSessionParams } from '../signing/create-session.js';
 import { createLogger, isLogLevel } from '../telemetry/logger.js';
 import type { CliIo } from './io.js';
@@ -111,6 +112,9 @@ export interface SessionSetup {
   readonly params: CreateSessionParams;
   readonly endpointUrl: URL;
   readonly region: string;
+  /** CA bundle, proxy and TLS settings, so STS (role chaining) is reached the same way. */
+  readonly dispatcherOptions: DispatcherOptions;
+  readonly userAgent: string;
 }
 
 export function sessionParamsFrom(opts: Options): CreateSessionParams {
@@ -182,11 +186,12 @@ export async function sessionFrom(
     ...(httpProxy ? { httpProxy } : {}),
     ...(noProxy ? { noProxy } : {}),
   };
-  const dispatcher = createDispatcher({
+  const dispatcherOptions: DispatcherOptions = {
     ...(caBundlePem !== undefined ? { caBundlePem } : {}),
     noVerifySsl: opts.bool('no-verify-ssl'),
     proxy,
-  });
+  };
+  const dispatcher = createDispatcher(dispatcherOptions);
   const usedProxy = endpoint.url.protocol === 'https:' ? (httpsProxy ?? httpProxy) : httpProxy;
   if (opts.bool('no-verify-ssl')) logger.warn('TLS verification of the Roles Anywhere endpoint is off (--no-verify-ssl): use only for testing');
   const client = new CreateSessionClient({
@@ -204,5 +209,5 @@ export async function sessionFrom(
     ...(onClockSkew ? { onClockSkew } : {}),
     ...(retry ? { retry } : {}),
   });
-  return { client, params, endpointUrl: endpoint.url, region: endpoint.region };
+  return { client, params, endpointUrl: endpoint.url, region: endpoint.region, dispatcherOptions, userAgent: userAgentFor(VERSION) };
 }

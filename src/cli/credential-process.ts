@@ -9,6 +9,7 @@ import type { Options } from '../config/parse.js';
 import { readInput } from '../identity/input.js';
 import { MAX_INPUT_BYTES } from '../identity/limits.js';
 import { formatCredentialProcess } from '../sinks/credential-process.js';
+import { buildChain, chainInputFromFlags, type Chain } from './chain.js';
 import { endpointFrom, identityConfigFrom, identityLoader, loggerFrom, sessionFrom, sessionParamsFrom, type SessionSetup } from './context.js';
 import { writeOut, type CliIo } from './io.js';
 
@@ -27,10 +28,14 @@ export async function credentialProcess(opts: Options, io: CliIo): Promise<numbe
   const logger = loggerFrom(opts, io, { command: 'credential-process' }, 'error');
   const identityConfig = identityConfigFrom(opts);
   let session: SessionSetup | undefined;
+  let chain: Chain | undefined;
+  const chainInput = await chainInputFromFlags(opts);
   const fetch = async (ioForIdentity: Pick<CliIo, 'clock' | 'env' | 'stdin'>, signal?: AbortSignal): Promise<Credentials> => {
     const identity = await identityLoader(identityConfig, ioForIdentity, logger)();
     session = await sessionFrom(opts, io, logger, () => identity);
-    return session.client.getCredentials(signal);
+    if (chainInput === undefined) return session.client.getCredentials(signal);
+    chain = await buildChain(chainInput, session, identity, io, logger);
+    return chain.source.getCredentials(signal);
   };
   try {
     let creds: Credentials;
@@ -55,6 +60,8 @@ export async function credentialProcess(opts: Options, io: CliIo): Promise<numbe
           params.roleArn,
           String(params.durationSeconds),
           params.roleSessionName ?? '',
+          // Chained credentials are another role's: each chaining setup has its own entry.
+          ...(chainInput !== undefined ? [`assume-role:${JSON.stringify({ ...chainInput.input, sts: chainInput.stsEndpointOverride ?? '' })}`] : []),
         ],
         clock: io.clock,
         random: io.random,
@@ -69,5 +76,6 @@ export async function credentialProcess(opts: Options, io: CliIo): Promise<numbe
     return 0;
   } finally {
     await session?.client.close();
+    await chain?.close();
   }
 }

@@ -3,7 +3,7 @@
  * identity -> CreateSession client -> refresher, with the certificate and key files watched
  * for rotation. Commands add their sinks (listeners, a credentials file) through the hooks.
  */
-import type { Credentials } from '../core/credentials.js';
+import type { CredentialSource, Credentials } from '../core/credentials.js';
 import type { Identity } from '../core/identity.js';
 import type { Logger } from '../core/logger.js';
 import type { Options } from '../config/parse.js';
@@ -11,6 +11,7 @@ import type { IdentityConfig } from '../identity/index.js';
 import { CredentialRefresher, hashIdentityFiles, IdentityWatcher, lifetimeWarning } from '../refresh/index.js';
 import type { AttemptEvent } from '../session/index.js';
 import { REFRESHER_RETRY_POLICY, type RetryPolicy } from '../session/retry.js';
+import { buildChain, chainInputFromFlags, type Chain, type ChainHooks } from './chain.js';
 import { identityConfigFrom, identityLoader, sessionFrom, type SessionSetup } from './context.js';
 import type { CliIo } from './io.js';
 
@@ -28,11 +29,18 @@ export interface PipelineHooks {
   /** The identity in use: at start (`reloaded` false) and after each rotation. */
   onIdentity?(identity: Identity, reloaded: boolean): void;
   onIdentityFailure?(err: unknown): void;
+  /** Each chained issuance (role chaining only). */
+  onChained?: ChainHooks['onIssued'];
 }
 
 export interface Pipeline {
   readonly session: SessionSetup;
   readonly refresher: CredentialRefresher;
+  /** What the refresher reads: the CreateSession client, or role chaining around it. */
+  readonly source: CredentialSource;
+  /** The role whose credentials are served (the chained role when chaining). */
+  readonly servedRoleArn: string;
+  readonly chain?: Chain;
   identity(): Identity;
   /** Starts refreshing and watching the files. */
   start(): void;
@@ -59,17 +67,26 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
 
   const minRemainingMs = (opts.ranged('min-remaining', 0, 43200) ?? 1800) * 1000;
   const rotationJitterMs = (opts.ranged('rotation-jitter', 0, 3600) ?? DEFAULT_ROTATION_JITTER_SECONDS) * 1000;
-  // The refresher owns the backoff: one attempt per planned refresh.
+  // The refresher owns the backoff from throttling.
   const session = await sessionFrom(opts, io, logger, () => identity, {
     ...(hooks.onAttempt !== undefined ? { onAttempt: hooks.onAttempt } : {}),
     ...(hooks.onClockSkew !== undefined ? { onClockSkew: hooks.onClockSkew } : {}),
     retry: hooks.clientRetry ?? REFRESHER_RETRY_POLICY,
   });
-  const warning = lifetimeWarning(session.params.durationSeconds, minRemainingMs);
+  const chainInput = await chainInputFromFlags(opts);
+  let chain: Chain | undefined;
+  try {
+    chain = chainInput !== undefined ? await buildChain(chainInput, session, identity, io, logger, hooks.onChained !== undefined ? { onIssued: hooks.onChained } : {}) : undefined;
+  } catch (e) {
+    await session.client.close();
+    throw e;
+  }
+  const warning = lifetimeWarning(chain?.options.durationSeconds ?? session.params.durationSeconds, minRemainingMs);
   if (warning !== undefined) logger.warn(warning);
+  const source: CredentialSource = chain?.source ?? session.client;
 
   const refresher: CredentialRefresher = new CredentialRefresher({
-    source: session.client,
+    source,
     clock: io.clock,
     timers: io.timers,
     random: io.random,
@@ -108,6 +125,9 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
   return {
     session,
     refresher,
+    source,
+    servedRoleArn: chain?.options.roleArn ?? session.params.roleArn,
+    ...(chain !== undefined ? { chain } : {}),
     identity: () => identity,
     start: () => {
       refresher.start();
@@ -120,6 +140,7 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
       watcher?.stop();
       refresher.stop();
       await session.client.close();
+      await chain?.close();
     },
   };
 }

@@ -91,9 +91,13 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
       get generation() {
         return refresher.generation;
       },
+      unavailableReason: () => {
+        const s = refresher.status();
+        return s.lastErrorCode !== undefined ? { code: s.lastErrorCode, message: s.lastErrorMessage ?? '' } : undefined;
+      },
     };
     if (!opts.bool('no-imds')) {
-      const roleName = opts.str('role-name') ?? parseRoleArn(session.params.roleArn).resource.split('/').pop()!;
+      const roleName = opts.str('role-name') ?? parseRoleArn(pipeline.servedRoleArn).resource.split('/').pop()!;
       const tokens = new ImdsTokenStore({ clock: io.clock, random: io.random });
       listeners.imds = await startListener({
         name: 'imds',
@@ -153,7 +157,7 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
           readiness: () => {
             const s = refresher.status();
             if (s.ready) return { ready: true };
-            return { ready: false, reason: s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode})` : 'no credentials yet' };
+            return { ready: false, reason: s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode}: ${s.lastErrorMessage ?? ''})` : 'no credentials yet' };
           },
         }),
       });
@@ -176,6 +180,7 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
     endpoint: session.endpointUrl.href,
     region: session.region,
     roleArn: session.params.roleArn,
+    ...(pipeline.chain !== undefined ? { assumeRoleArn: pipeline.chain.options.roleArn, stsEndpoint: pipeline.chain.endpoint.url.origin } : {}),
     certificateSerial: identity.serialDecimal,
     certificateNotAfter: new Date(identity.notAfter).toISOString(),
     keyType: identity.signer.description,

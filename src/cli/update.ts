@@ -88,7 +88,7 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
   let ops: Listener | undefined;
   try {
     if (opts.bool('once')) {
-      await write(await pipeline.session.client.getCredentials());
+      await write(await pipeline.source.getCredentials());
       return 0;
     }
     if (registry !== undefined && metrics !== undefined) {

@@ -38,6 +38,12 @@ export const ErrorCodes = {
   SERVICE_UNAVAILABLE: { exit: 5, retryable: true },
   SERVICE_ERROR: { exit: 5, retryable: false },
   RESPONSE_MALFORMED: { exit: 5, retryable: true },
+  // role chaining (STS AssumeRole after CreateSession)
+  ASSUME_ROLE_DENIED: { exit: 5, retryable: false },
+  ASSUME_ROLE_INVALID: { exit: 5, retryable: false },
+  ASSUME_ROLE_REGION_DISABLED: { exit: 5, retryable: false },
+  ASSUME_ROLE_UNAVAILABLE: { exit: 5, retryable: true },
+  ASSUME_ROLE_FAILED: { exit: 5, retryable: false },
   // serving
   NO_CREDENTIALS: { exit: 6, retryable: true },
   ADDRESS_IN_USE: { exit: 7, retryable: false },

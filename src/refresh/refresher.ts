@@ -64,6 +64,8 @@ export interface RefresherStatus {
   lastFailureAt?: number;
   /** Error code of the most recent failure (kept after a later success, for diagnostics). */
   lastErrorCode?: string;
+  /** Its one-line message (causes and fixes; never a secret). */
+  lastErrorMessage?: string;
   consecutiveFailures: number;
   nextRefreshAt?: number;
 }
@@ -188,6 +190,7 @@ export class CredentialRefresher {
     if (this.lastSuccessAt !== undefined) s.lastSuccessAt = this.lastSuccessAt;
     if (this.lastFailureAt !== undefined) s.lastFailureAt = this.lastFailureAt;
     if (this.lastErrorCode !== undefined) s.lastErrorCode = this.lastErrorCode;
+    if (this.lastError !== undefined) s.lastErrorMessage = toSidecarError(this.lastError).message;
     if (this.nextAt !== undefined) s.nextRefreshAt = this.nextAt;
     return s;
   }

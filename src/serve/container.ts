@@ -8,7 +8,7 @@ import { nullLogger, type Logger } from '../core/logger.js';
 import { JSON_TYPE, requestPath, send, type RequestHandler } from './http-util.js';
 import { sha256Base64 } from './digest.js';
 import { validateContainerToken } from './token.js';
-import type { CredentialView } from './view.js';
+import { unavailableMessage, type CredentialView } from './view.js';
 
 /**
  * The ECS container-credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI plus
@@ -48,10 +48,8 @@ const WRONG_TOKEN = errorBody(
   'AccessDenied',
   'wrong Authorization token; use the token the sidecar wrote to its --container-token-file (or ROLESANYWHERE_CONTAINER_TOKEN)',
 );
-const UNAVAILABLE = errorBody(
-  'CredentialsUnavailable',
-  'the sidecar holds no valid credentials yet (CreateSession has not succeeded); retry shortly and see the sidecar log',
-);
+const UNAVAILABLE_TEXT = 'the sidecar holds no valid credentials yet (CreateSession has not succeeded); retry shortly and see the sidecar log';
+const UNAVAILABLE = errorBody('CredentialsUnavailable', UNAVAILABLE_TEXT);
 
 /** SHA-256 of the header value (base64, as Latin-1 bytes for timingSafeEqual). */
 const digest = (s: string): Buffer => Buffer.from(sha256Base64(s), 'latin1');
@@ -133,7 +131,8 @@ export function createContainerHandler(opts: ContainerHandlerOptions): RequestHa
     const creds = view.current();
     if (!isUsable(creds, clock.now())) {
       logger.debug('container credentials requested while none are servable');
-      return send(res, 503, { ...HEADERS, 'retry-after': '1' }, UNAVAILABLE);
+      const why = unavailableMessage(view, UNAVAILABLE_TEXT);
+      return send(res, 503, { ...HEADERS, 'retry-after': '1' }, why.message === UNAVAILABLE_TEXT ? UNAVAILABLE : errorBody(why.code, why.message));
     }
     const c = bodyFor(creds);
     res.writeHead(200, c.headers);

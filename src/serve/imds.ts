@@ -6,7 +6,7 @@ import { nullLogger, type Logger } from '../core/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { JSON_TYPE, TEXT, requestPath, send, textBody, type RequestHandler } from './http-util.js';
 import { IMDS_TOKEN_TTL_MAX, IMDS_TOKEN_TTL_MIN, ImdsTokenStore } from './imds-tokens.js';
-import type { CredentialView } from './view.js';
+import { unavailableMessage, type CredentialView } from './view.js';
 
 /**
  * An IMDSv2-compatible endpoint serving one role's credentials, following every point of
@@ -63,13 +63,8 @@ const UNAUTHORIZED = textBody('Unauthorized');
 const FORBIDDEN = textBody('Forbidden');
 const BAD_TTL = textBody(`Bad Request: ${TTL_HEADER} must be an integer from ${IMDS_TOKEN_TTL_MIN} to ${IMDS_TOKEN_TTL_MAX}`);
 const NOT_ALLOWED = textBody('Method Not Allowed');
-const UNAVAILABLE = Buffer.from(
-  JSON.stringify({
-    Code: 'CredentialsUnavailable',
-    Message: 'the sidecar holds no valid credentials yet (CreateSession has not succeeded); retry shortly and see the sidecar log',
-  }),
-  'utf8',
-);
+const UNAVAILABLE_TEXT = 'the sidecar holds no valid credentials yet (CreateSession has not succeeded); retry shortly and see the sidecar log';
+const UNAVAILABLE = Buffer.from(JSON.stringify({ Code: 'CredentialsUnavailable', Message: UNAVAILABLE_TEXT }), 'utf8');
 
 /** A strict decimal in 1..21600: `+5`, `5.0`, ` 5`, `0x10` are all refused, as EC2 does. */
 function parseTtl(v: string | string[] | undefined): number | undefined {
@@ -253,7 +248,9 @@ export function createImdsHandler(opts: ImdsHandlerOptions): RequestHandler {
     if (!isUsable(creds, clock.now())) {
       logger.debug('IMDS credentials requested while none are servable', { extended: r.extended });
       if (r.extended) return send(res, 404, PLAIN, NOT_FOUND);
-      return send(res, 503, { 'content-type': JSON_TYPE, 'retry-after': '1' }, UNAVAILABLE);
+      const why = unavailableMessage(view, UNAVAILABLE_TEXT);
+      const body = why.message === UNAVAILABLE_TEXT ? UNAVAILABLE : Buffer.from(JSON.stringify({ Code: why.code, Message: why.message }), 'utf8');
+      return send(res, 503, { 'content-type': JSON_TYPE, 'retry-after': '1' }, body);
     }
     const b = bodiesFor(creds);
     if (r.extended) {

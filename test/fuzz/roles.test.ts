@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { SidecarError } from '../../src/core/errors.js';
 import { decideAssumeRole, parseStsRoleSpecs, policyProblem, type StsSettings } from '../../src/emulator/assume-role.js';
 import { DEFAULT_ROLE_ARN } from '../../src/emulator/config.js';
+import { parseTags } from '../../src/chain/options.js';
 import { configureFuzzSeed } from '../helpers/fuzz-seed.js';
 
 configureFuzzSeed();
@@ -63,6 +64,30 @@ describe('emulator AssumeRole under fuzzed parameters', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('the --tags parser', () => {
+  test('returns valid, unique tags or fails with CONFIG_INVALID', () => {
+    const piece = fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('=', ',', 'aws:', ' ', 'k=v', 'Team=a', 'team=b', 'ü=ö', '\u0000'));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 20 }), (parts) => {
+        const text = parts.join('');
+        try {
+          const tags = parseTags(text);
+          const keys = new Set(tags.map((t) => t.key.toLowerCase()));
+          assert.equal(keys.size, tags.length);
+          for (const t of tags) {
+            assert.ok(t.key.length >= 1 && t.key.length <= 128 && t.value.length <= 256);
+            assert.ok(!t.key.toLowerCase().startsWith('aws:'));
+          }
+        } catch (e) {
+          assert.ok(e instanceof SidecarError && e.code === 'CONFIG_INVALID', String(e));
+          assert.doesNotMatch(e.message, /[\r\n]/);
+        }
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -56,6 +56,7 @@ test('credential-process on a cache hit loads no certificate parser, HTTP client
   assert.deepEqual(loaded(miss.modules, ['node:https', '/src/identity/load.js', '/src/session/client.js']), ['node:https', '/src/identity/load.js', '/src/session/client.js']);
   assert.deepEqual(loaded(miss.modules, ['node-forge', 'prom-client', '/src/serve/']), [], 'a PEM identity needs no PKCS#12 code, and credential-process no metrics');
   assert.deepEqual(loaded(miss.modules, ['undici', '/src/session/proxy-dispatcher.js']), [], 'a direct connection needs no proxy client');
+  assert.deepEqual(loaded(miss.modules, ['@aws-sdk/client-sts', '/src/chain/']), [], 'without --assume-role-arn no STS client is loaded');
 
   const hit = await traced(args, 'hit');
   assert.equal(emu.stats().createSession.ok - before, 1, 'the second run was a cache hit');
