@@ -9,6 +9,8 @@ import type { Options } from '../config/parse.js';
 import { readInput } from '../identity/input.js';
 import { MAX_INPUT_BYTES } from '../identity/limits.js';
 import { formatCredentialProcess } from '../sinks/credential-process.js';
+import type { IssuanceInfo } from '../chain/source.js';
+import { createAuditor } from './audit.js';
 import { buildChain, chainInputFromFlags, type Chain } from './chain.js';
 import { endpointFrom, identityConfigFrom, identityLoader, loggerFrom, sessionFrom, sessionParamsFrom, type SessionSetup } from './context.js';
 import { writeOut, type CliIo } from './io.js';
@@ -30,12 +32,20 @@ export async function credentialProcess(opts: Options, io: CliIo): Promise<numbe
   let session: SessionSetup | undefined;
   let chain: Chain | undefined;
   const chainInput = await chainInputFromFlags(opts);
+  const auditor = await createAuditor(opts, io.clock, logger, 'default');
   const fetch = async (ioForIdentity: Pick<CliIo, 'clock' | 'env' | 'stdin'>, signal?: AbortSignal): Promise<Credentials> => {
     const identity = await identityLoader(identityConfig, ioForIdentity, logger)();
-    session = await sessionFrom(opts, io, logger, () => identity);
-    if (chainInput === undefined) return session.client.getCredentials(signal);
-    chain = await buildChain(chainInput, session, identity, io, logger);
-    return chain.source.getCredentials(signal);
+    const s = await sessionFrom(opts, io, logger, () => identity);
+    session = s;
+    let lastChained: IssuanceInfo | undefined;
+    if (chainInput !== undefined) chain = await buildChain(chainInput, s, identity, io, logger, { onIssued: (_c, info) => (lastChained = info) });
+    const c = chain;
+    const audited = auditor.wrap(c?.source ?? s.client, () => ({
+      roleArn: c?.options.roleArn ?? s.params.roleArn,
+      ...(c !== undefined ? { chain: c.options } : {}),
+      ...(lastChained !== undefined ? { lastChained } : {}),
+    }));
+    return audited.getCredentials(signal);
   };
   try {
     let creds: Credentials;
@@ -77,5 +87,6 @@ export async function credentialProcess(opts: Options, io: CliIo): Promise<numbe
   } finally {
     await session?.client.close();
     await chain?.close();
+    await auditor.close();
   }
 }

@@ -11,6 +11,9 @@ import type { IdentityConfig } from '../identity/index.js';
 import { CredentialRefresher, hashIdentityFiles, IdentityWatcher, lifetimeWarning } from '../refresh/index.js';
 import type { AttemptEvent } from '../session/index.js';
 import { REFRESHER_RETRY_POLICY, type RetryPolicy } from '../session/retry.js';
+import type { IssuanceInfo } from '../chain/source.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { createAuditor } from './audit.js';
 import { buildChain, chainInputFromFlags, type Chain, type ChainHooks } from './chain.js';
 import { identityConfigFrom, identityLoader, sessionFrom, type SessionSetup } from './context.js';
 import type { CliIo } from './io.js';
@@ -31,6 +34,8 @@ export interface PipelineHooks {
   onIdentityFailure?(err: unknown): void;
   /** Each chained issuance (role chaining only). */
   onChained?: ChainHooks['onIssued'];
+  /** Where the audit metric is counted (serve, exec). */
+  metrics?: Metrics;
 }
 
 export interface Pipeline {
@@ -75,15 +80,31 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
   });
   const chainInput = await chainInputFromFlags(opts);
   let chain: Chain | undefined;
+  let lastChained: IssuanceInfo | undefined;
+  const auditor = await createAuditor(opts, io.clock, logger, 'default', hooks.metrics);
   try {
-    chain = chainInput !== undefined ? await buildChain(chainInput, session, identity, io, logger, hooks.onChained !== undefined ? { onIssued: hooks.onChained } : {}) : undefined;
+    chain =
+      chainInput !== undefined
+        ? await buildChain(chainInput, session, identity, io, logger, {
+            onIssued: (c, info) => {
+              lastChained = info;
+              hooks.onChained?.(c, info);
+            },
+          })
+        : undefined;
   } catch (e) {
     await session.client.close();
+    await auditor.close();
     throw e;
   }
   const warning = lifetimeWarning(chain?.options.durationSeconds ?? session.params.durationSeconds, minRemainingMs);
   if (warning !== undefined) logger.warn(warning);
-  const source: CredentialSource = chain?.source ?? session.client;
+  const servedRoleArn = chain?.options.roleArn ?? session.params.roleArn;
+  const source: CredentialSource = auditor.wrap(chain?.source ?? session.client, () => ({
+    roleArn: servedRoleArn,
+    ...(chain !== undefined ? { chain: chain.options } : {}),
+    ...(lastChained !== undefined ? { lastChained } : {}),
+  }));
 
   const refresher: CredentialRefresher = new CredentialRefresher({
     source,
@@ -126,7 +147,7 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
     session,
     refresher,
     source,
-    servedRoleArn: chain?.options.roleArn ?? session.params.roleArn,
+    servedRoleArn,
     ...(chain !== undefined ? { chain } : {}),
     identity: () => identity,
     start: () => {
@@ -141,6 +162,7 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
       refresher.stop();
       await session.client.close();
       await chain?.close();
+      await auditor.close();
     },
   };
 }

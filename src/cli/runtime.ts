@@ -49,6 +49,7 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
   const metrics = createMetrics(registry);
   const outcome = (o: string) => (o === 'success' ? 'success' : 'failure');
   const pipeline = await createPipeline(opts, io, logger, {
+    metrics,
     onAttempt: (e) => {
       metrics.createSessionCalls.inc({ outcome: outcome(e.outcome), code: e.code ?? 'none' });
       metrics.createSessionDuration.observe({ outcome: outcome(e.outcome) }, e.durationMs / 1000);

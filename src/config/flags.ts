@@ -81,6 +81,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'source-identity', type: 'string', arg: 'NAME', commands: SESSION, help: 'Source identity for the chained session (Roles Anywhere already sets it to the certificate\'s CN, which cannot then change)' },
   { name: 'tags', type: 'string', arg: 'K=V,...', repeatable: true, commands: SESSION, help: 'Session tags of the chained session (at most 50; repeatable or comma-separated)' },
   { name: 'transitive-tag-keys', type: 'string', arg: 'KEY,...', repeatable: true, commands: SESSION, help: 'Tag keys that stay on sessions chained further from this one' },
+  { name: 'audit-log', type: 'string', arg: 'PATH', commands: SESSION, help: 'Append one JSON line per credential issuance (role, session, source identity, expiry, access key id; never a secret) to this file, mode 0600' },
   { name: 'sts-endpoint', type: 'string', arg: 'URL', commands: SESSION, help: 'STS endpoint for AssumeRole (default: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, else sts[-fips].<region>.<partition suffix>)' },
   { name: 'ca-bundle', type: 'string', arg: 'PATH', commands: SESSION, help: 'Extra trusted root CAs (PEM) for the endpoint\'s TLS; AWS_CA_BUNDLE is read too' },
   { name: 'no-verify-ssl', type: 'boolean', noEnv: true, commands: SESSION, help: 'Do not verify the endpoint\'s TLS certificate (testing only; command line only, never from the environment)' },

@@ -28,6 +28,8 @@ export interface Metrics {
   readonly clockSkew: Gauge<never>;
   /** Failed attempts to write a credentials file or cache, by file and errno. */
   readonly fileWriteFailures: Counter<'file' | 'errno'>;
+  /** Credentials obtained, by the sidecar's role name and how (`CreateSession`|`AssumeRole`): the audit metric. */
+  readonly credentialsIssued: Counter<'role' | 'via'>;
 }
 
 export const METRIC_PREFIX = 'rolesanywhere_sidecar_';
@@ -107,6 +109,12 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     clockSkew: new Gauge({
       name: `${p}clock_skew_seconds`,
       help: 'Endpoint time minus host time that request signing corrects for, measured from a refused response; 0 when the host clock is right.',
+      registers,
+    }),
+    credentialsIssued: new Counter({
+      name: `${p}credentials_issued_total`,
+      help: 'Credentials obtained (audit), by role name and by CreateSession or AssumeRole.',
+      labelNames: ['role', 'via'] as const,
       registers,
     }),
   };

@@ -9,7 +9,7 @@
  * chained credentials.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -198,6 +198,42 @@ describe('refusals', () => {
       assert.match(ready.body, /ASSUME_ROLE_DENIED/);
     } finally {
       await serve.cli.stop();
+    }
+  });
+});
+
+describe('audit', () => {
+  test('each issuance is one log line, a metric per role and a 0600 audit-file line, never a secret', async () => {
+    const dir = tempDir('ras-chain-audit-');
+    const auditLog = join(dir, 'audit.jsonl');
+    const serve = await startServe(chainArgs(['--assume-role-arn', TARGET, '--assume-role-session-name', 'break-glass-ops', '--audit-log', auditLog]), { env: emu.env });
+    try {
+      await waitUntil(async () => (await containerCredentials(serve.container!, serve.token)).status === 200, 'chained credentials');
+      const served = JSON.parse((await containerCredentials(serve.container!, serve.token)).body) as { AccessKeyId: string; SecretAccessKey: string; Token: string };
+      await waitUntil(() => existsSync(auditLog) && readFileSync(auditLog, 'utf8').includes(served.AccessKeyId), 'the audit line');
+      assert.equal(statSync(auditLog).mode & 0o777, 0o600);
+      const records = readFileSync(auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const rec = records.find((r) => r.accessKeyId === served.AccessKeyId)!;
+      assert.equal(rec.event, 'credentials-issued');
+      assert.equal(rec.role, 'default');
+      assert.equal(rec.via, 'AssumeRole');
+      assert.equal(rec.roleArn, TARGET);
+      assert.equal(rec.sessionName, 'break-glass-ops');
+      assert.equal(rec.assumedRoleArn, 'arn:aws:sts::210987654321:assumed-role/cross-account-reader/break-glass-ops');
+      assert.equal(rec.sourceIdentity, 'CN=leaf-rsa');
+      assert.equal(rec.baseRoleArn, DEFAULT_ROLE_ARN);
+      assert.ok(Date.parse(String(rec.expiration)) > Date.now());
+      const logged = serve.cli.stderr();
+      assert.ok(logged.split('\n').some((l) => l.includes('"msg":"credentials issued"') && l.includes(served.AccessKeyId)), 'one structured log line');
+      for (const text of [logged, readFileSync(auditLog, 'utf8')]) {
+        assert.ok(!text.includes(served.SecretAccessKey), 'no secret key');
+        assert.ok(!text.includes(served.Token.slice(20, 80)), 'no session token');
+      }
+      const metrics = await httpRequest(new URL('/metrics', serve.ops!));
+      assert.match(metrics.body, /rolesanywhere_sidecar_credentials_issued_total\{role="default",via="AssumeRole"\} [1-9]/);
+    } finally {
+      await serve.cli.stop();
+      cleanup(dir);
     }
   });
 });
