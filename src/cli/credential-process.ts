@@ -11,6 +11,7 @@ import { MAX_INPUT_BYTES } from '../identity/limits.js';
 import { formatCredentialProcess } from '../sinks/credential-process.js';
 import type { IssuanceInfo } from '../chain/source.js';
 import { createAuditor } from './audit.js';
+import { selectRole } from './roles.js';
 import { buildChain, chainInputFromFlags, type Chain } from './chain.js';
 import { endpointFrom, identityConfigFrom, identityLoader, loggerFrom, sessionFrom, sessionParamsFrom, type SessionSetup } from './context.js';
 import { writeOut, type CliIo } from './io.js';
@@ -23,7 +24,10 @@ import { writeOut, type CliIo } from './io.js';
  * rotated certificate misses) and the entry itself. The key, the certificate parsers and
  * the HTTP client are loaded only on a miss (src/cli/context.ts imports them on demand).
  */
-export async function credentialProcess(opts: Options, io: CliIo): Promise<number> {
+export async function credentialProcess(commandLine: Options, io: CliIo): Promise<number> {
+  // --role-name picks a role of --config (its options laid over the command line).
+  const role = await selectRole(commandLine);
+  const opts = role.opts;
   // SDKs put credential_process's stderr into their own error message, so by default it is
   // the one final error line; per-attempt retry warnings would only repeat it. An explicit
   // --log-level, ROLESANYWHERE_LOG_LEVEL or --debug still shows them.
@@ -32,7 +36,7 @@ export async function credentialProcess(opts: Options, io: CliIo): Promise<numbe
   let session: SessionSetup | undefined;
   let chain: Chain | undefined;
   const chainInput = await chainInputFromFlags(opts);
-  const auditor = await createAuditor(opts, io.clock, logger, 'default');
+  const auditor = await createAuditor(opts, io.clock, logger, role.name);
   const fetch = async (ioForIdentity: Pick<CliIo, 'clock' | 'env' | 'stdin'>, signal?: AbortSignal): Promise<Credentials> => {
     const identity = await identityLoader(identityConfig, ioForIdentity, logger)();
     const s = await sessionFrom(opts, io, logger, () => identity);

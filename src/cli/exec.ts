@@ -7,6 +7,7 @@ import type { Options } from '../config/parse.js';
 import type { CliIo, Signal } from './io.js';
 import { readFileBounded } from '../io/files.js';
 import { MAX_CREDENTIALS_FILE_BYTES } from '../sinks/credentials-file.js';
+import { selectRole } from './roles.js';
 import { startSidecar } from './runtime.js';
 
 /** Variables that would make an SDK pick other credentials before ours, or disable IMDS. */
@@ -51,7 +52,9 @@ export async function exec(opts: Options, io: CliIo): Promise<number> {
     }),
   );
   try {
-    const sidecar = await startSidecar(opts, io, { ephemeralPorts: true, tokenInEnvOnly: true, component: 'exec' });
+    // One role per child: --role-name picks it from --config (default: its defaultRole).
+    const role = await selectRole(opts);
+    const sidecar = await startSidecar(role.opts, io, { ephemeralPorts: true, tokenInEnvOnly: true, component: 'exec', singleRole: true });
     try {
       // Start the child with credentials already in hand, so its first SDK call succeeds.
       if (early === undefined) {

@@ -61,7 +61,17 @@ function filePaths(cfg: IdentityConfig): string[] {
     .map((s) => s.path);
 }
 
-export async function createPipeline(opts: Options, io: CliIo, logger: Logger, hooks: PipelineHooks = {}): Promise<Pipeline> {
+/** A loaded identity with its rotation watcher, shared by the roles that use the same certificate. */
+export interface IdentityHolder {
+  identity(): Identity;
+  /** Called after each rotation. */
+  onReload(listener: (next: Identity) => void): void;
+  start(): void;
+  reload(): Promise<void>;
+  stop(): void;
+}
+
+export async function createIdentityHolder(opts: Options, io: CliIo, logger: Logger, hooks: Pick<PipelineHooks, 'onIdentity' | 'onIdentityFailure'> = {}): Promise<IdentityHolder> {
   const idCfg = identityConfigFrom(opts);
   const load = identityLoader(idCfg, io, logger);
   const paths = filePaths(idCfg);
@@ -69,11 +79,63 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
   const initialHash = paths.length > 0 ? await hashIdentityFiles(paths).catch(() => undefined) : undefined;
   let identity = await load();
   hooks.onIdentity?.(identity, false);
+  const listeners: Array<(next: Identity) => void> = [];
+  // Certificates outlive no long-running process: follow rotation, or the sidecar would sign
+  // with the old certificate until it expires and then fail for good.
+  const watcher =
+    paths.length > 0
+      ? new IdentityWatcher({
+          paths,
+          load,
+          clock: io.clock,
+          timers: io.timers,
+          logger,
+          pollIntervalMs: (opts.ranged('identity-poll-interval', 1, 86400) ?? 10) * 1000,
+          onReload: (next) => {
+            identity = next;
+            hooks.onIdentity?.(next, true);
+            logger.info('certificate reloaded; refreshing credentials with the new identity', {
+              fingerprint: next.fingerprint,
+              serial: next.serialDecimal,
+              notAfter: new Date(next.notAfter).toISOString(),
+            });
+            for (const l of listeners) l(next);
+          },
+          ...(hooks.onIdentityFailure !== undefined ? { onReloadFailed: hooks.onIdentityFailure } : {}),
+        })
+      : undefined;
+  let started = false;
+  return {
+    identity: () => identity,
+    onReload: (l) => listeners.push(l),
+    start: () => {
+      if (started) return;
+      started = true;
+      watcher?.start({ ...(initialHash !== undefined ? { hash: initialHash } : {}), identity });
+    },
+    reload: async () => {
+      if (watcher !== undefined) await watcher.checkNow();
+    },
+    stop: () => watcher?.stop(),
+  };
+}
+
+export interface PipelineShared {
+  /** An identity loaded once for several roles; the pipeline neither starts nor stops it. */
+  readonly identity?: IdentityHolder;
+  /** The role's name in audit records and metrics (default `default`). */
+  readonly roleName?: string;
+}
+
+export async function createPipeline(opts: Options, io: CliIo, logger: Logger, hooks: PipelineHooks = {}, shared: PipelineShared = {}): Promise<Pipeline> {
+  const holder = shared.identity ?? (await createIdentityHolder(opts, io, logger, hooks));
+  const ownsIdentity = shared.identity === undefined;
+  const identity = holder.identity;
 
   const minRemainingMs = (opts.ranged('min-remaining', 0, 43200) ?? 1800) * 1000;
   const rotationJitterMs = (opts.ranged('rotation-jitter', 0, 3600) ?? DEFAULT_ROTATION_JITTER_SECONDS) * 1000;
   // The refresher owns the backoff from throttling.
-  const session = await sessionFrom(opts, io, logger, () => identity, {
+  const session = await sessionFrom(opts, io, logger, identity, {
     ...(hooks.onAttempt !== undefined ? { onAttempt: hooks.onAttempt } : {}),
     ...(hooks.onClockSkew !== undefined ? { onClockSkew: hooks.onClockSkew } : {}),
     retry: hooks.clientRetry ?? REFRESHER_RETRY_POLICY,
@@ -81,11 +143,11 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
   const chainInput = await chainInputFromFlags(opts);
   let chain: Chain | undefined;
   let lastChained: IssuanceInfo | undefined;
-  const auditor = await createAuditor(opts, io.clock, logger, 'default', hooks.metrics);
+  const auditor = await createAuditor(opts, io.clock, logger, shared.roleName ?? 'default', hooks.metrics);
   try {
     chain =
       chainInput !== undefined
-        ? await buildChain(chainInput, session, identity, io, logger, {
+        ? await buildChain(chainInput, session, identity(), io, logger, {
             onIssued: (c, info) => {
               lastChained = info;
               hooks.onChained?.(c, info);
@@ -116,32 +178,10 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
     ...(hooks.onCredentials !== undefined ? { onSuccess: (c: Credentials) => hooks.onCredentials!(c) } : {}),
     ...(hooks.onRefreshFailure !== undefined ? { onFailure: (err: unknown) => hooks.onRefreshFailure!(err, refresher) } : {}),
   });
-
-  // Certificates outlive no long-running process: follow rotation, or the sidecar would sign
-  // with the old certificate until it expires and then fail for good.
-  const watcher =
-    paths.length > 0
-      ? new IdentityWatcher({
-          paths,
-          load,
-          clock: io.clock,
-          timers: io.timers,
-          logger,
-          pollIntervalMs: (opts.ranged('identity-poll-interval', 1, 86400) ?? 10) * 1000,
-          onReload: (next) => {
-            identity = next;
-            hooks.onIdentity?.(next, true);
-            logger.info('certificate reloaded; refreshing credentials with the new identity', {
-              fingerprint: next.fingerprint,
-              serial: next.serialDecimal,
-              notAfter: new Date(next.notAfter).toISOString(),
-            });
-            // Spread: a rotation (or SIGHUP) rolled out to a fleet must not become a herd.
-            refresher.refreshWithin('identity-reload', rotationJitterMs);
-          },
-          ...(hooks.onIdentityFailure !== undefined ? { onReloadFailed: hooks.onIdentityFailure } : {}),
-        })
-      : undefined;
+  holder.onReload(() => {
+    // Spread: a rotation (or SIGHUP) rolled out to a fleet must not become a herd.
+    refresher.refreshWithin('identity-reload', rotationJitterMs);
+  });
 
   return {
     session,
@@ -149,16 +189,16 @@ export async function createPipeline(opts: Options, io: CliIo, logger: Logger, h
     source,
     servedRoleArn,
     ...(chain !== undefined ? { chain } : {}),
-    identity: () => identity,
+    identity,
     start: () => {
       refresher.start();
-      watcher?.start({ ...(initialHash !== undefined ? { hash: initialHash } : {}), identity });
+      if (ownsIdentity) holder.start();
     },
     reloadIdentity: async () => {
-      if (watcher !== undefined) await watcher.checkNow();
+      if (ownsIdentity) await holder.reload();
     },
     stop: async () => {
-      watcher?.stop();
+      if (ownsIdentity) holder.stop();
       refresher.stop();
       await session.client.close();
       await chain?.close();

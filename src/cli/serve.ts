@@ -9,7 +9,9 @@ const SHUTDOWN_GRACE_MS = 5_000;
 export async function serve(opts: Options, io: CliIo): Promise<number> {
   const sidecar = await startSidecar(opts, io, { component: 'serve' });
   // stdout carries only the lines a client needs, so `eval "$(... serve | head -n N)"` works.
-  await writeOut(io.stdout, sidecar.clientEnv.map(([k, v]) => `export ${k}=${v}\n`).join(''));
+  // With --config, each role's endpoints follow as comments (eval ignores them).
+  const roleLines = sidecar.roleEndpoints.map((e) => `# role ${e.role}: ${e.variable}=${e.value}\n`).join('');
+  await writeOut(io.stdout, sidecar.clientEnv.map(([k, v]) => `export ${k}=${v}\n`).join('') + roleLines);
   const offs: Array<() => void> = [];
   await new Promise<void>((resolve) => {
     offs.push(

@@ -8,9 +8,10 @@ import { MAX_CREDENTIALS_FILE_BYTES, profileValues, updateProfile } from '../sin
 import { loggerFrom } from './context.js';
 import type { CliIo } from './io.js';
 import { DEFAULT_RETRY_POLICY } from '../session/retry.js';
-import { createPipeline } from './pipeline.js';
+import { createIdentityHolder, createPipeline, type IdentityHolder, type Pipeline, type PipelineHooks } from './pipeline.js';
 import { RetryingWriter } from '../io/write-retry.js';
 import type { Listener } from '../serve/listener.js';
+import { rolesFrom } from './roles.js';
 
 /**
  * `update`: keeps `[--profile]` of the shared credentials file current. Each write is atomic
@@ -20,15 +21,18 @@ import type { Listener } from '../serve/listener.js';
  */
 export async function update(opts: Options, io: CliIo): Promise<number> {
   const logger = loggerFrom(opts, io, { command: 'update' });
-  const profile = opts.str('profile') ?? 'default';
-  if (!/^[A-Za-z0-9_.\- ]{1,64}$/.test(profile)) {
-    throw new SidecarError('CONFIG_INVALID', `${opts.origin('profile')} "${profile.slice(0, 64)}" is not a usable profile name: use letters, digits, "_", "-", "." or spaces`);
-  }
+  const checkProfile = (profile: string, o: Options): string => {
+    if (!/^[A-Za-z0-9_.\- ]{1,64}$/.test(profile)) {
+      throw new SidecarError('CONFIG_INVALID', `${o.origin('profile')} "${profile.slice(0, 64)}" is not a usable profile name: use letters, digits, "_", "-", "." or spaces`);
+    }
+    return profile;
+  };
   const file =
     io.env.AWS_SHARED_CREDENTIALS_FILE !== undefined && io.env.AWS_SHARED_CREDENTIALS_FILE !== ''
       ? io.env.AWS_SHARED_CREDENTIALS_FILE
       : join(io.homedir, '.aws', 'credentials');
-  const write = async (c: Credentials) => {
+  /** Writes every profile's newest credentials in one read-modify-write. */
+  const writeAll = async (profiles: ReadonlyMap<string, Credentials>) => {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     let text = '';
     const missing = new Error('no credentials file yet');
@@ -49,9 +53,11 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
     } catch (e) {
       if (e !== missing) throw e;
     }
-    await writeFileAtomic(file, updateProfile(text, profile, profileValues(c)), { mode: 0o600, random: io.random });
-    logger.info('credentials file updated', { path: file, profile, expiresAt: new Date(c.expiration).toISOString() });
+    for (const [profile, c] of profiles) text = updateProfile(text, profile, profileValues(c));
+    await writeFileAtomic(file, text, { mode: 0o600, random: io.random });
+    for (const [profile, c] of profiles) logger.info('credentials file updated', { path: file, profile, expiresAt: new Date(c.expiration).toISOString() });
   };
+  const write = (c: Credentials, profile: string) => writeAll(new Map([[profile, c]]));
 
   // Metrics exist only with an operations listener (--ops-port): update often runs as a
   // user's service where nothing scrapes.
@@ -60,8 +66,9 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
   const metrics = registry !== undefined ? (await import('../telemetry/metrics.js')).createMetrics(registry) : undefined;
 
   // Writes run one after another (two read-modify-writes racing could put the older
-  // credentials in the file last), and a failed one (full disk, read-only remount,
-  // permissions, I/O error) is retried with backoff, the file left as it was meanwhile.
+  // credentials in the file last), each carries every profile's newest credentials, and a
+  // failed one (full disk, read-only remount, permissions, I/O error) is retried with
+  // backoff, the file left as it was meanwhile.
   const writer = new RetryingWriter({
     what: 'the credentials file',
     path: file,
@@ -71,12 +78,15 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
     logger,
     onFailure: (errno) => metrics?.fileWriteFailures.inc({ file: 'credentials-file', errno }),
   });
-  const pipeline = await createPipeline(opts, io, logger, {
+  const newest = new Map<string, Credentials>();
+  const hooks = (profile: string): PipelineHooks => ({
     // --once is one fetch with nothing behind it: the client's quick retries, as credential-process.
     ...(opts.bool('once') ? { clientRetry: DEFAULT_RETRY_POLICY } : {}),
-    onCredentials: (c) => {
+    onCredentials: (c: Credentials) => {
       metrics?.credentialsExpiry.set(c.expiration / 1000);
-      writer.submit(() => write(c));
+      newest.set(profile, c);
+      const snapshot = new Map(newest);
+      writer.submit(() => writeAll(snapshot));
     },
     ...(metrics !== undefined
       ? {
@@ -86,9 +96,34 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
       : {}),
   });
   let ops: Listener | undefined;
+  // With --config, one profile per role (the role's name unless it sets `profile`), one
+  // refresher each, one certificate load shared by the roles without their own.
+  const configured = await rolesFrom(opts);
+  const pipelines: Array<{ pipeline: Pipeline; profile: string }> = [];
+  let shared: IdentityHolder | undefined;
+  const stopAll = async () => {
+    for (const p of pipelines) await p.pipeline.stop();
+    shared?.stop();
+  };
+  try {
+    if (configured === undefined) {
+      const profile = checkProfile(opts.str('profile') ?? 'default', opts);
+      pipelines.push({ profile, pipeline: await createPipeline(opts, io, logger, hooks(profile)) });
+    } else {
+      for (const r of configured.roles) {
+        const profile = checkProfile(r.opts.origin('profile').includes(' roles.') ? (r.opts.str('profile') ?? r.name) : r.name, r.opts);
+        let identity: IdentityHolder | undefined;
+        if (!r.ownIdentity) identity = shared ??= await createIdentityHolder(configured.shared, io, logger);
+        pipelines.push({ profile, pipeline: await createPipeline(r.opts, io, logger.child({ role: r.name }), hooks(profile), { roleName: r.name, ...(identity !== undefined ? { identity } : {}) }) });
+      }
+    }
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
   try {
     if (opts.bool('once')) {
-      await write(await pipeline.source.getCredentials());
+      for (const p of pipelines) await write(await p.pipeline.source.getCredentials(), p.profile);
       return 0;
     }
     if (registry !== undefined && metrics !== undefined) {
@@ -104,16 +139,19 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
           registry,
           logger,
           readiness: () => {
-            const s = pipeline.refresher.status();
-            if (s.ready && writer.consecutiveFailures === 0) return { ready: true };
             if (writer.consecutiveFailures > 0) return { ready: false, reason: `the credentials file cannot be written (${writer.consecutiveFailures} failed attempts)` };
-            return { ready: false, reason: s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode})` : 'no credentials yet' };
+            for (const p of pipelines) {
+              const s = p.pipeline.refresher.status();
+              if (!s.ready) return { ready: false, reason: `${p.profile}: ${s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode})` : 'no credentials yet'}` };
+            }
+            return { ready: true };
           },
         }),
       });
       logger.info('operations listener started', { url: ops.url.href });
     }
-    pipeline.start();
+    for (const p of pipelines) p.pipeline.start();
+    shared?.start();
     const offs: Array<() => void> = [];
     await new Promise<void>((resolve) => {
       offs.push(
@@ -122,14 +160,15 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
         // As serve: SIGHUP re-reads the certificate and key now (and no longer ends the process).
         io.onSignal('SIGHUP', () => {
           logger.info('SIGHUP: checking the certificate and key files');
-          pipeline.reloadIdentity().catch(() => undefined);
+          shared?.reload().catch(() => undefined);
+          for (const p of pipelines) p.pipeline.reloadIdentity().catch(() => undefined);
         }),
       );
     });
     for (const off of offs) off();
     return 0;
   } finally {
-    await pipeline.stop();
+    await stopAll();
     // A write in flight finishes; a scheduled retry is not waited for.
     writer.stop();
     await writer.idle();

@@ -144,6 +144,26 @@ export class Options {
     return this.parsed.values.get(name) === true;
   }
 
+  /**
+   * These options with a config file's values laid over them (src/config/roles-file.ts):
+   * `shared` fills only what no flag or variable set, `role` wins over everything. `origins`
+   * names where each value came from, for error messages.
+   */
+  overlay(shared: ReadonlyMap<string, OptionValue>, role: ReadonlyMap<string, OptionValue>, origins: (flag: string, level: 'shared' | 'role') => string): Options {
+    const values = new Map(this.parsed.values);
+    const origin = new Map(this.parsed.origin);
+    for (const [k, v] of shared) {
+      if (origin.has(k)) continue;
+      values.set(k, v);
+      origin.set(k, origins(k, 'shared'));
+    }
+    for (const [k, v] of role) {
+      values.set(k, v);
+      origin.set(k, origins(k, 'role'));
+    }
+    return new Options({ ...this.parsed, values, origin });
+  }
+
   origin(name: string): string {
     return this.parsed.origin.get(name) ?? `--${name}`;
   }

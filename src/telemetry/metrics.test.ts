@@ -23,6 +23,6 @@ test('metrics live on the registry passed in, never the global one, and can be c
 test('every sidecar metric carries the rolesanywhere_sidecar_ prefix', () => {
   const m = createMetrics(new Registry(), { defaultMetrics: false });
   const names = m.registry.getMetricsAsArray().map((x) => x.name);
-  assert.equal(names.length, 11);
+  assert.equal(names.length, 12);
   for (const n of names) assert.match(n, /^rolesanywhere_sidecar_[a-z_]+$/);
 });

@@ -10,6 +10,8 @@ import { SidecarError } from '../../src/core/errors.js';
 import { decideAssumeRole, parseStsRoleSpecs, policyProblem, type StsSettings } from '../../src/emulator/assume-role.js';
 import { DEFAULT_ROLE_ARN } from '../../src/emulator/config.js';
 import { parseTags } from '../../src/chain/options.js';
+import { stringify } from 'yaml';
+import { CONFIG_KEYS, MAX_ROLES, parseRolesConfig, ROLE_NAME } from '../../src/config/roles-file.js';
 import { configureFuzzSeed } from '../helpers/fuzz-seed.js';
 
 configureFuzzSeed();
@@ -89,5 +91,52 @@ describe('the --tags parser', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('the --config parser', () => {
+  const assertTyped = (e: unknown) => {
+    assert.ok(e instanceof SidecarError && e.code === 'CONFIG_INVALID', String(e));
+    assert.doesNotMatch(e.message, /[\r\n]/);
+    assert.ok(e.message.length <= 400);
+  };
+  test('arbitrary text parses or fails with a one-line CONFIG_INVALID', () => {
+    const piece = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('roles:', '\n', '  ', 'reader:', '{}', '- ', '&a ', '*a', '!!binary ', 'defaultRole: x', ': ', '"', "'", '#'));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), (parts) => {
+        try {
+          const cfg = parseRolesConfig(parts.join(''));
+          assert.ok(cfg.roles.length >= 1 && cfg.roles.length <= MAX_ROLES);
+        } catch (e) {
+          assertTyped(e);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+  test('structured documents: valid roles come back with known flags only', () => {
+    const keys = Object.keys(CONFIG_KEYS);
+    const value = fc.oneof(fc.string({ maxLength: 20 }), fc.integer({ min: -5, max: 70000 }), fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 3 }), fc.constant(null));
+    const role = fc.dictionary(fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 10 })), value, { maxKeys: 5 });
+    const doc = fc.record({ roles: fc.dictionary(fc.oneof(fc.constantFrom('reader', 'base', 'a.b-c'), fc.string({ maxLength: 10 })), role, { maxKeys: 4 }) }, { requiredKeys: [] });
+    fc.assert(
+      fc.property(doc, fc.dictionary(fc.constantFrom(...keys, 'defaultRole', 'bogus'), value, { maxKeys: 4 }), (d, top) => {
+        try {
+          const cfg = parseRolesConfig(stringify({ ...top, ...d }));
+          const flags = new Set(Object.values(CONFIG_KEYS).map((k) => k.flag));
+          for (const r of cfg.roles) {
+            assert.match(r.name, ROLE_NAME);
+            for (const f of r.values.keys()) assert.ok(flags.has(f), f);
+          }
+          assert.ok(cfg.roles.some((r) => r.name === cfg.defaultRole));
+        } catch (e) {
+          assertTyped(e);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+  test('aliases are refused (no expansion bombs)', () => {
+    assert.throws(() => parseRolesConfig('a: &x [1,2]\nb: *x\nroles: {r: {}}'), /not valid YAML/);
   });
 });
