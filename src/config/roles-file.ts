@@ -191,7 +191,7 @@ export function parseRolesConfig(text: string, source = '--config'): RolesConfig
     roles.push({ name, values, ownIdentity: [...values.keys()].some((f) => IDENTITY_FLAGS.has(f)) });
   }
   const defaultRole = top.defaultRole ?? names[0];
-  if (typeof defaultRole !== 'string' || !names.includes(defaultRole)) throw invalid(source, `defaultRole "${oneLine(String(defaultRole), 60)}" is not one of the roles (${names.join(', ')})`);
+  if (typeof defaultRole !== 'string' || !names.includes(defaultRole)) throw invalid(source, `defaultRole "${oneLine(JSON.stringify(defaultRole) ?? typeof defaultRole, 60)}" is not one of the roles (${names.join(', ')})`);
   return { shared, roles, defaultRole };
 }
 

@@ -162,7 +162,8 @@ describe('AssumeRole through @aws-sdk/client-sts against the emulator', () => {
   async function base(): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken: string }> {
     const res = await sendSigned(emu.url, signWith(pki.leafEc256, { host: emu.url.host, nowMs: Date.now() }));
     assert.equal(res.status, 201, res.body);
-    const { accessKeyId, secretAccessKey, sessionToken } = JSON.parse(res.body).credentialSet[0].credentials;
+    const doc = JSON.parse(res.body) as { credentialSet: Array<{ credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string } }> };
+    const { accessKeyId, secretAccessKey, sessionToken } = doc.credentialSet[0]!.credentials;
     return { accessKeyId, secretAccessKey, sessionToken };
   }
   const client = (credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string }) =>
@@ -182,7 +183,7 @@ describe('AssumeRole through @aws-sdk/client-sts against the emulator', () => {
     assert.match(out.AssumedRoleUser?.AssumedRoleId ?? '', /^AROA[A-Z0-9]{17}:cross-1$/);
     assert.equal(out.SourceIdentity, 'CN=workload-ec256');
     assert.ok(out.Credentials?.Expiration instanceof Date);
-    const chained = client({ accessKeyId: out.Credentials!.AccessKeyId!, secretAccessKey: out.Credentials!.SecretAccessKey!, sessionToken: out.Credentials!.SessionToken! });
+    const chained = client({ accessKeyId: out.Credentials.AccessKeyId!, secretAccessKey: out.Credentials.SecretAccessKey!, sessionToken: out.Credentials.SessionToken! });
     try {
       const id = await chained.send(new GetCallerIdentityCommand({}));
       assert.equal(id.Arn, 'arn:aws:sts::210987654321:assumed-role/cross-account-reader/cross-1');
@@ -219,9 +220,9 @@ describe('AssumeRole through @aws-sdk/client-sts against the emulator', () => {
     assert.ok(await assume({ RoleArn: TARGET, RoleSessionName: 'oo', ExternalId: 'new-id' }));
     const bad = await post({ roles: [{ arn: 'not-an-arn', trustedPrincipals: [] }] });
     assert.equal(bad.status, 400);
-    assert.match(JSON.parse(bad.body).message, /not a role ARN/);
+    assert.match((JSON.parse(bad.body) as { message: string }).message, /not a role ARN/);
     const listed = await sendRaw(emu.url, 'GET', '/__emulator/sts', [], '');
-    assert.equal(JSON.parse(listed.body).roles[0].externalId, 'new-id');
+    assert.equal((JSON.parse(listed.body) as { roles: Array<{ externalId?: string }> }).roles[0]!.externalId, 'new-id');
     assert.equal(emu.stats().assumeRole.rejected >= 4, true);
     await post({ roles: settings.roles });
   });

@@ -437,7 +437,7 @@ function parseAdminSts(body: Buffer): Partial<StsSettings> {
       out.outage = v;
     } else if (k === 'disabledRegions') {
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new SidecarError('CONFIG_INVALID', 'disabledRegions must be a list of region names');
-      out.disabledRegions = v as string[];
+      out.disabledRegions = v;
     } else if (k === 'roles') {
       if (!Array.isArray(v)) throw new SidecarError('CONFIG_INVALID', 'roles must be a list');
       out.roles = v.map((r: unknown, i) => {
@@ -458,9 +458,9 @@ function parseAdminSts(body: Buffer): Partial<StsSettings> {
         }
         return {
           arn: x.arn,
-          trustedPrincipals: x.trustedPrincipals as string[],
-          ...(x.externalId !== undefined ? { externalId: x.externalId as string } : {}),
-          ...(x.maxSessionDurationSeconds !== undefined ? { maxSessionDurationSeconds: x.maxSessionDurationSeconds as number } : {}),
+          trustedPrincipals: x.trustedPrincipals,
+          ...(x.externalId !== undefined ? { externalId: x.externalId } : {}),
+          ...(x.maxSessionDurationSeconds !== undefined ? { maxSessionDurationSeconds: x.maxSessionDurationSeconds } : {}),
         };
       });
     } else throw new SidecarError('CONFIG_INVALID', `unknown admin field "${oneLine(k, 40)}": use roles, disabledRegions, outage`);

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ROLE_ARN } from '../../src/emulator/config.js';
 import { cleanup, cliEnv, REPO_ROOT, runCli, sessionArgs, startTestEmulator, tempDir, writePki, type PkiFiles } from '../helpers/harness.js';
-import { awsCli, boto3, DEBIAN_AWS, DEBIAN_PYTHON, findPyenvPython, hasDebianAwsCli, hasDebianBotocore, identityFrom, jsV3, sdkEnv, type CallerIdentity, type StsTarget } from '../helpers/sdk-clients.js';
+import { awsCli, boto3, DEBIAN_AWS, DEBIAN_PYTHON, findPyenvPython, hasDebianAwsCli, hasDebianBotocore, identityFrom, jsV3, sdkEnv, type StsTarget } from '../helpers/sdk-clients.js';
 import { containerCredentials, httpRequest, imdsToken, readyz, startServe, waitUntil, type ServeHandle } from '../helpers/serve-fixture.js';
 
 const TARGET = 'arn:aws:iam::210987654321:role/cross-account-reader';
@@ -109,7 +109,7 @@ describe('serve with --assume-role-arn', () => {
   });
   test('IMDS names the chained role', async () => {
     const token = await imdsToken(serve.imds!, 60);
-    const name = await httpRequest(new URL('/latest/meta-data/iam/security-credentials/', serve.imds!), { headers: { 'x-aws-ec2-metadata-token': token } });
+    const name = await httpRequest(new URL('/latest/meta-data/iam/security-credentials/', serve.imds), { headers: { 'x-aws-ec2-metadata-token': token } });
     assert.equal(name.body, 'cross-account-reader');
   });
 });
@@ -137,7 +137,7 @@ describe('credential_process and exec with chaining', () => {
     const r = await runCli(['exec', ...chainArgs(['--assume-role-arn', TARGET, '--assume-role-session-name', 'ci-job-42', '--tags', 'team=data,env=ci', '--transitive-tag-keys', 'team']), '--', process.execPath, JS_V3, 'chain', sts.url, sts.caPath!], {
       env: cliEnv({ ...emu.env, HOME: home }),
     });
-    const id = identityFrom('exec', { code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr } as Parameters<typeof identityFrom>[1]) as CallerIdentity;
+    const id = identityFrom('exec', { code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr });
     assert.equal(id.arn, 'arn:aws:sts::210987654321:assumed-role/cross-account-reader/ci-job-42');
     const rec = emu.issued().find((x) => x.accessKeyId === id.accessKeyId);
     assert.equal(rec?.kind, 'assume-role');
@@ -162,7 +162,7 @@ describe('refusals', () => {
     oneLineError(await credentialProcess(['--assume-role-arn', VENDOR]), 'ASSUME_ROLE_DENIED', /AccessDenied/);
     const ok = await credentialProcess(['--assume-role-arn', VENDOR, '--external-id', 'customer-7f3a']);
     assert.equal(ok.code, 0, ok.stderr);
-    const rec = emu.issued().find((x) => x.accessKeyId === JSON.parse(ok.stdout).AccessKeyId);
+    const rec = emu.issued().find((x) => x.accessKeyId === (JSON.parse(ok.stdout) as { AccessKeyId: string }).AccessKeyId);
     assert.equal(rec?.assumedRoleArn, 'arn:aws:sts::345678901234:assumed-role/vendor-access/leaf-rsa');
     assert.equal(rec?.externalIdUsed, true);
   });
@@ -192,7 +192,7 @@ describe('refusals', () => {
         return /ASSUME_ROLE_DENIED/.test(answer.body);
       }, 'the 503 names the AssumeRole refusal');
       assert.equal(answer.status, 503);
-      assert.match(JSON.parse(answer.body).message, /last error ASSUME_ROLE_DENIED: STS refused AssumeRole of arn:aws:iam::345678901234:role\/vendor-access/);
+      assert.match((JSON.parse(answer.body) as { message: string }).message, /last error ASSUME_ROLE_DENIED: STS refused AssumeRole of arn:aws:iam::345678901234:role\/vendor-access/);
       const ready = await readyz(serve.ops!);
       assert.equal(ready.status, 503);
       assert.match(ready.body, /ASSUME_ROLE_DENIED/);
@@ -229,7 +229,7 @@ describe('audit', () => {
         assert.ok(!text.includes(served.SecretAccessKey), 'no secret key');
         assert.ok(!text.includes(served.Token.slice(20, 80)), 'no session token');
       }
-      const metrics = await httpRequest(new URL('/metrics', serve.ops!));
+      const metrics = await httpRequest(new URL('/metrics', serve.ops));
       assert.match(metrics.body, /rolesanywhere_sidecar_credentials_issued_total\{role="default",via="AssumeRole"\} [1-9]/);
     } finally {
       await serve.cli.stop();

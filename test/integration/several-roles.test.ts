@@ -125,7 +125,7 @@ describe('serve --config with two roles', () => {
       emu.setStsSettings({ outage: false });
     }
     await waitUntil(async () => ((await read('reader')).AccessKeyId ?? readerBefore) !== readerBefore, 'the chained role refreshes after the outage', 40_000);
-    const metrics = await httpRequest(new URL('/metrics', serve.ops!));
+    const metrics = await httpRequest(new URL('/metrics', serve.ops));
     assert.match(metrics.body, /credentials_issued_total\{role="reader",via="AssumeRole"\} [1-9]/);
     assert.match(metrics.body, /credentials_issued_total\{role="base",via="CreateSession"\} [1-9]/);
   });
@@ -135,9 +135,9 @@ describe('one role of --config in the one-role commands', () => {
   test('credential-process --role-name picks the role; an unknown name is a one-line error', async () => {
     const reader = await runCli(['credential-process', '--no-cache', '--config', config, '--role-name', 'reader'], { env: cliEnv(sidecarEnv()) });
     assert.equal(reader.code, 0, reader.stderr);
-    assert.equal(emu.issued().find((r) => r.accessKeyId === JSON.parse(reader.stdout).AccessKeyId)?.roleArn, TARGET);
+    assert.equal(emu.issued().find((r) => r.accessKeyId === (JSON.parse(reader.stdout) as { AccessKeyId: string }).AccessKeyId)?.roleArn, TARGET);
     const base = await runCli(['credential-process', '--no-cache', '--config', config, '--role-name', 'base'], { env: cliEnv(sidecarEnv()) });
-    assert.equal(emu.issued().find((r) => r.accessKeyId === JSON.parse(base.stdout).AccessKeyId)?.roleArn, DEFAULT_ROLE_ARN);
+    assert.equal(emu.issued().find((r) => r.accessKeyId === (JSON.parse(base.stdout) as { AccessKeyId: string }).AccessKeyId)?.roleArn, DEFAULT_ROLE_ARN);
     const wrong = await runCli(['credential-process', '--no-cache', '--config', config, '--role-name', 'writer'], { env: cliEnv(sidecarEnv()) });
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr.trim(), /^rolesanywhere-sidecar: --role-name "writer" is not a role of .*: use one of reader, base \[CONFIG_INVALID\]$/);
@@ -145,7 +145,7 @@ describe('one role of --config in the one-role commands', () => {
 
   test('exec --role-name serves that role to the child', async () => {
     const r = await runCli(['exec', '--config', config, '--role-name', 'base', '--', process.execPath, JS_V3, 'chain', sts.url, sts.caPath!], { env: cliEnv({ ...sidecarEnv(), HOME: dir }) });
-    assert.match(identityFrom('exec', r as Parameters<typeof identityFrom>[1]).arn, BASE);
+    assert.match(identityFrom('exec', r).arn, BASE);
   });
 
   test('update --once writes one profile per role', async () => {
