@@ -8,6 +8,8 @@
  * `--endpoint bare` profiles the bare node:http ceiling replaying the IMDS response, to
  * tell the runtime's own per-request cost from the sidecar's.
  */
+// @peculiar/x509 (test PKIs, the emulator) needs the Reflect metadata polyfill before it loads.
+import 'reflect-metadata';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';

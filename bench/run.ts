@@ -12,6 +12,8 @@
  * load generator takes one core, so absolute numbers are bounded by it; the ratios compare
  * sidecar and ceiling under the same conditions, runs interleaved round by round.
  */
+// @peculiar/x509 (test PKIs, the emulator) needs the Reflect metadata polyfill before it loads.
+import 'reflect-metadata';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';

@@ -6,6 +6,8 @@
  *
  *   node dist/bench/signing.js [--seconds 2]
  */
+// @peculiar/x509 (test PKIs, the emulator) needs the Reflect metadata polyfill before it loads.
+import 'reflect-metadata';
 import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

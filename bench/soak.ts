@@ -4,6 +4,8 @@
  *
  *   node dist/bench/soak.js [--minutes 5] [--json bench/soak-results.json]
  */
+// @peculiar/x509 (test PKIs, the emulator) needs the Reflect metadata polyfill before it loads.
+import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';

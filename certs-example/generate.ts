@@ -8,6 +8,8 @@
  * DEMO MATERIAL: the private keys are published with the repository. Never add these CAs
  * to a real trust anchor.
  */
+// @peculiar/x509 (test PKIs, the emulator) needs the Reflect metadata polyfill before it loads.
+import 'reflect-metadata';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -23,5 +23,8 @@ if (files.length === 0) {
   console.error('no test files found under dist/ (did the build run?)');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// @peculiar/x509 (the emulator's certificate issuing, test PKIs) resolves its parsers through
+// tsyringe, which needs the Reflect metadata polyfill loaded first: the CLI installs it in
+// the commands that use the emulator, the test processes here.
+const r = spawnSync(process.execPath, ['--import', 'reflect-metadata', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

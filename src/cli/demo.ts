@@ -3,6 +3,9 @@
  * anchor, the sidecar against it, then does what an SDK does: reads credentials through the
  * IMDS and container endpoints and calls STS GetCallerIdentity with them.
  */
+// The emulator issues certificates with @peculiar/x509, which resolves its parsers through
+// tsyringe: the Reflect metadata polyfill must be installed before it loads, so first.
+import 'reflect-metadata';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -68,7 +68,10 @@ async function keyKindOf(cert: X509Certificate, label: string): Promise<KeyKind>
     let algorithm: string | undefined;
     try {
       // Loaded only on this path: credential-process and the common case never need it.
-      const x509 = await import('../core/x509-lib.js');
+      // @peculiar/x509 resolves its parsers through tsyringe, which needs the Reflect
+      // metadata polyfill installed before the library loads.
+      await import('reflect-metadata');
+      const x509 = await import('@peculiar/x509');
       algorithm = new x509.X509Certificate(cert.raw).publicKey.algorithm.name;
     } catch {
       algorithm = undefined;

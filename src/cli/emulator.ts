@@ -1,3 +1,6 @@
+// The emulator issues certificates with @peculiar/x509, which resolves its parsers through
+// tsyringe: the Reflect metadata polyfill must be installed before it loads, so first.
+import 'reflect-metadata';
 import { join } from 'node:path';
 import { SidecarError } from '../core/errors.js';
 import { MAX_CA_BUNDLE_BYTES, parseCaBundle } from '../identity/ca-bundle.js';

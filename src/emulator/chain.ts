@@ -6,7 +6,7 @@
  * leaf must not be a CA and, when it says so, must allow digital signatures.
  */
 import { createHash, type X509Certificate } from 'node:crypto';
-import * as x509 from '../core/x509-lib.js';
+import * as x509 from '@peculiar/x509';
 
 /**
  * The service takes a bounded chain header; five intermediates is deeper than any public

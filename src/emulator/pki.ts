@@ -4,7 +4,7 @@
  * certificates shaped like the ones Roles Anywhere accepts.
  */
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
-import * as x509 from '../core/x509-lib.js';
+import * as x509 from '@peculiar/x509';
 
 export type KeySpec = 'rsa-2048' | 'rsa-3072' | 'rsa-4096' | 'ec-p256' | 'ec-p384' | 'ec-p521';
 

@@ -14,7 +14,7 @@ import {
   type EmulatorConfig,
 } from './config.js';
 import { issueCertificate, type IssuedCertificate } from './pki.js';
-import * as x509 from '../core/x509-lib.js';
+import * as x509 from '@peculiar/x509';
 const { KeyUsageFlags } = x509;
 import { verifyCreateSession, type ReceivedRequest, type VerifyResult } from './verifier.js';
 import {

@@ -136,7 +136,7 @@ test('orderChain keeps a cross-signed alternative issuer after the main path', a
   // Same subject and key as inter, signed by a second root: a cross-signed intermediate.
   const { issueCertificate } = await import('../emulator/pki.js');
   const root2 = await issueCertificate({ subject: 'CN=Other Root', keySpec: 'ec-p256', notBefore: new Date('2025-01-01T00:00:00Z'), notAfter: new Date('2035-01-01T00:00:00Z'), isCa: true });
-  const x509 = await import('../core/x509-lib.js');
+  const x509 = await import('@peculiar/x509');
   const { webcrypto, X509Certificate } = await import('node:crypto');
   const cross = await x509.X509CertificateGenerator.create(
     {

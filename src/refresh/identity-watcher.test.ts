@@ -4,7 +4,7 @@ import { createHash, createPrivateKey, KeyObject, webcrypto, X509Certificate } f
 import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as x509 from '../core/x509-lib.js';
+import * as x509 from '@peculiar/x509';
 import { SidecarError, toSidecarError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { LogFields, Logger, LogLevel } from '../core/logger.js';

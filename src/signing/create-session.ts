@@ -13,6 +13,7 @@ import {
   signableHeaderNames,
   stringToSign,
   type HeaderList,
+  type QueryList,
 } from './canonical.js';
 
 export interface CreateSessionParams {
@@ -71,11 +72,13 @@ export function signCreateSession(
   nowMs: number,
 ): SignedRequest {
   const date = toAmzDate(nowMs);
-  const query = canonicalQuery([
+  // One list for the URL and the canonical request, so the two cannot disagree.
+  const queryPairs: QueryList = [
     ['profileArn', params.profileArn],
     ['roleArn', params.roleArn],
     ['trustAnchorArn', params.trustAnchorArn],
-  ]);
+  ];
+  const query = canonicalQuery(queryPairs);
   const body = createSessionBody(params);
   const headers: Array<[string, string]> = [
     ['Content-Type', 'application/json'],
@@ -90,11 +93,7 @@ export function signCreateSession(
   const canonical = canonicalRequest({
     method: 'POST',
     path: '/sessions',
-    query: [
-      ['profileArn', params.profileArn],
-      ['roleArn', params.roleArn],
-      ['trustAnchorArn', params.trustAnchorArn],
-    ],
+    query: queryPairs,
     headers,
     signedHeaders: signed,
     body,

@@ -51,7 +51,8 @@ function serial20(): string {
 }
 
 async function generate(dir: string): Promise<MldsaPki> {
-  const x509 = await import('../../src/core/x509-lib.js');
+  await import('reflect-metadata'); // tsyringe, under @peculiar/x509, needs it before the library loads
+  const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto);
   // @types/node 20 does not know the ML-DSA Web Crypto algorithms; Node 24 does.
   type Key = webcrypto.CryptoKey;

@@ -7,7 +7,7 @@ import { KeyObject, X509Certificate, createHash, webcrypto } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import * as x509 from '../../src/core/x509-lib.js';
+import * as x509 from '@peculiar/x509';
 import type { Identity } from '../../src/core/identity.js';
 import { createKeySigner, verifyBytes } from '../../src/signing/key-signer.js';
 import { canonicalRequest, parseAuthorization, stringToSign } from '../../src/signing/canonical.js';
