@@ -129,12 +129,8 @@ export function sessionParamsFrom(opts: Options): CreateSessionParams {
   };
 }
 
-function envFlag(v: string | undefined): boolean {
-  return v !== undefined && ['1', 'true', 'yes'].includes(v.trim().toLowerCase());
-}
-
 /** The Roles Anywhere endpoint from --endpoint, --region, the trust anchor's region and the FIPS/dual-stack variables. */
-export function endpointFrom(opts: Options, io: Pick<CliIo, 'env'>, params: CreateSessionParams): ResolvedEndpoint {
+export function endpointFrom(opts: Options, params: CreateSessionParams): ResolvedEndpoint {
   const endpointFlag = opts.str('endpoint');
   const regionFlag = opts.str('region');
   return resolveEndpoint({
@@ -142,8 +138,8 @@ export function endpointFrom(opts: Options, io: Pick<CliIo, 'env'>, params: Crea
     profileArn: params.profileArn,
     ...(endpointFlag !== undefined ? { endpoint: endpointFlag } : {}),
     ...(regionFlag !== undefined ? { region: regionFlag } : {}),
-    useFips: opts.bool('use-fips-endpoint') || envFlag(io.env.AWS_USE_FIPS_ENDPOINT),
-    useDualStack: envFlag(io.env.AWS_USE_DUALSTACK_ENDPOINT),
+    useFips: opts.bool('use-fips-endpoint') || opts.environment.useFipsEndpoint,
+    useDualStack: opts.environment.useDualStackEndpoint,
   });
 }
 
@@ -164,9 +160,9 @@ export async function sessionFrom(
 ): Promise<SessionSetup> {
   const { onAttempt, onClockSkew, retry } = hooks;
   const params = sessionParamsFrom(opts);
-  const endpoint = endpointFrom(opts, io, params);
+  const endpoint = endpointFrom(opts, params);
   const { CreateSessionClient, createDispatcher, describeProxyUrl, userAgentFor } = await import('../session/index.js');
-  const caPath = opts.str('ca-bundle') ?? (io.env.AWS_CA_BUNDLE !== '' ? io.env.AWS_CA_BUNDLE : undefined);
+  const caPath = opts.str('ca-bundle') ?? opts.environment.caBundle;
   const caOrigin = opts.has('ca-bundle') ? opts.origin('ca-bundle') : 'AWS_CA_BUNDLE';
   let caBundlePem: Buffer | undefined;
   if (caPath !== undefined) {
@@ -178,9 +174,7 @@ export async function sessionFrom(
         new SidecarError('FILE_UNREADABLE', `cannot read the CA bundle ${caPath} given by ${caOrigin} (${code}): fix the path or unset it`, { cause }),
     });
   }
-  const httpsProxy = io.env.HTTPS_PROXY ?? io.env.https_proxy;
-  const httpProxy = io.env.HTTP_PROXY ?? io.env.http_proxy;
-  const noProxy = io.env.NO_PROXY ?? io.env.no_proxy;
+  const { httpsProxy, httpProxy, noProxy } = opts.environment.proxy;
   const proxy = {
     ...(httpsProxy ? { httpsProxy } : {}),
     ...(httpProxy ? { httpProxy } : {}),

@@ -57,7 +57,7 @@ export async function credentialProcess(commandLine: Options, io: CliIo): Promis
       creds = await fetch(io);
     } else {
       const params = sessionParamsFrom(opts);
-      const endpoint = endpointFrom(opts, io, params);
+      const endpoint = endpointFrom(opts, params);
       const flag = identityConfig.certificate.kind === 'env' ? '--certificate-env' : '--certificate';
       const cert = await readInput(identityConfig.certificate, { maxBytes: MAX_INPUT_BYTES, env: io.env, stdin: io.stdin, flag });
       // Standard input can be read once: on a miss the identity loader reads the same bytes again from here.

@@ -91,7 +91,7 @@ export async function demo(opts: Options, io: CliIo): Promise<number> {
     const explicit = (flag: string) => opts.parsed.origin.has(flag);
     const level = opts.bool('debug') ? ['--debug'] : ['--log-level', opts.str('log-level') ?? 'warn'];
     const common = [...level, '--log-format', explicit('log-format') ? opts.str('log-format')! : 'text'];
-    const emuOpts = new Options(parseArgs('emulator', [...common, '--trust-anchor-ca', join(certs, 'root-ca.pem')], {}));
+    const emuOpts = new Options(parseArgs('emulator', [...common, '--trust-anchor-ca', join(certs, 'root-ca.pem')], {}, io.env));
     const emu = await startEmulatorFromOptions(emuOpts, io, { tls: { certPem: tlsServer.certPem, keyPem: tlsServer.keyPem } });
     const env = Object.fromEntries(emulatorEnv(emu));
     await out(`Roles Anywhere emulator: ${emu.url.href} (trust anchor: certs-example/root-ca.pem)`);
@@ -108,7 +108,7 @@ export async function demo(opts: Options, io: CliIo): Promise<number> {
       '--ca-bundle', caBundle,
       '--port', '0', '--container-port', '0', '--ops-port', '0',
     ];
-    const sidecar = await startSidecar(new Options(parseArgs('serve', serveArgs, {})), io, { component: 'demo' });
+    const sidecar = await startSidecar(new Options(parseArgs('serve', serveArgs, {}, io.env)), io, { component: 'demo' });
     const tlsAgent = new Agent({ connect: { ca: tlsCa.certPem } });
     try {
       await sidecar.refresher.waitForFirst(undefined, 30_000);

@@ -9,6 +9,8 @@
  * without them they are skipped with a note and CreateSession still decides.
  * Exit 0 only when no check found a problem; `--json` prints one document.
  */
+// The CRL parser (@peculiar/x509) resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata API.
+import 'reflect-metadata';
 import { SidecarError, isSidecarError, oneLine, toSidecarError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { Options } from '../config/parse.js';
@@ -146,7 +148,7 @@ export async function runChecks(opts: Options, io: CliIo): Promise<Check[]> {
   let endpoint: ReturnType<typeof endpointFrom> | undefined;
   let endpointError: SidecarError | undefined;
   try {
-    endpoint = endpointFrom(opts, io, params);
+    endpoint = endpointFrom(opts, params);
   } catch (e) {
     endpointError = toSidecarError(e);
     if (endpointError.code !== 'REGION_MISMATCH') throw e;

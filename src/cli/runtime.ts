@@ -178,9 +178,9 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
       }
     }
     if (!opts.bool('no-container')) {
-      const fromEnv = io.env.ROLESANYWHERE_CONTAINER_TOKEN;
-      if (fromEnv !== undefined && fromEnv !== '') validateContainerToken(fromEnv);
-      containerToken = fromEnv !== undefined && fromEnv !== '' ? fromEnv : generateToken(io.random);
+      const fromEnv = opts.environment.containerToken;
+      if (fromEnv !== undefined) validateContainerToken(fromEnv);
+      containerToken = fromEnv ?? generateToken(io.random);
       const path = opts.str('container-path') ?? '/credentials';
       if (!path.startsWith('/') || path.length > 256) {
         throw new SidecarError('CONFIG_INVALID', `${opts.origin('container-path')} must be a URL path starting with "/", got "${path.slice(0, 64)}"`);
@@ -242,10 +242,9 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
         }),
       });
     }
-    const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => (io.env[k] ?? '') !== '');
-    if (proxied) {
+    if (opts.environment.proxy.anySet) {
       // botocore sends IMDS and container calls through proxies from the environment.
-      const existing = (io.env.NO_PROXY ?? io.env.no_proxy ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const existing = (opts.environment.proxy.noProxy ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
       const merged = [...new Set([...existing, '127.0.0.1', 'localhost', '::1'])];
       clientEnv.push(['NO_PROXY', merged.join(',')]);
     }

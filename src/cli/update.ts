@@ -27,10 +27,7 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
     }
     return profile;
   };
-  const file =
-    io.env.AWS_SHARED_CREDENTIALS_FILE !== undefined && io.env.AWS_SHARED_CREDENTIALS_FILE !== ''
-      ? io.env.AWS_SHARED_CREDENTIALS_FILE
-      : join(io.homedir, '.aws', 'credentials');
+  const file = opts.environment.sharedCredentialsFile ?? join(io.homedir, '.aws', 'credentials');
   /** Writes every profile's newest credentials in one read-modify-write. */
   const writeAll = async (profiles: ReadonlyMap<string, Credentials>) => {
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });

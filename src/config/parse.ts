@@ -4,6 +4,7 @@
  * module stays pure; src/cli is the only place that hands it process.env.
  */
 import { SidecarError, oneLine } from '../core/errors.js';
+import { readEnvironment, type EnvironmentSettings } from './environment.js';
 import { envName, flagsFor, type CommandName, type FlagSpec } from './flags.js';
 
 export type OptionValue = string | number | boolean;
@@ -17,6 +18,8 @@ export interface ParsedArgs {
   /** Arguments after `--` (exec). */
   readonly rest: readonly string[];
   readonly help: boolean;
+  /** The SDK-standard variables (AWS_CA_BUNDLE, proxies, FIPS...), read once. */
+  readonly environment: EnvironmentSettings;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -45,7 +48,11 @@ function convert(spec: FlagSpec, raw: string, origin: string): OptionValue {
   }
 }
 
-export function parseArgs(command: CommandName, argv: readonly string[], env: Env): ParsedArgs {
+/**
+ * `sdkEnv` is where the SDK-standard variables come from; `env` (the `ROLESANYWHERE_<FLAG>`
+ * values) by default. `demo` passes no flag variables but the real environment.
+ */
+export function parseArgs(command: CommandName, argv: readonly string[], env: Env, sdkEnv: Env = env): ParsedArgs {
   const specs = flagsFor(command);
   const byName = new Map(specs.map((s) => [s.name, s]));
   const values = new Map<string, OptionValue>();
@@ -119,12 +126,16 @@ export function parseArgs(command: CommandName, argv: readonly string[], env: En
     if (!values.has(spec.name) && spec.default !== undefined) values.set(spec.name, spec.default);
   }
 
-  return { command, values, origin, rest, help };
+  return { command, values, origin, rest, help, environment: readEnvironment(sdkEnv) };
 }
 
 /** Typed accessors with "missing" errors that name the flag and its variable. */
 export class Options {
   constructor(readonly parsed: ParsedArgs) {}
+
+  get environment(): EnvironmentSettings {
+    return this.parsed.environment;
+  }
 
   has(name: string): boolean {
     return this.parsed.values.has(name);

@@ -6,7 +6,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { webcrypto } from 'node:crypto';
-import * as x509 from '../../core/x509-lib.js';
+import * as x509 from '@peculiar/x509';
 import type { RevocationList } from '../config.js';
 
 /** ImportCrl's documented limit on crlData (Length Constraints: 1 to 300000). */
