@@ -17,9 +17,10 @@ export {
 export { parsePrivateKey, mlDsaVariant, type PrivateKeyOptions } from './private-key.js';
 export { parsePkcs12, type Pkcs12Contents } from './pkcs12.js';
 export { isPkcs12 } from './sniff.js';
-export { MAX_INPUT_BYTES, MAX_PEM_BLOCKS, MAX_PASSWORD_BYTES } from './limits.js';
+export { MAX_INPUT_BYTES, MAX_KEY_DERIVATION_COST, MAX_PEM_BLOCKS, MAX_PASSWORD_BYTES } from './limits.js';
 export {
   buildIdentity,
+  decodeIdentity,
   loadIdentity,
   buildCertificateInfo,
   loadCertificateOnly,

@@ -14,3 +14,13 @@ export const MAX_PEM_BLOCKS = 64;
 
 /** A password file holds one line. */
 export const MAX_PASSWORD_BYTES = 4096;
+
+/**
+ * Largest password-based key-derivation cost any input may ask for: PBKDF2 iterations of
+ * an encrypted PKCS#8 key or a PKCS#12 bundle, the PKCS#12 KDF and MAC iterations, and
+ * scrypt's N. Exporters write 2,048 (OpenSSL 3) to 10,000 (Java) iterations, and scrypt
+ * keys use N = 2^14 to 2^17; 2^20 leaves room for hardened files while bounding the CPU a
+ * hostile or mistaken file can take (decoding runs off the event loop, see key-derivation.ts,
+ * but the work still happens).
+ */
+export const MAX_KEY_DERIVATION_COST = 2 ** 20;

@@ -23,6 +23,7 @@ import {
   validity,
 } from './certificate.js';
 import { isStdin, readInput, type InputData, type InputSource } from './input.js';
+import { decodeInWorker, needsKeyDerivation } from './key-derivation.js';
 import { MAX_INPUT_BYTES, MAX_PASSWORD_BYTES } from './limits.js';
 import { isPem } from './pem.js';
 import { parsePkcs12 } from './pkcs12.js';
@@ -87,8 +88,15 @@ function signerFor(key: KeyObject, label: string): KeySigner {
 /**
  * The pure core: certificate bytes (PEM with optional chain and key blocks, DER, or
  * PKCS#12), optional key bytes, optional intermediates -> Identity. Throws SidecarError.
+ * Synchronous, so an encrypted key or a PKCS#12 bundle runs its key derivation on the
+ * calling thread: product code calls `decodeIdentity`, which moves those off the event loop.
  */
 export function buildIdentity(input: BuildIdentityInput): Identity {
+  return buildIdentityWithKey(input).identity;
+}
+
+/** buildIdentity, also returning the key, for the key-derivation worker to hand back. */
+export function buildIdentityWithKey(input: BuildIdentityInput): { identity: Identity; key: KeyObject } {
   const logger = input.logger ?? nullLogger;
   const keyOpts = input.nodeVersion === undefined ? {} : { nodeVersion: input.nodeVersion };
   const { certData, certLabel } = input;
@@ -143,7 +151,7 @@ export function buildIdentity(input: BuildIdentityInput): Identity {
   proveKeyPair(signer, leaf, keySource, certLabel);
   assertNotCa(leaf, certLabel);
   checkValidity(leaf, input.nowMs, certLabel);
-  const { notBefore, notAfter } = validity(leaf);
+  const { notAfter } = validity(leaf);
   if (expiresSoon(leaf, input.nowMs, EXPIRY_WARNING_MS)) {
     logger.warn('certificate expires soon: renew it', {
       source: certLabel,
@@ -171,6 +179,11 @@ export function buildIdentity(input: BuildIdentityInput): Identity {
     }
   }
 
+  return { identity: identityOf(leaf, chain, signer), key };
+}
+
+function identityOf(leaf: X509Certificate, chain: X509Certificate[], signer: KeySigner): Identity {
+  const { notBefore, notAfter } = validity(leaf);
   const identity: Identity = {
     certificate: leaf,
     chain: Object.freeze(chain),
@@ -181,6 +194,20 @@ export function buildIdentity(input: BuildIdentityInput): Identity {
     fingerprint: certificateFingerprint(leaf),
   };
   return Object.freeze(identity);
+}
+
+/**
+ * buildIdentity for product code: inputs whose key is behind a password-based key
+ * derivation (an encrypted PKCS#8 key, a PKCS#12 bundle) are decoded in a worker thread
+ * (see key-derivation.ts), every other input here.
+ */
+export async function decodeIdentity(input: BuildIdentityInput): Promise<Identity> {
+  const costly = needsKeyDerivation(input.certData, input.certLabel) || (input.keyData !== undefined && needsKeyDerivation(input.keyData, input.keyLabel ?? ''));
+  if (!costly) return buildIdentity(input);
+  const { logger, ...data } = input;
+  const parts = await decodeInWorker(data, logger ?? nullLogger);
+  // The worker ran every check; what is left is to wrap the cloned key in a signer here.
+  return identityOf(parts.leaf, parts.chain, createKeySigner(parts.key));
 }
 
 const KEY_PROBE = Buffer.from('rolesanywhere-sidecar key check', 'utf8');
@@ -273,7 +300,7 @@ async function readInputs(cfg: KeyConfig & { readonly intermediates?: InputSourc
  */
 export async function loadIdentity(cfg: IdentityConfig, deps: LoadIdentityDeps = {}): Promise<Identity> {
   const { cert, key, inter, password } = await readInputs(cfg, deps, { cert: true, key: true, inter: true });
-  return buildIdentity({
+  return decodeIdentity({
     certData: cert!.data,
     certLabel: cert!.label,
     ...(key === undefined ? {} : { keyData: key.data, keyLabel: key.label }),

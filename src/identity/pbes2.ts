@@ -8,6 +8,7 @@
  */
 import { createDecipheriv, pbkdf2Sync, scryptSync } from 'node:crypto';
 import { children, oidToString, readTlv, smallInteger, TAG_INTEGER, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, type Tlv } from './der.js';
+import { MAX_KEY_DERIVATION_COST } from './limits.js';
 
 const PBES2 = '1.2.840.113549.1.5.13';
 const PBKDF2 = '1.2.840.113549.1.5.12';
@@ -27,7 +28,6 @@ const CIPHERS: Readonly<Record<string, { name: string; keyLength: number }>> = {
 };
 // The KDF runs natively, after OpenSSL already ran it once for the same key; the caps only
 // stop a hostile file from turning an error path into a long stall.
-const MAX_PBKDF2_ITERATIONS = 10_000_000;
 const SCRYPT_MAXMEM = 256 * 1024 * 1024;
 
 export type Pbes2Result = { readonly status: 'ok'; readonly plain: Buffer } | { readonly status: 'bad-padding' } | { readonly status: 'unsupported' };
@@ -47,7 +47,7 @@ function deriveKey(der: Buffer, kdf: { oid: string; params: Tlv | undefined }, p
   const saltBytes = der.subarray(salt.start, salt.end);
   if (kdf.oid === PBKDF2) {
     const iterations = smallInteger(der, p[1]);
-    if (iterations === undefined || iterations < 1 || iterations > MAX_PBKDF2_ITERATIONS) return undefined;
+    if (iterations === undefined || iterations < 1 || iterations > MAX_KEY_DERIVATION_COST) return undefined;
     // Optional keyLength INTEGER, then optional prf AlgorithmIdentifier (default hmacWithSHA1).
     const prfTlv = p.slice(2).find((t) => t.tag === TAG_SEQUENCE);
     const prf = prfTlv === undefined ? 'sha1' : PRF[oidOf(der, prfTlv)?.oid ?? ''];
@@ -56,7 +56,7 @@ function deriveKey(der: Buffer, kdf: { oid: string; params: Tlv | undefined }, p
   }
   if (kdf.oid === SCRYPT) {
     const [n, r, par] = [smallInteger(der, p[1]), smallInteger(der, p[2]), smallInteger(der, p[3])];
-    if (n === undefined || r === undefined || par === undefined || p[1]?.tag !== TAG_INTEGER) return undefined;
+    if (n === undefined || r === undefined || par === undefined || p[1]?.tag !== TAG_INTEGER || n > MAX_KEY_DERIVATION_COST) return undefined;
     try {
       return scryptSync(password, saltBytes, keyLength, { N: n, r, p: par, maxmem: SCRYPT_MAXMEM });
     } catch {

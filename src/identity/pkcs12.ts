@@ -10,6 +10,7 @@ import type forge from 'node-forge';
 import { SidecarError } from '../core/errors.js';
 import { orderChain } from './certificate.js';
 import { maxIterationCount } from './der.js';
+import { MAX_KEY_DERIVATION_COST } from './limits.js';
 
 /**
  * node-forge is loaded on first use (Node caches it after that): only PKCS#12 inputs need
@@ -82,14 +83,6 @@ function keyDer(bag: ForgeBag): Buffer | undefined {
   return undefined;
 }
 
-/**
- * Cap on the PBKDF2 / PKCS#12-KDF / MAC iteration counts a bundle may ask for. node-forge is
- * pure JavaScript and runs synchronously, so a huge count would stall the process for
- * minutes. Exporters use 2,000 to 10,000 (OpenSSL 3: 2048; Java: 10000); 1,000,000 leaves
- * room for hardened bundles and bounds the cost to seconds.
- */
-export const MAX_PKCS12_ITERATIONS = 1_000_000;
-
 const PASSWORD_ERRORS = /MAC could not be verified|Unable to decrypt|Failed to decrypt|Invalid password/i;
 
 type Attempt = { ok: true; pfx: forge.pkcs12.Pkcs12Pfx } | { ok: false; passwordProblem: boolean; error: unknown };
@@ -134,8 +127,8 @@ function getBags(pfx: forge.pkcs12.Pkcs12Pfx, bagType: string): ForgeBag[] {
 export function parsePkcs12(data: Buffer, label: string, password?: string, opts: PrivateKeyOptions = {}): Pkcs12Contents {
   const forge = loadForge();
   const iterations = maxIterationCount(data);
-  if (iterations > MAX_PKCS12_ITERATIONS) {
-    throw invalid(label, `the bundle asks for ${iterations} key-derivation iterations, more than the ${MAX_PKCS12_ITERATIONS} this reader allows; re-export it with "openssl pkcs12 -export" defaults`);
+  if (iterations > MAX_KEY_DERIVATION_COST) {
+    throw invalid(label, `the bundle asks for ${iterations} key-derivation iterations, more than the ${MAX_KEY_DERIVATION_COST} this reader allows; re-export it with "openssl pkcs12 -export" defaults`);
   }
   const candidates: (string | null)[] = password === undefined || password === '' ? ['', null] : [password];
   let pfx: forge.pkcs12.Pkcs12Pfx | undefined;

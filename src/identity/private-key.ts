@@ -8,11 +8,9 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { SidecarError } from '../core/errors.js';
 import { children, isDerSequence, maxIterationCount, oidToString, readTlv, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE } from './der.js';
 import { isPem, parsePemBlocks, type PemBlock } from './pem.js';
-import { MAX_PEM_BLOCKS } from './limits.js';
+import { MAX_KEY_DERIVATION_COST, MAX_PEM_BLOCKS } from './limits.js';
 import { decryptPbes2 } from './pbes2.js';
 
-/** Largest PBKDF2 iteration count or scrypt cost accepted for an encrypted PKCS#8 key. */
-export const MAX_KEY_DERIVATION_COST = 2 ** 20;
 import { isPkcs12 } from './sniff.js';
 
 export interface PrivateKeyOptions {
@@ -52,7 +50,7 @@ export function pkcs8AlgorithmOid(der: Buffer): string | undefined {
 }
 
 /** `SEQUENCE { AlgorithmIdentifier, OCTET STRING }`: an EncryptedPrivateKeyInfo, not a PrivateKeyInfo (which starts with an INTEGER). */
-function isEncryptedPkcs8(der: Buffer): boolean {
+export function isEncryptedPkcs8Der(der: Buffer): boolean {
   const top = readTlv(der, 0);
   if (top === undefined || top.tag !== TAG_SEQUENCE) return false;
   const kids = children(der, top, 3);
@@ -130,8 +128,8 @@ export function loadKeyDer(
       details: { source: label },
     });
   }
-  // OpenSSL runs PBKDF2 synchronously: a key asking for billions of iterations would stall
-  // the process. 2^20 allows hardened keys (and scrypt's N up to 2^20); OpenSSL writes 2048.
+  // Refused before OpenSSL runs the derivation: a key asking for billions of iterations
+  // would hold a CPU for minutes (see MAX_KEY_DERIVATION_COST).
   if (encrypted && maxIterationCount(der) > MAX_KEY_DERIVATION_COST) {
     throw new SidecarError(
       'KEY_UNSUPPORTED',
@@ -195,7 +193,7 @@ function keyFromDer(data: Buffer, label: string, password: string | undefined, o
   if (!isDerSequence(data)) {
     throw new SidecarError('KEY_INVALID', `${label} holds neither PEM nor DER: pass a PEM or DER private key with --private-key`, { details: { source: label } });
   }
-  if (isEncryptedPkcs8(data)) return loadKeyDer(data, 'pkcs8', true, label, password, opts);
+  if (isEncryptedPkcs8Der(data)) return loadKeyDer(data, 'pkcs8', true, label, password, opts);
   let isCert = false;
   try {
     new X509Certificate(data);

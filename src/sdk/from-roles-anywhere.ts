@@ -175,13 +175,13 @@ export function fromRolesAnywhere(options: FromRolesAnywhereOptions): RolesAnywh
     }));
 
   const loadIdentity = async (): Promise<Identity> => {
-    const [{ buildIdentity }, cert, key, inter] = await Promise.all([
+    const [{ decodeIdentity }, cert, key, inter] = await Promise.all([
       import('../identity/load.js'),
       readOption(options.certificate, 'certificate'),
       options.privateKey !== undefined ? readOption(options.privateKey, 'privateKey') : undefined,
       options.intermediates !== undefined ? readOption(options.intermediates, 'intermediates') : undefined,
     ]);
-    return buildIdentity({
+    return decodeIdentity({
       certData: cert.data,
       certLabel: cert.label,
       ...(key !== undefined ? { keyData: key.data, keyLabel: key.label } : {}),
