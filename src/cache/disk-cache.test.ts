@@ -5,9 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../core/clock.js';
 import type { Credentials, CredentialSource } from '../core/credentials.js';
+import { systemTimers, type Timers } from '../core/timers.js';
 import { DiskCachedSource } from './disk-cache.js';
 
 const HOUR = 3_600_000;
+
+/** Real timers that wait 5 ms whatever is asked: the lock-wait loop runs quickly. */
+const fastTimers: Timers = { setTimeout: (fn) => systemTimers.setTimeout(fn, 5), clearTimeout: (h) => systemTimers.clearTimeout(h) };
 
 /** A real CredentialSource that issues distinct credentials per call and counts calls. */
 class CountingSource implements CredentialSource {
@@ -24,7 +28,7 @@ function setup() {
   const dir = join(mkdtempSync(join(tmpdir(), 'ras-cache-')), 'cache');
   const clock = new ManualClock(Date.UTC(2026, 10, 22, 12));
   const inner = new CountingSource(clock);
-  const make = () => new DiskCachedSource({ inner, dir, keyParts: ['fp', 'role'], clock, sleep: () => new Promise((r) => setTimeout(r, 5)) });
+  const make = () => new DiskCachedSource({ inner, dir, keyParts: ['fp', 'role'], clock, timers: fastTimers });
   return { dir, clock, inner, make };
 }
 

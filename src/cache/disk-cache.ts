@@ -13,6 +13,7 @@ import { errnoOf, writeFailureAdvice, writeRetryDelayMs } from '../io/write-retr
 import { isUsable, type Credentials, type CredentialSource } from '../core/credentials.js';
 import { SidecarError } from '../core/errors.js';
 import { nullLogger, type Logger } from '../core/logger.js';
+import { sleepOn, systemTimers, type Timers } from '../core/timers.js';
 import { readFileBounded, writeFileAtomic } from '../io/files.js';
 
 /** Entries are tiny; anything bigger is not ours. */
@@ -38,8 +39,8 @@ export interface DiskCacheOptions {
   readonly random?: Random;
   readonly logger?: Logger;
   readonly reuseMinRemainingMs?: number;
-  /** Injected for tests; real code waits with setTimeout. */
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Waits between looks at another invocation's lock (default: real timers). */
+  readonly timers?: Timers;
 }
 
 interface Entry {
@@ -62,7 +63,7 @@ export class DiskCachedSource implements CredentialSource {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly minRemaining: number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly timers: Timers;
 
   constructor(private readonly opts: DiskCacheOptions) {
     const key = cacheKey(opts.keyParts);
@@ -71,7 +72,7 @@ export class DiskCachedSource implements CredentialSource {
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? nullLogger;
     this.minRemaining = opts.reuseMinRemainingMs ?? DEFAULT_REUSE_MIN_REMAINING_MS;
-    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.timers = opts.timers ?? systemTimers;
   }
 
   get path(): string {
@@ -88,7 +89,7 @@ export class DiskCachedSource implements CredentialSource {
         // Another invocation is creating a session right now: wait briefly for its result
         // instead of adding a second CreateSession.
         for (let i = 0; i < 50; i++) {
-          await this.sleep(100);
+          await sleepOn(this.timers, 100);
           const c = await this.read();
           if (c !== undefined) return c;
         }

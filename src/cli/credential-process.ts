@@ -79,6 +79,7 @@ export async function credentialProcess(commandLine: Options, io: CliIo): Promis
         ],
         clock: io.clock,
         random: io.random,
+        timers: io.timers,
         logger,
       });
       creds = await cache.getCredentials();

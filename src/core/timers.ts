@@ -77,6 +77,13 @@ export function createSystemTimers(options: SystemTimersOptions = {}): Timers {
 /** Real, ref'd timers: the library default (see SystemTimersOptions.unref for why). */
 export const systemTimers: Timers = createSystemTimers();
 
+/** A promise that resolves after `ms` on `timers` (virtual or real). */
+export function sleepOn(timers: Timers, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    timers.setTimeout(resolve, ms);
+  });
+}
+
 interface VirtualTimer {
   at: number;
   /** Insertion order: timers due at the same instant fire first-scheduled first, as in Node. */
