@@ -180,7 +180,7 @@ export class DiskCachedSource implements CredentialSource {
           );
         }
         if (last) return;
-        await this.sleep(writeRetryDelayMs(attempt, (this.opts.random ?? systemRandom).float(), 100, 400));
+        await sleepOn(this.timers, writeRetryDelayMs(attempt, (this.opts.random ?? systemRandom).float(), 100, 400));
       }
     }
   }
