@@ -4,7 +4,9 @@ import { systemClock, systemRandom } from '../src/core/clock.js';
 import { systemTimers } from '../src/core/timers.js';
 import { run } from '../src/cli/main.js';
 
-process.exitCode = await run({
+// No top-level await: the same file is the entry of the CommonJS bundle behind the single
+// executable (packaging/bundle.ts), and CommonJS has none.
+void run({
   argv: process.argv.slice(2),
   env: process.env,
   stdout: process.stdout,
@@ -22,4 +24,6 @@ process.exitCode = await run({
     process.on(signal, handler);
     return () => process.off(signal, handler);
   },
+}).then((code) => {
+  process.exitCode = code;
 });

@@ -6,7 +6,7 @@
 // The emulator issues certificates with @peculiar/x509, which resolves its parsers through
 // tsyringe: the Reflect metadata polyfill must be installed before it loads, so first.
 import 'reflect-metadata';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sha256 } from '@aws-crypto/sha256-js';
@@ -18,7 +18,7 @@ import { parseArgs, Options } from '../config/parse.js';
 import { issueCertificate } from '../emulator/index.js';
 import { emulatorEnv, startEmulatorFromOptions } from './emulator.js';
 import { writeOut, type CliIo } from './io.js';
-import { packageRoot } from './paths.js';
+import { CERTS_EXAMPLE_FILES, readCertsExample } from './certs-example.js';
 import { startSidecar } from './runtime.js';
 
 interface WireCredentials {
@@ -72,10 +72,14 @@ async function getCallerIdentity(stsUrl: URL, c: Credentials, dispatcher: Agent,
 }
 
 export async function demo(opts: Options, io: CliIo): Promise<number> {
-  const certs = join(packageRoot(), 'certs-example');
   const work = await mkdtemp(join(tmpdir(), 'rolesanywhere-demo-'));
   const out = (s: string) => writeOut(io.stdout, `${s}\n`);
   try {
+    // certs-example/ copied into the work directory: the same paths whether it comes from
+    // the package root or from inside the single executable.
+    const certs = join(work, 'certs-example');
+    await mkdir(certs, { mode: 0o700 });
+    for (const name of CERTS_EXAMPLE_FILES) await writeFile(join(certs, name), await readCertsExample(name), { mode: 0o600 });
     // A throwaway TLS CA for the emulator's HTTPS listener, trusted through --ca-bundle.
     const now = new Date(io.clock.now());
     const validity = { notBefore: new Date(now.getTime() - 3_600_000), notAfter: new Date(now.getTime() + 7 * 86_400_000) };

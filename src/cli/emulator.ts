@@ -1,7 +1,6 @@
 // The emulator issues certificates with @peculiar/x509, which resolves its parsers through
 // tsyringe: the Reflect metadata polyfill must be installed before it loads, so first.
 import 'reflect-metadata';
-import { join } from 'node:path';
 import { SidecarError } from '../core/errors.js';
 import { MAX_CA_BUNDLE_BYTES, parseCaBundle } from '../identity/ca-bundle.js';
 import { readFileBounded } from '../io/files.js';
@@ -12,7 +11,7 @@ import type { AdminCredentials } from '../emulator/control/index.js';
 import { loggerFrom } from './context.js';
 import { openState, type PersistedState } from './emulator-state.js';
 import { writeOut, type CliIo } from './io.js';
-import { packageRoot } from './paths.js';
+import { readCertsExample } from './certs-example.js';
 
 function readNamed(path: string, origin: string): Promise<Buffer> {
   return readFileBounded(path, {
@@ -52,8 +51,8 @@ export interface StartedEmulator extends RunningEmulator {
 /** Starts the emulator described by the emulator flags; shared by `emulator` and `demo`. */
 export async function startEmulatorFromOptions(opts: Options, io: CliIo, extra: { tls?: { certPem: string; keyPem: string } } = {}): Promise<StartedEmulator> {
   const logger = loggerFrom(opts, io, { command: 'emulator' });
-  const caPath = opts.str('trust-anchor-ca') ?? join(packageRoot(), 'certs-example', 'root-ca.pem');
-  const roots = parseCaBundle((await readNamed(caPath, opts.has('trust-anchor-ca') ? opts.origin('trust-anchor-ca') : 'the default trust anchor')).toString('utf8'));
+  const caPath = opts.str('trust-anchor-ca');
+  const roots = parseCaBundle((caPath !== undefined ? await readNamed(caPath, opts.origin('trust-anchor-ca')) : await readCertsExample('root-ca.pem')).toString('utf8'));
   const lifetime = opts.num('credential-lifetime');
   const config = defaultEmulatorConfig({
     roots,

@@ -5,18 +5,12 @@
  * goes to Node as PKCS#8 DER (shared/spec/identity-formats.md).
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type forge from 'node-forge';
 import { SidecarError } from '../core/errors.js';
 import { orderChain } from './certificate.js';
 import { maxIterationCount } from './der.js';
 import { MAX_KEY_DERIVATION_COST } from './limits.js';
-
-/**
- * node-forge is loaded on first use (Node caches it after that): only PKCS#12 inputs need
- * it, and loading it up front would add ~50 ms to every credential-process run.
- */
-const loadForge = (): typeof forge => createRequire(import.meta.url)('node-forge') as typeof forge;
+import { loadForge } from './forge-loader.js';
 import { loadKeyDer, PASSWORD_FIX, type PrivateKeyOptions } from './private-key.js';
 
 export interface Pkcs12Contents {

@@ -139,10 +139,23 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+/**
+ * How to start the CLI: the compiled script on `node` (this process's node by default), or
+ * an `executable` that is the CLI itself (the single executable, an installed bin).
+ */
+export interface CliLauncher {
+  readonly node?: string;
+  readonly executable?: string;
+}
+
+function cliCommand(args: readonly string[], o: CliLauncher): [string, string[]] {
+  return o.executable !== undefined ? [o.executable, [...args]] : [o.node ?? process.execPath, [CLI, ...args]];
+}
+
 /** Runs the CLI to completion. */
-export function runCli(args: readonly string[], o: { env?: Record<string, string>; stdin?: string | Buffer; timeoutMs?: number; node?: string } = {}): Promise<CliResult> {
+export function runCli(args: readonly string[], o: { env?: Record<string, string>; stdin?: string | Buffer; timeoutMs?: number } & CliLauncher = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(o.node ?? process.execPath, [CLI, ...args], { env: o.env ?? cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(...cliCommand(args, o), { env: o.env ?? cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -171,8 +184,8 @@ export interface RunningCli {
 }
 
 /** Starts a long-running CLI command (serve, update, emulator). */
-export function startCli(args: readonly string[], o: { env?: Record<string, string>; node?: string } = {}): RunningCli {
-  return watchProcess(spawn(o.node ?? process.execPath, [CLI, ...args], { env: o.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
+export function startCli(args: readonly string[], o: { env?: Record<string, string> } & CliLauncher = {}): RunningCli {
+  return watchProcess(spawn(...cliCommand(args, o), { env: o.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** Collects a spawned process's output and offers waits on it (stdio must be piped). */

@@ -25,6 +25,8 @@ export interface StartServeOptions {
   readonly env?: Record<string, string | undefined>;
   /** How many export lines to wait for (3 with both endpoints and a token file). */
   readonly exportLines?: number;
+  /** The CLI as an executable of its own (single executable, installed bin) instead of the compiled script. */
+  readonly executable?: string;
 }
 
 interface StartedLog {
@@ -57,7 +59,10 @@ export function logLines(stderr: string): Array<Record<string, unknown>> {
 
 /** Starts `serve` on ephemeral ports and waits for its export lines and its start-up log line. */
 export async function startServe(args: readonly string[], o: StartServeOptions = {}): Promise<ServeHandle> {
-  const cli = startCli(['serve', '--port', '0', '--container-port', '0', '--ops-port', '0', ...args], { env: cliEnv(o.env ?? {}) });
+  const cli = startCli(['serve', '--port', '0', '--container-port', '0', '--ops-port', '0', ...args], {
+    env: cliEnv(o.env ?? {}),
+    ...(o.executable !== undefined ? { executable: o.executable } : {}),
+  });
   try {
     const lines = await cli.waitForLines(o.exportLines ?? 3);
     await cli.waitForStderr(/"msg":"sidecar started"|"sidecar started"/);
