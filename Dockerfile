@@ -16,33 +16,26 @@
 # next Node.js LTS line before this one reaches end of life.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# ---- build: compile TypeScript with the dev dependencies --------------------------------
+# ---- build: the one-file CLI bundle, as `npm run package` makes it ------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 # Manifests first so the dependency layer is reused while only sources change.
 # --ignore-scripts: the package's own "prepare" script would compile before the sources are
-# copied, and no dependency needs an install script (only aws-sdk, a dev dependency, has one).
+# copied, and no dependency needs an install script (esbuild finds its binary in the
+# @esbuild/<platform> package npm picks for this architecture, amd64 or arm64).
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY cmd ./cmd
 COPY src ./src
-# Compile what the image ships: the repository's tsconfig (same compiler options, same
-# dist/ layout) narrowed to cmd/ and src/ without the unit tests. `npm run build` would also
-# compile the tests, which import fixtures from test/, kept out of the build context.
-# The find is a guard: no compiled test (or its source map) may reach the runtime stage.
-RUN printf '%s' '{"extends":"./tsconfig.json","include":["cmd/**/*.ts","src/**/*.ts"],"exclude":["**/*.test.ts"]}' > tsconfig.image.json \
+COPY packaging ./packaging
+# The repository's tsconfig narrowed to what builds the bundle (no tests), then esbuild's
+# bundle of cmd/ with every dependency inlined (packaging/bundle.ts), without the
+# certs-example/ demo keys, which stay out of the image.
+RUN printf '%s' '{"extends":"./tsconfig.json","include":["cmd/**/*.ts","src/**/*.ts","packaging/**/*.ts"],"exclude":["**/*.test.ts"]}' > tsconfig.image.json \
  && ./node_modules/.bin/tsc -p tsconfig.image.json \
- && rm -rf dist/test dist/bench \
- && find dist -name '*.test.js*' -delete \
- && test -f dist/cmd/rolesanywhere-sidecar.js
-
-# ---- prod-deps: production dependencies only, from the same lock file -------------------
-FROM ${NODE_IMAGE} AS prod-deps
-WORKDIR /src
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm cache clean --force
+ && node dist/packaging/package.js bundle --without-certs-example \
+ && test -f dist/bundle/rolesanywhere-sidecar.cjs
 
 # ---- runtime ------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -55,9 +48,8 @@ WORKDIR /app
 # mount writable (emptyDir or tmpfs) when the root filesystem is read-only.
 ENV NODE_ENV=production \
     HOME=/tmp
-COPY --from=prod-deps /src/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
-COPY package.json ./
+# One file and the licenses of what is bundled into it: no node_modules, no package.json.
+COPY --from=build /src/dist/bundle/ ./
 # Numeric UID/GID so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd
 # (65532 is the conventional "nonroot" ID). It owns nothing in the image: the code is
 # read-only to it.
@@ -69,6 +61,6 @@ USER 65532:65532
 EXPOSE 9911 9912 9913
 # No HEALTHCHECK: Kubernetes ignores it (the chart uses /readyz and /healthz probes), and a
 # Docker healthcheck would need curl or a second node process in the image.
-ENTRYPOINT ["node", "/app/dist/cmd/rolesanywhere-sidecar.js"]
+ENTRYPOINT ["node", "/app/rolesanywhere-sidecar.cjs"]
 # Configure with ROLESANYWHERE_* environment variables or by replacing the arguments.
 CMD ["serve"]

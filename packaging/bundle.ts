@@ -56,12 +56,13 @@ export function bundledPackageDirs(metafile: Metafile): string[] {
 
 /**
  * Bundles cmd/rolesanywhere-sidecar.ts (from the TypeScript sources: esbuild compiles them
- * itself) into `outFile`. `root` is the repository root.
+ * itself) into `outFile`. `root` is the repository root; `certsExample`: embed the
+ * certs-example/ files `demo` and the emulator's default trust anchor use.
  */
-export async function bundleCli(root: string, outFile: string): Promise<BundleResult & { packageDirs: string[] }> {
+export async function bundleCli(root: string, outFile: string, o: { certsExample: boolean }): Promise<BundleResult & { packageDirs: string[] }> {
   const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   const certsExample: Record<string, string> = {};
-  for (const name of CERTS_EXAMPLE_FILES) certsExample[name] = await readFile(join(root, 'certs-example', name), 'utf8');
+  if (o.certsExample) for (const name of CERTS_EXAMPLE_FILES) certsExample[name] = await readFile(join(root, 'certs-example', name), 'utf8');
   const result = await build({
     absWorkingDir: root,
     entryPoints: [join(root, 'cmd/rolesanywhere-sidecar.ts')],

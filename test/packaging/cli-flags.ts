@@ -127,7 +127,7 @@ export function shellWords(line: string): string[] {
 export function findInvocations(text: string): { command: string; args: string[]; line: string }[] {
   const out: { command: string; args: string[]; line: string }[] = [];
   const joined = text.replace(/\\\r?\n/g, ' ');
-  const re = /(?:^|[\s"'`(])(?:rolesanywhere-sidecar|\S*\/rolesanywhere-sidecar\.js)[ \t]+([a-z][a-z-]*)([^\n]*)/g;
+  const re = /(?:^|[\s"'`(])(?:rolesanywhere-sidecar|\S*\/rolesanywhere-sidecar(?:\.js)?)[ \t]+([a-z][a-z-]*)([^\n]*)/g;
   for (const m of joined.matchAll(re)) {
     const command = m[1]!;
     if (!(command in COMMAND_FLAGS)) continue;

@@ -8,15 +8,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkArgs, findInvocations, knownEnvNames, repoPath, SERVE_FLAGS } from './cli-flags.js';
 
 const UNIT_NAME = 'rolesanywhere-sidecar.service';
 const unitText = readFileSync(repoPath('examples', 'systemd', UNIT_NAME), 'utf8');
-const INSTALLED_NODE = '/usr/bin/node';
-const INSTALLED_CLI = '/opt/rolesanywhere-sidecar/dist/cmd/rolesanywhere-sidecar.js';
+/** Where the Debian package (packaging/deb.ts) puts the single executable. */
+const INSTALLED_BIN = '/usr/bin/rolesanywhere-sidecar';
 
 /** [Section] -> key -> values (in order; keys may repeat), continuation lines joined. */
 function parseUnit(text: string): Map<string, Map<string, string[]>> {
@@ -51,17 +51,15 @@ function systemdAnalyze(): { ok: boolean; help: string } {
   return { ok: r.error === undefined && r.status === 0, help: `${r.stdout ?? ''}` };
 }
 
-/** The unit, copied to a temp dir with ExecStart pointing at this machine's node and CLI. */
+/** The unit, copied to a temp dir with ExecStart pointing at an executable that exists here. */
 function stageUnit(dir: string, text = unitText): string {
-  const built = repoPath('dist', 'cmd', 'rolesanywhere-sidecar.js');
-  let cli = built;
-  if (!existsSync(built)) {
-    // The CLI may not be built yet; verify only needs the executable to exist.
-    cli = join(dir, 'rolesanywhere-sidecar.js');
-    writeFileSync(cli, '');
-  }
+  // verify only needs ExecStart's file to exist and be executable; the package tests
+  // verify the unit as installed from the .deb.
+  const bin = join(dir, 'rolesanywhere-sidecar');
+  writeFileSync(bin, '#!/bin/sh\n');
+  chmodSync(bin, 0o755);
   const path = join(dir, UNIT_NAME);
-  writeFileSync(path, text.replaceAll(INSTALLED_NODE, process.execPath).replaceAll(INSTALLED_CLI, cli));
+  writeFileSync(path, text.replaceAll(INSTALLED_BIN, bin));
   return path;
 }
 
@@ -143,24 +141,23 @@ test('the unit is hardened as documented', () => {
     RestartSec: '5',
     TimeoutStopSec: '20',
     KillSignal: 'SIGTERM',
-    EnvironmentFile: '-/etc/rolesanywhere/sidecar.env',
+    EnvironmentFile: '-/etc/rolesanywhere-sidecar/sidecar.env',
   };
   for (const [k, v] of Object.entries(expected)) assert.equal(one(k), v, `${k}=${v}`);
   assert.ok(service.get('SystemCallFilter')?.includes('@system-service'));
   assert.match(unitText, /V8|JIT/, 'MemoryDenyWriteExecute=no is explained');
   assert.deepEqual(service.get('LoadCredential')?.sort(), [
-    'certificate:/etc/rolesanywhere/workload.crt',
-    'private-key:/etc/rolesanywhere/workload.key',
+    'certificate:/etc/rolesanywhere-sidecar/workload.crt',
+    'private-key:/etc/rolesanywhere-sidecar/workload.key',
   ]);
 });
 
 test('ExecStart runs serve with known flags, the loaded credentials and the runtime directory', () => {
   const exec = one('ExecStart')!;
   const words = exec.split(/\s+/);
-  assert.equal(words[0], INSTALLED_NODE);
-  assert.equal(words[1], INSTALLED_CLI);
-  assert.equal(words[2], 'serve');
-  const args = words.slice(3);
+  assert.equal(words[0], INSTALLED_BIN);
+  assert.equal(words[1], 'serve');
+  const args = words.slice(2);
   assert.deepEqual(checkArgs(args, SERVE_FLAGS), []);
   const value = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
   assert.equal(value('--certificate'), '${CREDENTIALS_DIRECTORY}/certificate');
