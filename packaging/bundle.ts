@@ -27,6 +27,7 @@ const SHIMS: ReadonlyMap<string, string> = new Map([
   ['src/config/version.ts', 'packaging/shims/version.ts'],
   ['src/identity/forge-loader.ts', 'packaging/shims/forge-loader.ts'],
   ['src/cli/certs-example.ts', 'packaging/shims/certs-example.ts'],
+  ['src/identity/worker-script.ts', 'packaging/shims/worker-script.ts'],
 ]);
 
 function shimPlugin(root: string): Plugin {
@@ -40,6 +41,17 @@ function shimPlugin(root: string): Plugin {
         const shim = byPath.get(target);
         return shim === undefined ? undefined : { path: shim };
       });
+    },
+  };
+}
+
+/** `virtual:key-derivation-worker`: the worker's code as a string, bundled with the same shims. */
+function workerSourcePlugin(code: string): Plugin {
+  return {
+    name: 'rolesanywhere-sidecar-worker-source',
+    setup(b) {
+      b.onResolve({ filter: /^virtual:key-derivation-worker$/ }, () => ({ path: 'key-derivation-worker', namespace: 'worker-source' }));
+      b.onLoad({ filter: /.*/, namespace: 'worker-source' }, () => ({ contents: `export default ${JSON.stringify(code)};`, loader: 'js' }));
     },
   };
 }
@@ -63,6 +75,26 @@ export async function bundleCli(root: string, outFile: string, o: { certsExample
   const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   const certsExample: Record<string, string> = {};
   if (o.certsExample) for (const name of CERTS_EXAMPLE_FILES) certsExample[name] = await readFile(join(root, 'certs-example', name), 'utf8');
+  // The key-derivation worker, bundled first into one script the main bundle carries.
+  const worker = await build({
+    absWorkingDir: root,
+    entryPoints: [join(root, 'src/identity/key-derivation-worker.ts')],
+    write: false,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minify: true,
+    keepNames: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+    // The worker imports key-derivation.ts too but never starts a worker of its own.
+    plugins: [shimPlugin(root), workerSourcePlugin('')],
+  });
+  if (worker.warnings.length > 0) {
+    throw new Error(`esbuild warnings (worker):\n${worker.warnings.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`).join('\n')}`);
+  }
+  const workerCode = worker.outputFiles[0]!.text;
   const result = await build({
     absWorkingDir: root,
     entryPoints: [join(root, 'cmd/rolesanywhere-sidecar.ts')],
@@ -82,7 +114,7 @@ export async function bundleCli(root: string, outFile: string, o: { certsExample
       ROLESANYWHERE_SIDECAR_VERSION: JSON.stringify(pkg.version),
       ROLESANYWHERE_SIDECAR_CERTS_EXAMPLE: JSON.stringify(certsExample),
     },
-    plugins: [shimPlugin(root)],
+    plugins: [shimPlugin(root), workerSourcePlugin(workerCode)],
   });
   // Every warning is a defect here (an import.meta left in CommonJS would be empty, a
   // require() esbuild cannot follow would fail inside the executable).

@@ -14,6 +14,7 @@ import { ErrorCodes, SidecarError, type ErrorCode } from '../core/errors.js';
 import type { LogFields, Logger, LogLevel } from '../core/logger.js';
 import { nullLogger } from '../core/logger.js';
 import { isPem } from './pem.js';
+import { keyDerivationWorkerScript } from './worker-script.js';
 import { isEncryptedPkcs8Der } from './private-key.js';
 import { hasPkcs12Extension, isPkcs12 } from './sniff.js';
 
@@ -54,7 +55,8 @@ export interface DecodedParts {
  */
 export function decodeInWorker(input: unknown, logger: Logger = nullLogger): Promise<DecodedParts> {
   return new Promise<DecodedParts>((resolve, reject) => {
-    const worker = new Worker(new URL('./key-derivation-worker.js', import.meta.url), { workerData: input });
+    const { script, eval: isCode } = keyDerivationWorkerScript();
+    const worker = new Worker(script, { workerData: input, eval: isCode });
     let settled = false;
     const settle = (fn: () => void): void => {
       if (settled) return;
