@@ -6,16 +6,17 @@ export type SigningAlgorithm = 'AWS4-X509-RSA-SHA256' | 'AWS4-X509-ECDSA-SHA256'
 export type KeyKind = 'RSA' | 'EC' | 'ML-DSA';
 
 /**
- * Signs bytes with a private key that never leaves this object (a KeyObject today; a
- * PKCS#11 or TPM handle later). Returns the signature in the wire form the service expects:
- * PKCS#1 v1.5 for RSA, DER SEQUENCE{r,s} for ECDSA, raw for ML-DSA.
+ * Signs bytes with a private key that never leaves this object: an in-process KeyObject, a
+ * key on a PKCS#11 token, or a key inside a TPM. Returns the signature in the wire form the
+ * service expects: PKCS#1 v1.5 for RSA, DER SEQUENCE{r,s} for ECDSA, raw for ML-DSA.
+ * Asynchronous because a token or a TPM answers in its own time.
  */
 export interface KeySigner {
   readonly algorithm: SigningAlgorithm;
   readonly kind: KeyKind;
   /** e.g. `RSA-2048`, `EC-P-384`, `ML-DSA-65`. */
   readonly description: string;
-  sign(data: Buffer): Buffer;
+  sign(data: Buffer): Promise<Buffer>;
 }
 
 /** A loaded workload identity: leaf certificate, chain, and a signer for its key. */

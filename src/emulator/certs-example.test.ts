@@ -14,7 +14,7 @@ import { DEFAULT_PARAMS, TEST_NOW, decimalSerial, received } from '../../test/he
 const dir = fileURLToPath(new URL('../../../certs-example/', import.meta.url));
 const read = (name: string): string => readFileSync(`${dir}${name}`, 'utf8');
 
-test('the committed demo certificates are accepted by the default emulator world', () => {
+test('the committed demo certificates are accepted by the default emulator world', async () => {
   const config = defaultEmulatorConfig({ roots: parseCaBundle(read('root-ca.pem')) });
   const cases: Array<[string, string, string[]]> = [
     ['leaf-rsa.pem', 'leaf-rsa.key', ['leaf-rsa-chain.pem']],
@@ -24,7 +24,7 @@ test('the committed demo certificates are accepted by the default emulator world
     const cert = new X509Certificate(read(certFile));
     const chain = chainFiles.flatMap((f) => parseCaBundle(read(f)));
     assert.match(cert.subject, /DO NOT TRUST/);
-    const signed = signCreateSession(
+    const signed = await signCreateSession(
       { certificateDer: cert.raw, chainDer: chain.map((c) => c.raw), serialDecimal: decimalSerial(cert), signer: createKeySigner(createPrivateKey(read(keyFile))) },
       DEFAULT_PARAMS,
       'us-east-1',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate, generateKeyPairSync, webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createKeySigner } from '../signing/key-signer.js';
+import { describeKey, signBytes } from '../signing/key-signer.js';
 import { authorizationHeader, canonicalRequest, credentialScope, signableHeaderNames, stringToSign } from '../signing/canonical.js';
 import { amzDate } from '../core/clock.js';
 import {
@@ -245,7 +245,7 @@ describe('round trips with this project signer', () => {
   });
 
   test('accepts the three ARNs in the JSON body instead of the query', () => {
-    const signer = createKeySigner(pki.leafEc256.key);
+    const signer = describeKey(pki.leafEc256.key);
     const date = amzDate(TEST_NOW);
     const body = JSON.stringify({ durationSeconds: 1800, profileArn: DEFAULT_PROFILE_ARN, roleArn: DEFAULT_ROLE_ARN, trustAnchorArn: DEFAULT_TRUST_ANCHOR_ARN });
     const headers: Array<[string, string]> = [
@@ -257,7 +257,7 @@ describe('round trips with this project signer', () => {
     const signed = signableHeaderNames(headers);
     const canonical = canonicalRequest({ method: 'POST', path: '/sessions', query: [], headers, signedHeaders: signed, body });
     const scope = credentialScope(date, 'us-east-1');
-    const sig = signer.sign(Buffer.from(stringToSign(signer.algorithm, date, scope, canonical))).toString('hex');
+    const sig = signBytes(signer.kind, pki.leafEc256.key, Buffer.from(stringToSign(signer.algorithm, date, scope, canonical))).toString('hex');
     headers.push(['Authorization', authorizationHeader(signer.algorithm, decimalSerial(pki.leafEc256.cert), scope, signed, sig)]);
     const r = verifyCreateSession({ method: 'POST', path: '/sessions', rawQuery: '', headers, body: Buffer.from(body) }, config, TEST_NOW);
     assertAccepted(r);

@@ -57,7 +57,7 @@ test('decoded in the worker: the same identity as buildIdentity, with a key that
     assert.deepEqual(viaWorker.chain.map((x) => x.fingerprint256), direct.chain.map((x) => x.fingerprint256));
     assert.equal(viaWorker.signer.description, direct.signer.description);
     const data = Buffer.from('signed in the parent thread');
-    assert.ok(verifyBytes(viaWorker.signer.kind, viaWorker.certificate.publicKey, data, viaWorker.signer.sign(data)));
+    assert.ok(verifyBytes(viaWorker.signer.kind, viaWorker.certificate.publicKey, data, await viaWorker.signer.sign(data)));
   }
 });
 

@@ -47,9 +47,9 @@ function recordingLogger(into: Logged[]): Logger {
 }
 
 /** The signer's signature verifies with the certificate's public key: the identity is usable. */
-function assertSigns(id: Identity): void {
+async function assertSigns(id: Identity): Promise<void> {
   const data = Buffer.from('AWS4-X509-ECDSA-SHA256\n20260601T000000Z\nscope\nabc');
-  const sig = id.signer.sign(data);
+  const sig = await id.signer.sign(data);
   assert.ok(verifyBytes(id.signer.kind, id.certificate.publicKey, data, sig), id.signer.description);
 }
 
@@ -88,7 +88,7 @@ test('every key type loads from PEM files, with the fields the signer and logs n
     const id = await loadIdentity({ certificate: file(`${name}.crt`), privateKey: file(`${name}.key`), intermediates: file('inter.pem') }, { clock });
     assert.equal(id.signer.description, description);
     assert.equal(id.signer.algorithm, algorithm);
-    assertSigns(id);
+    await assertSigns(id);
     const src = name === 'rsa-4096' ? rsa4096 : pki.leaves[name as keyof Pki['leaves']];
     assert.ok(id.certificate.raw.equals(src.cert.raw));
     assert.equal(id.serialDecimal, BigInt(`0x${id.certificate.serialNumber}`).toString(10));
@@ -122,7 +122,7 @@ test('other encodings: DER certificate, PKCS#1, SEC1, encrypted PKCS#8 (value an
   for (const [name, cfg, src] of cases) {
     const id = await loadIdentity(cfg, { clock });
     assert.ok(id.certificate.raw.equals(src.cert.raw), name);
-    assertSigns(id);
+    await assertSigns(id);
   }
   const p12 = await loadIdentity({ certificate: file('ec-p256.p12'), password: { kind: 'value', value: PASSWORD } }, { clock });
   assert.deepEqual(p12.chain.map((c) => c.subject), [pki.inter.cert.subject]);
@@ -158,14 +158,14 @@ test('environment variables (PEM or base64) and stdin as sources', async () => {
     P12_B64: read(f('ec-p256.p12')).toString('base64'),
   };
   const a = await loadIdentity({ certificate: { kind: 'env', name: 'CERT_PEM' }, privateKey: { kind: 'env', name: 'KEY_B64' } }, { clock, env });
-  assertSigns(a);
+  await assertSigns(a);
   const b = await loadIdentity({ certificate: { kind: 'env', name: 'P12_B64' }, password: { kind: 'value', value: PASSWORD } }, { clock, env });
   assert.ok(b.certificate.raw.equals(pki.leaves['ec-p256'].cert.raw));
   const c = await loadIdentity(
     { certificate: file('ec-p256.crt'), privateKey: { kind: 'file', path: '-' } },
     { clock, stdin: Readable.from([Buffer.from(pki.leaves['ec-p256'].keyPem)]) },
   );
-  assertSigns(c);
+  await assertSigns(c);
   await expectRejection(loadIdentity({ certificate: { kind: 'stdin' }, privateKey: { kind: 'file', path: '-' } }, { clock, stdin: Readable.from([]) }), {
     code: 'CONFIG_INVALID',
     mentions: ['only one of --certificate, --private-key and --intermediates'],
@@ -221,7 +221,7 @@ test('a certificate close to expiry loads, with a warning carrying notAfter and 
   const soon = await leaf(pki.inter, { notAfter: new Date(NOW_MS + 3.5 * 24 * 3600 * 1000) });
   const logs: Logged[] = [];
   const id = buildIdentity({ certData: Buffer.from(soon.certPem), certLabel: 'file soon.pem', keyData: Buffer.from(soon.keyPem), keyLabel: 'file soon.key', nowMs: NOW_MS, logger: recordingLogger(logs) });
-  assertSigns(id);
+  await assertSigns(id);
   const warn = logs.find((l) => l.level === 'warn');
   assert.ok(warn !== undefined);
   assert.equal(warn.fields?.['daysLeft'], 3);
@@ -295,7 +295,7 @@ test('ML-DSA: a clear KEY_UNSUPPORTED before Node 24.7, a working signer after',
   if (supported) {
     const id = await loadIdentity(cfg, { clock });
     assert.equal(id.signer.algorithm, 'AWS4-X509-MLDSA');
-    assertSigns(id);
+    await assertSigns(id);
   } else {
     await expectRejection(loadIdentity(cfg, { clock }), {
       code: 'KEY_UNSUPPORTED',

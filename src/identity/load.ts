@@ -7,9 +7,9 @@
 import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
 import { isoSeconds as iso, systemClock, type Clock } from '../core/clock.js';
 import { SidecarError } from '../core/errors.js';
-import type { Identity, KeySigner } from '../core/identity.js';
+import type { Identity, KeyKind, KeySigner } from '../core/identity.js';
 import { nullLogger, type Logger } from '../core/logger.js';
-import { createKeySigner, verifyBytes } from '../signing/key-signer.js';
+import { createKeySigner, signBytes, verifyBytes } from '../signing/key-signer.js';
 import {
   assertNotCa,
   checkValidity,
@@ -148,7 +148,7 @@ export function buildIdentityWithKey(input: BuildIdentityInput): { identity: Ide
     leaf = match;
   }
 
-  proveKeyPair(signer, leaf, keySource, certLabel);
+  proveKeyPair(signer.kind, key, leaf, keySource, certLabel);
   assertNotCa(leaf, certLabel);
   checkValidity(leaf, input.nowMs, certLabel);
   const { notAfter } = validity(leaf);
@@ -218,10 +218,10 @@ const KEY_PROBE = Buffer.from('rolesanywhere-sidecar key check', 'utf8');
  * healthy and get AccessDenied on every CreateSession. One signature that verifies with the
  * certificate's key proves the pair works.
  */
-function proveKeyPair(signer: KeySigner, leaf: X509Certificate, keySource: string, certLabel: string): void {
+function proveKeyPair(kind: KeyKind, key: KeyObject, leaf: X509Certificate, keySource: string, certLabel: string): void {
   let ok = false;
   try {
-    ok = verifyBytes(signer.kind, leaf.publicKey, KEY_PROBE, signer.sign(KEY_PROBE));
+    ok = verifyBytes(kind, leaf.publicKey, KEY_PROBE, signBytes(kind, key, KEY_PROBE));
   } catch {
     ok = false;
   }

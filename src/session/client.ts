@@ -341,7 +341,7 @@ export class CreateSessionClient implements CredentialSource {
   ): Promise<{ status: number; localMs: number; retryAfterMs?: number; serverDateMs?: number; result?: SessionResult; error?: SidecarError }> {
     const { endpoint, params } = this.opts;
     const identity = this.opts.identity();
-    const signed = signCreateSession(signingIdentityOf(identity), params, endpoint.region, endpoint.host, this.clock.now() + this.offsetMs);
+    const signed = await signCreateSession(signingIdentityOf(identity), params, endpoint.region, endpoint.host, this.clock.now() + this.offsetMs);
     const headers: Record<string, string> = {};
     for (const [name, value] of signed.headers) headers[name] = value;
     headers['User-Agent'] = this.userAgent;

@@ -9,14 +9,14 @@ import { signCreateSession } from './create-session.js';
 // Test files compile to dist/src/signing; fixtures stay in the source tree.
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/vectors/', import.meta.url));
 
-test('reproduces the captured RSA CreateSession request byte for byte', () => {
+test('reproduces the captured RSA CreateSession request byte for byte', async () => {
   const dir = `${fixtures}rsa-capture/`;
   const readme = readFileSync(`${dir}README.md`, 'utf8');
   const expected = /```\n(AWS4-X509-RSA-SHA256 [^\n]+)\n```/.exec(readme)?.[1];
   assert.ok(expected, 'vector README holds the expected Authorization header');
   const cert = new X509Certificate(readFileSync(`${dir}leaf.crt`));
   const key = createPrivateKey(readFileSync(`${dir}leaf.key`));
-  const signed = signCreateSession(
+  const signed = await signCreateSession(
     { certificateDer: cert.raw, chainDer: [], serialDecimal: BigInt(`0x${cert.serialNumber}`).toString(10), signer: createKeySigner(key) },
     {
       profileArn: 'arn:aws:rolesanywhere:us-east-2:291738886548:profile/6f4943fb-13d4-4242-89c4-be367595c380',

@@ -1,5 +1,5 @@
 /**
- * Builds and signs a CreateSession request (pure: the time is an argument).
+ * Builds and signs a CreateSession request (no clock of its own: the time is an argument).
  * The three ARNs go in the query string and the duration in a compact JSON body, exactly as
  * the official helper sends them, so requests are byte-comparable with its captures.
  */
@@ -60,17 +60,30 @@ export function signingIdentityOf(identity: Identity): SigningIdentity {
   };
 }
 
+/** A CreateSession request with everything but its signature: the string to sign is ready. */
+export interface PreparedRequest {
+  readonly algorithm: KeySigner['algorithm'];
+  readonly serialDecimal: string;
+  readonly pathAndQuery: string;
+  readonly headers: HeaderList;
+  readonly signedHeaders: readonly string[];
+  readonly scope: string;
+  readonly body: string;
+  readonly canonicalRequest: string;
+  readonly stringToSign: string;
+}
+
 /**
- * Signs a CreateSession request for `host` (the Host header value, with a port when it is
- * not the scheme's default) at time `nowMs`.
+ * Builds a CreateSession request for `host` (the Host header value, with a port when it is
+ * not the scheme's default) at time `nowMs`, up to the string to sign. Pure.
  */
-export function signCreateSession(
-  id: SigningIdentity,
+export function prepareCreateSession(
+  id: Omit<SigningIdentity, 'signer'> & { readonly algorithm: KeySigner['algorithm'] },
   params: CreateSessionParams,
   region: string,
   host: string,
   nowMs: number,
-): SignedRequest {
+): PreparedRequest {
   const date = toAmzDate(nowMs);
   // One list for the URL and the canonical request, so the two cannot disagree.
   const queryPairs: QueryList = [
@@ -89,25 +102,49 @@ export function signCreateSession(
   if (id.chainDer.length > 0) {
     headers.push(['X-Amz-X509-Chain', id.chainDer.map((d) => d.toString('base64')).join(',')]);
   }
-  const signed = signableHeaderNames(headers);
+  const signedHeaders = signableHeaderNames(headers);
   const canonical = canonicalRequest({
     method: 'POST',
     path: '/sessions',
     query: queryPairs,
     headers,
-    signedHeaders: signed,
+    signedHeaders,
     body,
   });
   const scope = credentialScope(date, region);
-  const sts = stringToSign(id.signer.algorithm, date, scope, canonical);
-  const signature = id.signer.sign(Buffer.from(sts, 'utf8')).toString('hex');
-  headers.push(['Authorization', authorizationHeader(id.signer.algorithm, id.serialDecimal, scope, signed, signature)]);
   return {
-    method: 'POST',
+    algorithm: id.algorithm,
+    serialDecimal: id.serialDecimal,
     pathAndQuery: `/sessions?${query}`,
     headers,
+    signedHeaders,
+    scope,
     body,
     canonicalRequest: canonical,
-    stringToSign: sts,
+    stringToSign: stringToSign(id.algorithm, date, scope, canonical),
   };
+}
+
+/** The prepared request with its signature (made over `stringToSign`) in the Authorization header. Pure. */
+export function withSignature(p: PreparedRequest, signature: Buffer): SignedRequest {
+  return {
+    method: 'POST',
+    pathAndQuery: p.pathAndQuery,
+    headers: [...p.headers, ['Authorization', authorizationHeader(p.algorithm, p.serialDecimal, p.scope, p.signedHeaders, signature.toString('hex'))]],
+    body: p.body,
+    canonicalRequest: p.canonicalRequest,
+    stringToSign: p.stringToSign,
+  };
+}
+
+/** Prepares and signs a CreateSession request; the signer may be a token or a TPM, so this waits for it. */
+export async function signCreateSession(
+  id: SigningIdentity,
+  params: CreateSessionParams,
+  region: string,
+  host: string,
+  nowMs: number,
+): Promise<SignedRequest> {
+  const prepared = prepareCreateSession({ ...id, algorithm: id.signer.algorithm }, params, region, host, nowMs);
+  return withSignature(prepared, await id.signer.sign(Buffer.from(prepared.stringToSign, 'utf8')));
 }

@@ -88,9 +88,9 @@ export function createKeySigner(privateKey: KeyObject): KeySigner {
     algorithm: d.algorithm,
     kind: d.kind,
     description: d.description,
-    sign: (data: Buffer) => {
+    sign: async (data: Buffer) => {
       try {
-        return signBytes(d.kind, privateKey, data);
+        return await Promise.resolve(signBytes(d.kind, privateKey, data));
       } catch (e) {
         throw new SidecarError(
           'SIGNING_FAILED',

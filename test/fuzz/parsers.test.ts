@@ -14,8 +14,8 @@ import { parseArn, parseProfileArn, parseRoleArn, parseTrustAnchorArn, type Arn 
 import { parseArgs } from '../../src/config/parse.js';
 import { COMMANDS, FLAGS, envName, type CommandName } from '../../src/config/flags.js';
 import { authorizationHeader, canonicalHeaderValue, parseAuthorization } from '../../src/signing/canonical.js';
-import { signCreateSession, type CreateSessionParams } from '../../src/signing/create-session.js';
-import { createKeySigner } from '../../src/signing/key-signer.js';
+import { prepareCreateSession, withSignature, type CreateSessionParams } from '../../src/signing/create-session.js';
+import { describeKey, signBytes } from '../../src/signing/key-signer.js';
 import { issueCertificate, type IssuedCertificate } from '../../src/emulator/pki.js';
 import {
   DEFAULT_PROFILE_ARN,
@@ -543,13 +543,9 @@ function signedRequest(leaf: IssuedCertificate, leafDer: Buffer, chainDer: Buffe
     // Unparseable, or a negative serial (Node shows it as "-..."): keep the original serial;
     // the verifier must refuse the request either way.
   }
-  const s = signCreateSession(
-    { certificateDer: leafDer, chainDer, serialDecimal, signer: createKeySigner(leaf.key) },
-    params,
-    'us-east-1',
-    HOST,
-    NOW,
-  );
+  const { kind, algorithm } = describeKey(leaf.key);
+  const p = prepareCreateSession({ certificateDer: leafDer, chainDer, serialDecimal, algorithm }, params, 'us-east-1', HOST, NOW);
+  const s = withSignature(p, signBytes(kind, leaf.key, Buffer.from(p.stringToSign, 'utf8')));
   const q = s.pathAndQuery.indexOf('?');
   return {
     method: s.method,

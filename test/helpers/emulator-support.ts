@@ -6,8 +6,8 @@
 import type { X509Certificate } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createKeySigner } from '../../src/signing/key-signer.js';
-import { signCreateSession, type CreateSessionParams, type SignedRequest } from '../../src/signing/create-session.js';
+import { describeKey, signBytes } from '../../src/signing/key-signer.js';
+import { prepareCreateSession, withSignature, type CreateSessionParams, type SignedRequest } from '../../src/signing/create-session.js';
 import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/config.js';
 import { issueCertificate, type IssuedCertificate, type KeySpec } from '../../src/emulator/pki.js';
 import type { ReceivedRequest } from '../../src/emulator/verifier.js';
@@ -69,20 +69,22 @@ export function decimalSerial(cert: X509Certificate): string {
   return BigInt(`0x${cert.serialNumber}`).toString(10);
 }
 
-/** Signs a CreateSession with this project's signer. */
+/** Signs a CreateSession with this project's request builder and key signing (synchronously, for table tests). */
 export function signWith(leaf: IssuedCertificate, o: SignOptions = {}): SignedRequest {
-  return signCreateSession(
+  const { kind, algorithm } = describeKey(leaf.key);
+  const prepared = prepareCreateSession(
     {
       certificateDer: leaf.cert.raw,
       chainDer: (o.chain ?? []).map((c) => c.raw),
       serialDecimal: o.serialDecimal ?? decimalSerial(leaf.cert),
-      signer: createKeySigner(leaf.key),
+      algorithm,
     },
     { ...DEFAULT_PARAMS, ...(o.params ?? {}) },
     o.region ?? 'us-east-1',
     o.host ?? '127.0.0.1:9999',
     o.nowMs ?? TEST_NOW,
   );
+  return withSignature(prepared, signBytes(kind, leaf.key, Buffer.from(prepared.stringToSign, 'utf8')));
 }
 
 /** What the server would hand the verifier for this signed request. */
