@@ -65,15 +65,15 @@ function mldsa(type: 'ml-dsa-44' | 'ml-dsa-65'): SigningIdentity {
   return identity(cert.raw, BigInt(`0x${cert.serialNumber}`).toString(10), key);
 }
 
-function measure(name: string, id: SigningIdentity, seconds: number): SigningResult {
+async function measure(name: string, id: SigningIdentity, seconds: number): Promise<SigningResult> {
   // A short warm-up so the JIT and OpenSSL's key setup are out of the measurement.
   const warmEnd = Date.now() + 200;
-  while (Date.now() < warmEnd) signCreateSession(id, PARAMS, 'us-east-1', HOST, Date.now());
+  while (Date.now() < warmEnd) await signCreateSession(id, PARAMS, 'us-east-1', HOST, Date.now());
   let n = 0;
   const start = process.hrtime.bigint();
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
-    signCreateSession(id, PARAMS, 'us-east-1', HOST, Date.now());
+    await signCreateSession(id, PARAMS, 'us-east-1', HOST, Date.now());
     n++;
   }
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
@@ -83,7 +83,7 @@ function measure(name: string, id: SigningIdentity, seconds: number): SigningRes
 export async function runSigningBench(seconds: number): Promise<SigningReport> {
   const results: SigningResult[] = [];
   for (const [name, spec] of [['RSA-2048', 'rsa-2048'], ['EC P-256', 'ec-p256'], ['EC P-384', 'ec-p384']] as const) {
-    results.push(measure(name, await classical(spec), seconds));
+    results.push(await measure(name, await classical(spec), seconds));
   }
   for (const type of ['ml-dsa-44', 'ml-dsa-65'] as const) {
     const name = type.toUpperCase();
@@ -94,7 +94,7 @@ export async function runSigningBench(seconds: number): Promise<SigningReport> {
       results.push({ key: name, algorithm: 'AWS4-X509-MLDSA', signatures: 0, seconds: 0, perSecond: 0, microsPerSignature: 0, skipped: `not supported by Node ${process.version} (${(e as Error).message.slice(0, 80)})` });
       continue;
     }
-    results.push(measure(name, id, seconds));
+    results.push(await measure(name, id, seconds));
   }
   return { node: process.version, results };
 }

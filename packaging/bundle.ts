@@ -28,6 +28,7 @@ const SHIMS: ReadonlyMap<string, string> = new Map([
   ['src/identity/forge-loader.ts', 'packaging/shims/forge-loader.ts'],
   ['src/cli/certs-example.ts', 'packaging/shims/certs-example.ts'],
   ['src/identity/worker-script.ts', 'packaging/shims/worker-script.ts'],
+  ['src/identity/pkcs11/binding-loader.ts', 'packaging/shims/pkcs11-loader.ts'],
 ]);
 
 function shimPlugin(root: string): Plugin {

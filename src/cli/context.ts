@@ -12,7 +12,9 @@ import type { Identity } from '../core/identity.js';
 import type { Logger, LogLevel } from '../core/logger.js';
 import type { Options } from '../config/parse.js';
 import { MAX_CA_BUNDLE_BYTES } from '../identity/ca-bundle.js';
-import type { IdentityConfig, InputSource, KeyConfig } from '../identity/index.js';
+import type { HardwareOptions, IdentityConfig, InputSource, KeyConfig, KeyStoreRef, Pkcs11Ref } from '../identity/index.js';
+import { isPkcs11Uri, parsePkcs11Uri } from '../identity/pkcs11/uri.js';
+import { parseTpmHandle } from '../identity/tpm/key-ref.js';
 import { readFileBounded } from '../io/files.js';
 import { resolveEndpoint, type ResolvedEndpoint } from '../session/endpoint.js';
 import type { AttemptEvent, CreateSessionClient } from '../session/index.js';
@@ -36,8 +38,6 @@ export function loggerFrom(opts: Options, io: CliIo, fields: Record<string, unkn
   return createLogger({ stream: io.stderr, level, format, clock: io.clock, fields: { app: 'rolesanywhere-sidecar', ...fields } });
 }
 
-const UNSUPPORTED_URI = /^(pkcs11:|handle:0x|tpm)/i;
-
 function inputFrom(opts: Options, pathFlag: string, envFlag: string): InputSource | undefined {
   const path = opts.str(pathFlag);
   const envVar = opts.str(envFlag);
@@ -46,14 +46,73 @@ function inputFrom(opts: Options, pathFlag: string, envFlag: string): InputSourc
   }
   if (envVar !== undefined) return { kind: 'env', name: envVar };
   if (path === undefined || path === '') return undefined;
-  if (UNSUPPORTED_URI.test(path) || /^-----BEGIN TSS2/.test(path)) {
-    throw new SidecarError(
-      'NOT_SUPPORTED',
-      `${opts.origin(pathFlag)} names a PKCS#11 or TPM key ("${path.slice(0, 16)}..."), which rolesanywhere-sidecar does not support yet: use a PEM, DER or PKCS#12 file`,
-    );
-  }
   if (path === '-') return { kind: 'stdin' };
   return { kind: 'file', path };
+}
+
+/** A file/env/stdin input, or a `pkcs11:` URI (and, for keys, a TPM `handle:0x81...`). */
+function storeInputFrom(opts: Options, pathFlag: string, envFlag: string, allowTpm: boolean): InputSource | KeyStoreRef | undefined {
+  const value = opts.str(pathFlag);
+  if (value !== undefined && isPkcs11Uri(value)) {
+    if (opts.str(envFlag) !== undefined) throw new SidecarError('CONFIG_INVALID', `only one of --${pathFlag} and --${envFlag} can be given`);
+    return { kind: 'pkcs11', uri: parsePkcs11Uri(value, opts.origin(pathFlag)) };
+  }
+  if (value !== undefined && value.startsWith('handle:')) {
+    const handle = allowTpm ? parseTpmHandle(value) : undefined;
+    if (handle === undefined) {
+      throw new SidecarError('CONFIG_INVALID', `${opts.origin(pathFlag)}: "${value.slice(0, 24)}" is a TPM key handle, which only --private-key takes (as handle:0x81000001)`);
+    }
+    return { kind: 'tpm', key: value, label: `TPM ${value}` };
+  }
+  return inputFrom(opts, pathFlag, envFlag);
+}
+
+/** Token and TPM settings; the prompt only when a person is at a terminal. */
+function hardwareFrom(opts: Options, io?: Pick<CliIo, 'stdin' | 'stderr'>): HardwareOptions {
+  const lib = opts.str('pkcs11-lib');
+  const pin = opts.str('pkcs11-pin');
+  const tpmPw = opts.str('tpm-key-password');
+  if (tpmPw !== undefined && opts.bool('no-tpm-key-password')) {
+    throw new SidecarError('CONFIG_INVALID', 'only one of --tpm-key-password and --no-tpm-key-password can be given');
+  }
+  const prompt = io !== undefined && (io.stdin as { isTTY?: boolean }).isTTY === true ? (q: string) => promptHidden(io, q) : undefined;
+  return {
+    cache: {},
+    ...(lib !== undefined ? { pkcs11Lib: lib } : {}),
+    ...(pin !== undefined ? { pin } : {}),
+    ...(opts.bool('reuse-pin') ? { reusePin: true } : {}),
+    ...(tpmPw !== undefined ? { tpmKeyPassword: tpmPw } : {}),
+    ...(opts.bool('no-tpm-key-password') ? { noTpmKeyPassword: true } : {}),
+    ...(prompt !== undefined ? { prompt } : {}),
+  };
+}
+
+/** Reads one line from the terminal without echoing it. */
+function promptHidden(io: Pick<CliIo, 'stdin' | 'stderr'>, question: string): Promise<string | undefined> {
+  const stdin = io.stdin as NodeJS.ReadStream;
+  return new Promise((resolve) => {
+    io.stderr.write(question);
+    let answer = '';
+    const wasRaw = stdin.isRaw;
+    stdin.setRawMode?.(true);
+    stdin.resume();
+    const done = (value: string | undefined): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode?.(wasRaw);
+      stdin.pause();
+      io.stderr.write('\n');
+      resolve(value);
+    };
+    const onData = (chunk: Buffer): void => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done(answer);
+        if (ch === '\u0003' || ch === '\u0004') return done(undefined);
+        if (ch === '\u007f' || ch === '\b') answer = answer.slice(0, -1);
+        else if (answer.length < 256) answer += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
 }
 
 function passwordFrom(opts: Options): Pick<IdentityConfig, 'password'> {
@@ -71,10 +130,10 @@ const MISSING_CERTIFICATE =
   'missing --certificate (or --certificate-env, ROLESANYWHERE_CERTIFICATE): pass the workload certificate (PEM, DER or PKCS#12)';
 
 /** Certificate, key, chain and password inputs for the commands that load a whole identity. */
-export function identityConfigFrom(opts: Options, needKey = true): IdentityConfig {
-  const certificate = inputFrom(opts, 'certificate', 'certificate-env');
+export function identityConfigFrom(opts: Options, needKey = true, io?: Pick<CliIo, 'stdin' | 'stderr'>): IdentityConfig {
+  const certificate = storeInputFrom(opts, 'certificate', 'certificate-env', false) as InputSource | Pkcs11Ref | undefined;
   if (certificate === undefined) throw new SidecarError('CONFIG_INVALID', MISSING_CERTIFICATE);
-  const privateKey = needKey ? inputFrom(opts, 'private-key', 'private-key-env') : undefined;
+  const privateKey = needKey ? storeInputFrom(opts, 'private-key', 'private-key-env', true) : undefined;
   const intermediates = inputFrom(opts, 'intermediates', 'intermediates-env');
   if (certificate.kind === 'stdin' && privateKey?.kind === 'stdin') {
     throw new SidecarError('CONFIG_INVALID', 'only one of --certificate and --private-key can read standard input ("-"): put both in one PEM on stdin and leave --private-key out');
@@ -84,19 +143,22 @@ export function identityConfigFrom(opts: Options, needKey = true): IdentityConfi
     ...(privateKey !== undefined ? { privateKey } : {}),
     ...(intermediates !== undefined ? { intermediates } : {}),
     ...passwordFrom(opts),
+    hardware: hardwareFrom(opts, io),
   };
 }
 
 /** A key on its own (sign-string): --private-key, or a certificate input that carries the key. */
-export function keyConfigFrom(opts: Options): KeyConfig {
-  const privateKey = inputFrom(opts, 'private-key', 'private-key-env');
-  const certificate = inputFrom(opts, 'certificate', 'certificate-env');
+export function keyConfigFrom(opts: Options, io?: Pick<CliIo, 'stdin' | 'stderr'>): KeyConfig {
+  const privateKey = storeInputFrom(opts, 'private-key', 'private-key-env', true);
+  const certificate = storeInputFrom(opts, 'certificate', 'certificate-env', false) as InputSource | Pkcs11Ref | undefined;
   if (privateKey === undefined && certificate === undefined) {
     throw new SidecarError('CONFIG_INVALID', 'missing --private-key (or a --certificate that holds the key: PKCS#12 or a combined PEM)');
   }
   return {
-    ...(privateKey !== undefined ? { privateKey } : { certificate: certificate! }),
+    ...(privateKey !== undefined ? { privateKey } : {}),
+    ...(certificate !== undefined ? { certificate } : {}),
     ...passwordFrom(opts),
+    hardware: hardwareFrom(opts, io),
   };
 }
 

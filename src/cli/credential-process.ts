@@ -6,7 +6,7 @@ import type { CredentialSource, Credentials } from '../core/credentials.js';
 import { isUsable } from '../core/credentials.js';
 import { SidecarError } from '../core/errors.js';
 import type { Options } from '../config/parse.js';
-import { readInput } from '../identity/input.js';
+import { isByteInput, readInput } from '../identity/input.js';
 import { MAX_INPUT_BYTES } from '../identity/limits.js';
 import { formatCredentialProcess } from '../sinks/credential-process.js';
 import type { IssuanceInfo } from '../chain/source.js';
@@ -32,7 +32,7 @@ export async function credentialProcess(commandLine: Options, io: CliIo): Promis
   // the one final error line; per-attempt retry warnings would only repeat it. An explicit
   // --log-level, ROLESANYWHERE_LOG_LEVEL or --debug still shows them.
   const logger = loggerFrom(opts, io, { command: 'credential-process' }, 'error');
-  const identityConfig = identityConfigFrom(opts);
+  const identityConfig = identityConfigFrom(opts, true, io);
   let session: SessionSetup | undefined;
   let chain: Chain | undefined;
   const chainInput = await chainInputFromFlags(opts);
@@ -58,10 +58,18 @@ export async function credentialProcess(commandLine: Options, io: CliIo): Promis
     } else {
       const params = sessionParamsFrom(opts);
       const endpoint = endpointFrom(opts, params);
-      const flag = identityConfig.certificate.kind === 'env' ? '--certificate-env' : '--certificate';
-      const cert = await readInput(identityConfig.certificate, { maxBytes: MAX_INPUT_BYTES, env: io.env, stdin: io.stdin, flag });
+      const certSource = identityConfig.certificate;
+      let cert: { data: Buffer };
+      if (isByteInput(certSource)) {
+        const flag = certSource.kind === 'env' ? '--certificate-env' : '--certificate';
+        cert = await readInput(certSource, { maxBytes: MAX_INPUT_BYTES, env: io.env, stdin: io.stdin, flag });
+      } else {
+        // A certificate on a token is public: read it to key the cache, as a file would be.
+        const { loadHardwareCertificate } = await import('../identity/hardware.js');
+        cert = { data: (await loadHardwareCertificate(certSource, identityConfig.hardware ?? { cache: {} })).leaf.raw };
+      }
       // Standard input can be read once: on a miss the identity loader reads the same bytes again from here.
-      const ioForIdentity = identityConfig.certificate.kind === 'stdin' ? { ...io, stdin: Readable.from([cert.data]) } : io;
+      const ioForIdentity = certSource.kind === 'stdin' ? { ...io, stdin: Readable.from([cert.data]) } : io;
       const inner: CredentialSource = { getCredentials: (signal) => fetch(ioForIdentity, signal) };
       const cache = new DiskCachedSource({
         inner,

@@ -6,7 +6,7 @@ import { sign, type KeyObject, type X509Certificate } from 'node:crypto';
 import { SidecarError } from '../core/errors.js';
 import type { Options } from '../config/parse.js';
 import type { KeyKind } from '../core/identity.js';
-import { loadCertificateOnly, loadPrivateKey, sourceLabel } from '../identity/index.js';
+import { inputLabel, loadCertificateOnly, loadHardwareKeySigner, loadPrivateKey } from '../identity/index.js';
 import { describeKey } from '../signing/key-signer.js';
 import { identityConfigFrom, keyConfigFrom, loggerFrom } from './context.js';
 import { writeOut, type CliIo } from './io.js';
@@ -39,10 +39,21 @@ export async function signString(opts: Options, io: CliIo): Promise<number> {
   if (cfg.certificate?.kind === 'stdin' || cfg.privateKey?.kind === 'stdin') {
     throw new SidecarError('CONFIG_INVALID', 'sign-string reads the data to sign from standard input, so the key cannot come from "-"');
   }
-  const key = await loadPrivateKey(cfg, { clock: io.clock, logger, env: io.env });
-  const data = await readStdin(io);
-  const kind = describeKey(key).kind;
-  const signature = kind === 'ML-DSA' ? sign(null, data, key) : sign(hash, data, kind === 'EC' ? { key, dsaEncoding: 'der' } : key);
+  const deps = { clock: io.clock, logger, env: io.env };
+  const hardware = await loadHardwareKeySigner(cfg, deps);
+  let signature: Buffer;
+  let kind: KeyKind;
+  if (hardware !== undefined) {
+    // Token and TPM signers sign as CreateSession needs: over SHA-256.
+    if (hash !== 'sha256') throw new SidecarError('CONFIG_INVALID', `${opts.origin('digest')}: keys on a token or in a TPM sign with SHA256 here, got ${digest}`);
+    kind = hardware.kind;
+    signature = await hardware.sign(await readStdin(io));
+  } else {
+    const key = await loadPrivateKey(cfg, deps);
+    const data = await readStdin(io);
+    kind = describeKey(key).kind;
+    signature = kind === 'ML-DSA' ? sign(null, data, key) : sign(hash, data, kind === 'EC' ? { key, dsaEncoding: 'der' } : key);
+  }
   if (format === 'bin') await writeOut(io.stdout, signature);
   else if (format === 'json') await writeOut(io.stdout, `${JSON.stringify({ signature: signature.toString('hex'), digest: kind === 'ML-DSA' ? 'NONE' : digest })}\n`);
   else await writeOut(io.stdout, `${signature.toString('hex')}\n`);
@@ -93,9 +104,9 @@ async function keyKindOf(cert: X509Certificate, label: string): Promise<KeyKind>
 
 export async function readCertificateData(opts: Options, io: CliIo): Promise<number> {
   const logger = loggerFrom(opts, io, { command: 'read-certificate-data' });
-  const cfg = identityConfigFrom(opts, false);
+  const cfg = identityConfigFrom(opts, false, io);
   const cert = await loadCertificateOnly(cfg, { clock: io.clock, logger, env: io.env, stdin: io.stdin });
-  const kind = await keyKindOf(cert.certificate, sourceLabel(cfg.certificate));
+  const kind = await keyKindOf(cert.certificate, inputLabel(cfg.certificate));
   await writeOut(
     io.stdout,
     `${JSON.stringify({

@@ -160,7 +160,7 @@ export async function runChecks(opts: Options, io: CliIo): Promise<Check[]> {
   let identity: Identity | undefined;
   let identityError: SidecarError | undefined;
   try {
-    identity = await identityLoader(identityConfigFrom(opts), io, logger)();
+    identity = await identityLoader(identityConfigFrom(opts, true, io), io, logger)();
     checks.push(ok('identity', `certificate ${oneLine(identity.certificate.subject.replace(/\n/g, ', '), 120)} (serial ${identity.serialDecimal}) and its ${identity.signer.description} key load and match`));
   } catch (e) {
     identityError = toSidecarError(e);

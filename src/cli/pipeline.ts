@@ -72,7 +72,7 @@ export interface IdentityHolder {
 }
 
 export async function createIdentityHolder(opts: Options, io: CliIo, logger: Logger, hooks: Pick<PipelineHooks, 'onIdentity' | 'onIdentityFailure'> = {}): Promise<IdentityHolder> {
-  const idCfg = identityConfigFrom(opts);
+  const idCfg = identityConfigFrom(opts, true, io);
   const load = identityLoader(idCfg, io, logger);
   const paths = filePaths(idCfg);
   // Hash before loading, so a rotation racing start-up shows as a change on the first poll.

@@ -16,6 +16,8 @@ export interface FlagSpec {
   readonly commands: readonly CommandName[];
   /** Accepted for compatibility with the official helper, refused with NOT_SUPPORTED. */
   readonly notSupported?: boolean;
+  /** Why a refused flag is refused and what to use instead (the refusal's message). */
+  readonly refusal?: string;
   /**
    * Command line only: flags that lower security are never taken from the environment,
    * where nobody reviewing the command sees them; the variable being set is an error.
@@ -143,13 +145,15 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'name', type: 'string', arg: 'NAME', default: 'rolesanywhere-sidecar', commands: ['setup'], help: 'Name of the trust anchor and profile that setup creates or finds' },
   // doctor
   { name: 'json', type: 'boolean', commands: ['doctor'], help: 'Print the checks as one JSON document instead of one line each' },
+  // hardware-bound keys: PKCS#11 tokens and TPM 2.0
+  { name: 'pkcs11-lib', type: 'string', arg: 'PATH', default: 'p11-kit-proxy.so', commands: IDENTITY, help: 'PKCS#11 module for pkcs11: URIs in --certificate / --private-key (default p11-kit-proxy.so, which reaches every module p11-kit knows)' },
+  { name: 'pkcs11-pin', type: 'string', arg: 'PIN', commands: IDENTITY, help: 'User PIN of the PKCS#11 token when the URI has no pin-source= (prefer the environment variable: a command line is visible to other users)' },
+  { name: 'reuse-pin', type: 'boolean', commands: IDENTITY, help: 'For a key with CKA_ALWAYS_AUTHENTICATE, log in with the user PIN again before each signature instead of asking' },
+  { name: 'tpm-key-password', type: 'string', arg: 'PASSWORD', commands: KEYED, help: 'Authorisation value of the TPM key (TSS2 PEM or handle:0x81...) (prefer the environment variable)' },
+  { name: 'no-tpm-key-password', type: 'boolean', commands: KEYED, help: 'The TPM key has no password: never use one' },
   // official-helper flags this release does not implement: refused, never ignored
-  { name: 'pkcs11-lib', type: 'string', notSupported: true, commands: IDENTITY, help: 'PKCS#11 module (not supported yet)' },
-  { name: 'reuse-pin', type: 'boolean', notSupported: true, commands: IDENTITY, help: 'PKCS#11 PIN reuse (not supported yet)' },
-  { name: 'tpm-key-password', type: 'string', notSupported: true, commands: IDENTITY, help: 'TPM key password (not supported yet)' },
-  { name: 'no-tpm-key-password', type: 'boolean', notSupported: true, commands: IDENTITY, help: 'TPM key without password (not supported yet)' },
-  { name: 'cert-selector', type: 'string', notSupported: true, commands: IDENTITY, help: 'OS certificate store selector (not supported yet)' },
-  { name: 'system-store-name', type: 'string', notSupported: true, commands: IDENTITY, help: 'Windows certificate store (not supported yet)' },
+  { name: 'cert-selector', type: 'string', notSupported: true, commands: IDENTITY, help: 'OS certificate store selector (macOS Keychain, Windows certificate store)', refusal: 'selects a certificate in the macOS Keychain or the Windows certificate store, which Linux does not have: pass --certificate with a file or a pkcs11: URI instead' },
+  { name: 'system-store-name', type: 'string', notSupported: true, commands: IDENTITY, help: 'Windows certificate store name', refusal: 'names a Windows certificate store, which Linux does not have: pass --certificate with a file or a pkcs11: URI instead' },
   { name: 'use-latest-expiring-certificate', type: 'boolean', notSupported: true, commands: IDENTITY, help: 'OS certificate store selection (not supported yet)' },
   { name: 'hop-limit', type: 'number', notSupported: true, commands: ['serve'], help: 'IP TTL of IMDS responses (not supported yet: the listeners bind loopback by default instead)' },
 ];

@@ -120,7 +120,9 @@ export function parseArgs(command: CommandName, argv: readonly string[], env: En
     if (spec.notSupported === true && values.has(spec.name)) {
       throw new SidecarError(
         'NOT_SUPPORTED',
-        `${origin.get(spec.name)} is not supported yet by rolesanywhere-sidecar: ${spec.help.replace(/ \(not supported yet.*$/, '')} needs a PEM, DER or PKCS#12 certificate and key file instead`,
+        spec.refusal !== undefined
+          ? `${origin.get(spec.name)} is not supported on Linux: it ${spec.refusal}`
+          : `${origin.get(spec.name)} is not supported yet by rolesanywhere-sidecar: ${spec.help.replace(/ \(not supported yet.*$/, '')} needs a PEM, DER or PKCS#12 certificate and key file instead`,
       );
     }
     if (!values.has(spec.name) && spec.default !== undefined) values.set(spec.name, spec.default);

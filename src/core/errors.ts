@@ -27,6 +27,18 @@ export const ErrorCodes = {
   ARN_INVALID: { exit: 2, retryable: false },
   REGION_MISMATCH: { exit: 2, retryable: false },
   SIGNING_FAILED: { exit: 3, retryable: false },
+  // hardware-bound keys: PKCS#11 tokens and TPMs (a token that is gone may come back)
+  PKCS11_UNAVAILABLE: { exit: 3, retryable: false },
+  PKCS11_TOKEN_NOT_FOUND: { exit: 3, retryable: true },
+  PKCS11_PIN_REQUIRED: { exit: 3, retryable: false },
+  PKCS11_PIN_INCORRECT: { exit: 3, retryable: false },
+  PKCS11_PIN_LOCKED: { exit: 3, retryable: false },
+  PKCS11_OBJECT_NOT_FOUND: { exit: 3, retryable: false },
+  PKCS11_OBJECT_AMBIGUOUS: { exit: 3, retryable: false },
+  PKCS11_FAILED: { exit: 3, retryable: true },
+  TPM_UNAVAILABLE: { exit: 3, retryable: true },
+  TPM_KEY_INVALID: { exit: 3, retryable: false },
+  TPM_AUTH_FAILED: { exit: 3, retryable: false },
   // talking to Roles Anywhere
   ENDPOINT_UNREACHABLE: { exit: 4, retryable: true },
   TIMEOUT: { exit: 4, retryable: true },

@@ -25,6 +25,11 @@ export interface InputData {
   readonly data: Buffer;
 }
 
+/** True for inputs read as bytes (file, env, stdin); false for PKCS#11 and TPM references. */
+export function isByteInput<T extends { readonly kind: string }>(s: InputSource | T | undefined): s is InputSource {
+  return s !== undefined && (s.kind === 'file' || s.kind === 'env' || s.kind === 'stdin');
+}
+
 /** `-` as a path means stdin, as with most Unix tools. */
 export function normalizeSource(src: InputSource): InputSource {
   return src.kind === 'file' && src.path === '-' ? { kind: 'stdin' } : src;

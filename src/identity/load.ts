@@ -4,17 +4,18 @@
  * service would otherwise fail on with an opaque AccessDenied: key matches certificate,
  * validity window, leaf not a CA, key type the service takes, a chain that links.
  */
-import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import { assembleIdentity, certificateFingerprint, identityOf } from './assemble.js';
+export { certificateFingerprint } from './assemble.js';
 import { isoSeconds as iso, systemClock, type Clock } from '../core/clock.js';
 import { SidecarError } from '../core/errors.js';
 import type { Identity, KeyKind, KeySigner } from '../core/identity.js';
+import type { Pkcs11Sessions } from './pkcs11/identity.js';
+import { describePkcs11Uri, type Pkcs11Uri } from './pkcs11/uri.js';
+import { isTss2Pem, tss2EmptyAuth } from './tpm/key-ref.js';
 import { nullLogger, type Logger } from '../core/logger.js';
 import { createKeySigner, signBytes, verifyBytes } from '../signing/key-signer.js';
 import {
-  assertNotCa,
-  checkValidity,
-  EXPIRY_WARNING_MS,
-  expiresSoon,
   nameForMessage,
   orderChain,
   parseCertificates,
@@ -22,7 +23,7 @@ import {
   subjectOf,
   validity,
 } from './certificate.js';
-import { isStdin, readInput, type InputData, type InputSource } from './input.js';
+import { isByteInput, isStdin, readInput, sourceLabel, type InputData, type InputSource } from './input.js';
 import { decodeInWorker, needsKeyDerivation } from './key-derivation.js';
 import { MAX_INPUT_BYTES, MAX_PASSWORD_BYTES } from './limits.js';
 import { isPem } from './pem.js';
@@ -32,16 +33,50 @@ import { hasPkcs12Extension, isPkcs12 } from './sniff.js';
 
 export type PasswordSource = { kind: 'value'; value: string } | { kind: 'file'; path: string };
 
+/** A certificate or key on a PKCS#11 token. */
+export interface Pkcs11Ref {
+  readonly kind: 'pkcs11';
+  readonly uri: Pkcs11Uri;
+}
+
+/** A key held by hardware: on a PKCS#11 token, or in a TPM (a TSS2 PEM file or a persistent handle). */
+export type KeyStoreRef = Pkcs11Ref | { readonly kind: 'tpm'; readonly key: string; readonly label: string; readonly emptyAuth?: boolean };
+
+/** Settings for hardware-held keys, and the token sessions kept across loads. */
+export interface HardwareOptions {
+  readonly pkcs11Lib?: string;
+  readonly pin?: string;
+  readonly reusePin?: boolean;
+  readonly tpmKeyPassword?: string;
+  readonly noTpmKeyPassword?: boolean;
+  /** Asks on the terminal (absent when none is attached). */
+  readonly prompt?: (question: string) => Promise<string | undefined>;
+  /** Filled by the hardware loader; one object per configured identity. */
+  readonly cache: { pkcs11?: Pkcs11Sessions };
+}
+
 export interface IdentityConfig {
-  readonly certificate: InputSource;
-  /** Absent for a PKCS#12 bundle or a combined certificate+key PEM. */
-  readonly privateKey?: InputSource;
+  readonly certificate: InputSource | Pkcs11Ref;
+  /** Absent for a PKCS#12 bundle or a combined certificate+key PEM (or a key beside a token's certificate). */
+  readonly privateKey?: InputSource | KeyStoreRef;
   readonly intermediates?: InputSource;
   readonly password?: PasswordSource;
+  readonly hardware?: HardwareOptions;
+}
+
+/** How messages name a configured input: `file /x.pem`, `env NAME`, `stdin`, or the PKCS#11 URI (without its PIN). */
+export function inputLabel(s: InputSource | KeyStoreRef): string {
+  if (isByteInput(s)) return sourceLabel(s);
+  return s.kind === 'pkcs11' ? describePkcs11Uri(s.uri) : s.label;
+}
+
+
+function hardwareOf(cfg: { hardware?: HardwareOptions }): HardwareOptions {
+  return cfg.hardware ?? { cache: {} };
 }
 
 /** What `sign-string` needs: a key, or a certificate input that carries one (PKCS#12, combined PEM). */
-export type KeyConfig = Omit<IdentityConfig, 'certificate' | 'intermediates'> & { readonly certificate?: InputSource };
+export type KeyConfig = Omit<IdentityConfig, 'certificate' | 'intermediates'> & { readonly certificate?: InputSource | Pkcs11Ref };
 
 export interface LoadIdentityDeps {
   readonly clock?: Clock;
@@ -66,12 +101,7 @@ export interface BuildIdentityInput {
   readonly nodeVersion?: string;
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** SHA-256 of the leaf DER, lowercase hex: stable across PEM/DER/PKCS#12 forms of the same certificate. */
-export function certificateFingerprint(cert: X509Certificate): string {
-  return createHash('sha256').update(cert.raw).digest('hex');
-}
 
 /** Names the source in key-type errors, which createKeySigner raises without one. */
 function signerFor(key: KeyObject, label: string): KeySigner {
@@ -149,52 +179,18 @@ export function buildIdentityWithKey(input: BuildIdentityInput): { identity: Ide
   }
 
   proveKeyPair(signer.kind, key, leaf, keySource, certLabel);
-  assertNotCa(leaf, certLabel);
-  checkValidity(leaf, input.nowMs, certLabel);
-  const { notAfter } = validity(leaf);
-  if (expiresSoon(leaf, input.nowMs, EXPIRY_WARNING_MS)) {
-    logger.warn('certificate expires soon: renew it', {
-      source: certLabel,
-      subject: subjectOf(leaf),
-      notAfter: iso(notAfter),
-      daysLeft: Math.floor((notAfter - input.nowMs) / DAY_MS),
-    });
-  }
-
-  const extraFromCert = candidates.filter((c) => c !== leaf);
-  const fromIntermediates =
-    input.intermediatesData === undefined ? [] : parseCertificates(input.intermediatesData, input.intermediatesLabel ?? 'the intermediates');
-  const chainLabel = input.intermediatesData === undefined ? certLabel : `${certLabel} or ${input.intermediatesLabel ?? 'the intermediates'}`;
-  const chain = orderChain(leaf, [...extraFromCert, ...fromIntermediates], chainLabel);
-  for (const c of chain) {
-    // Only a warning: the service's anchor may sit below an expired upper certificate, in
-    // which case it never looks at it.
-    const v = validity(c);
-    if (input.nowMs > v.notAfter || input.nowMs < v.notBefore) {
-      logger.warn('intermediate certificate outside its validity window: the service may refuse the chain', {
-        subject: subjectOf(c),
-        notBefore: iso(v.notBefore),
-        notAfter: iso(v.notAfter),
-      });
-    }
-  }
-
-  return { identity: identityOf(leaf, chain, signer), key };
-}
-
-function identityOf(leaf: X509Certificate, chain: X509Certificate[], signer: KeySigner): Identity {
-  const { notBefore, notAfter } = validity(leaf);
-  const identity: Identity = {
-    certificate: leaf,
-    chain: Object.freeze(chain),
+  const identity = assembleIdentity({
+    leaf,
+    others: candidates.filter((c) => c !== leaf),
+    certLabel,
     signer,
-    serialDecimal: serialToDecimal(leaf.serialNumber),
-    notBefore,
-    notAfter,
-    fingerprint: certificateFingerprint(leaf),
-  };
-  return Object.freeze(identity);
+    nowMs: input.nowMs,
+    logger,
+    ...(input.intermediatesData === undefined ? {} : { intermediatesData: input.intermediatesData, intermediatesLabel: input.intermediatesLabel ?? 'the intermediates' }),
+  });
+  return { identity, key };
 }
+
 
 /**
  * buildIdentity for product code: inputs whose key is behind a password-based key
@@ -262,13 +258,16 @@ interface RawInputs {
   readonly password?: string;
 }
 
+/** What has been read for a hardware identity: the intermediates, when given. */
+export type ResolvedInputs = Pick<RawInputs, 'inter'>;
+
 function flagFor(src: InputSource, file: string, env: string): string {
   return src.kind === 'env' ? env : file;
 }
 
 /** Reads the wanted inputs, bounded. At most one input may be stdin. */
 async function readInputs(cfg: KeyConfig & { readonly intermediates?: InputSource }, deps: LoadIdentityDeps, want: { cert: boolean; key: boolean; inter: boolean }): Promise<RawInputs> {
-  const stdinUsers = [cfg.certificate, cfg.privateKey, cfg.intermediates].filter((s) => isStdin(s));
+  const stdinUsers = [cfg.certificate, cfg.privateKey, cfg.intermediates].filter((s) => isByteInput(s) && isStdin(s));
   if (stdinUsers.length > 1) {
     throw new SidecarError('CONFIG_INVALID', 'more than one input reads stdin ("-"): only one of --certificate, --private-key and --intermediates can be -');
   }
@@ -276,9 +275,9 @@ async function readInputs(cfg: KeyConfig & { readonly intermediates?: InputSourc
     throw new SidecarError('CONFIG_INVALID', '--pkcs8-password-file cannot be -: give the path of a file holding the password');
   }
   const common = { maxBytes: MAX_INPUT_BYTES, env: deps.env ?? {}, ...(deps.stdin === undefined ? {} : { stdin: deps.stdin }) };
-  const cert = want.cert && cfg.certificate !== undefined ? await readInput(cfg.certificate, { ...common, flag: flagFor(cfg.certificate, '--certificate', '--certificate-env') }) : undefined;
+  const cert = want.cert && isByteInput(cfg.certificate) ? await readInput(cfg.certificate, { ...common, flag: flagFor(cfg.certificate, '--certificate', '--certificate-env') }) : undefined;
   const key =
-    want.key && cfg.privateKey !== undefined
+    want.key && isByteInput(cfg.privateKey)
       ? await readInput(cfg.privateKey, { ...common, flag: flagFor(cfg.privateKey, '--private-key', '--private-key-env') })
       : undefined;
   const inter =
@@ -300,6 +299,19 @@ async function readInputs(cfg: KeyConfig & { readonly intermediates?: InputSourc
  */
 export async function loadIdentity(cfg: IdentityConfig, deps: LoadIdentityDeps = {}): Promise<Identity> {
   const { cert, key, inter, password } = await readInputs(cfg, deps, { cert: true, key: true, inter: true });
+  const keyStore = keyStoreOf(cfg.privateKey, key);
+  if (!isByteInput(cfg.certificate) || keyStore !== undefined) {
+    const { loadHardwareIdentity } = await import('./hardware.js');
+    return loadHardwareIdentity(
+      {
+        certificate: isByteInput(cfg.certificate) ? { data: cert!.data, label: cert!.label } : cfg.certificate,
+        ...(keyStore !== undefined ? { key: keyStore } : {}),
+        inputs: inter !== undefined ? { inter } : {},
+      },
+      hardwareOf(cfg),
+      { nowMs: (deps.clock ?? systemClock).now(), logger: deps.logger ?? nullLogger, env: deps.env ?? {} },
+    );
+  }
   return decodeIdentity({
     certData: cert!.data,
     certLabel: cert!.label,
@@ -310,6 +322,20 @@ export async function loadIdentity(cfg: IdentityConfig, deps: LoadIdentityDeps =
     logger: deps.logger ?? nullLogger,
     ...(deps.nodeVersion === undefined ? {} : { nodeVersion: deps.nodeVersion }),
   });
+}
+
+/**
+ * The key's hardware store, if any: a token or TPM reference, or a key file that turned out
+ * to be a TSS2 PEM (a TPM-wrapped key, which openssl's tpm2 provider loads by path).
+ */
+function keyStoreOf(src: IdentityConfig['privateKey'], read: InputData | undefined): KeyStoreRef | undefined {
+  if (src !== undefined && !isByteInput(src)) return src;
+  if (read === undefined || !isTss2Pem(read.data)) return undefined;
+  if (src?.kind !== 'file') {
+    throw new SidecarError('CONFIG_INVALID', `${read.label} is a TPM key (TSS2 PEM): pass it as a file with --private-key, which the TPM tools read by path`);
+  }
+  const emptyAuth = tss2EmptyAuth(read.data);
+  return { kind: 'tpm', key: src.path, label: read.label, ...(emptyAuth !== undefined ? { emptyAuth } : {}) };
 }
 
 /** A certificate and its chain without a key, for `read-certificate-data`. */
@@ -356,6 +382,20 @@ export function buildCertificateInfo(input: Pick<BuildIdentityInput, 'certData' 
 /** Reads the certificate (and intermediates) only: no private key is needed or read. */
 export async function loadCertificateOnly(cfg: IdentityConfig, deps: LoadIdentityDeps = {}): Promise<CertificateInfo> {
   const { cert, inter, password } = await readInputs(cfg, deps, { cert: true, key: false, inter: true });
+  if (!isByteInput(cfg.certificate)) {
+    const { loadHardwareCertificate } = await import('./hardware.js');
+    const { leaf, label } = await loadHardwareCertificate(cfg.certificate, hardwareOf(cfg));
+    const rest = inter === undefined ? [] : parseCertificates(inter.data, inter.label);
+    const { notBefore, notAfter } = validity(leaf);
+    return Object.freeze({
+      certificate: leaf,
+      chain: Object.freeze(orderChain(leaf, rest, label)),
+      serialDecimal: serialToDecimal(leaf.serialNumber),
+      fingerprint: certificateFingerprint(leaf),
+      notBefore,
+      notAfter,
+    });
+  }
   return buildCertificateInfo({
     certData: cert!.data,
     certLabel: cert!.label,
@@ -363,6 +403,29 @@ export async function loadCertificateOnly(cfg: IdentityConfig, deps: LoadIdentit
     ...(password === undefined ? {} : { password }),
     ...(deps.nodeVersion === undefined ? {} : { nodeVersion: deps.nodeVersion }),
   });
+}
+
+/**
+ * For `sign-string`: a signer when the key is held by hardware (a token, a TPM handle, a
+ * TSS2 PEM file), else undefined and the caller loads the key with loadPrivateKey.
+ */
+export async function loadHardwareKeySigner(cfg: KeyConfig, deps: LoadIdentityDeps = {}): Promise<KeySigner | undefined> {
+  let keyStore: KeyStoreRef | undefined;
+  if (cfg.privateKey !== undefined && !isByteInput(cfg.privateKey)) keyStore = cfg.privateKey;
+  else if (cfg.privateKey?.kind === 'file') {
+    const { key } = await readInputs(cfg, deps, { cert: false, key: true, inter: false });
+    keyStore = keyStoreOf(cfg.privateKey, key);
+  } else if (cfg.privateKey === undefined && cfg.certificate !== undefined && !isByteInput(cfg.certificate)) keyStore = cfg.certificate;
+  if (keyStore === undefined) return undefined;
+  let certificate: { data: Buffer; label: string } | Pkcs11Ref | undefined;
+  if (cfg.certificate !== undefined && keyStore.kind === 'pkcs11') {
+    if (isByteInput(cfg.certificate)) {
+      const { cert } = await readInputs(cfg, deps, { cert: true, key: false, inter: false });
+      certificate = cert;
+    } else certificate = cfg.certificate;
+  }
+  const { loadHardwareSigner } = await import('./hardware.js');
+  return loadHardwareSigner(keyStore, certificate, hardwareOf(cfg), deps.env ?? {});
 }
 
 /**

@@ -1,0 +1,115 @@
+/**
+ * A software TPM of the test's own: Debian's swtpm on loopback ports, reached by the tpm2
+ * OpenSSL provider and tpm2-tools through the swtpm TCTI. Keys are made in it the way a
+ * user makes them (openssl genpkey -provider tpm2; tpm2_evictcontrol for a persistent
+ * handle), and certificates for them issued by a test CA with the openssl command.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './harness.js';
+import { requireTool } from './tools.js';
+
+export interface SoftTpm {
+  readonly dir: string;
+  /** TPM2OPENSSL_TCTI and TPM2TOOLS_TCTI for the CLI and the tools. */
+  readonly env: Record<string, string>;
+  /** openssl with the tpm2 and default providers. */
+  openssl(args: readonly string[], input?: string): string;
+  tools(cmd: string, args: readonly string[]): string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function startSoftTpm(): Promise<SoftTpm> {
+  requireTool('swtpm', 'swtpm swtpm-tools');
+  requireTool('tpm2_createprimary', 'tpm2-tools');
+  const dir = tempDir('ras-swtpm-');
+  const state = join(dir, 'state');
+  mkdirSync(state);
+  // swtpm needs two consecutive ports (server, control).
+  let port = await freePort();
+  if (port > 65000) port = 40000 + (port % 20000);
+  const child: ChildProcess = spawn(
+    'swtpm',
+    ['socket', '--tpmstate', `dir=${state}`, '--tpm2', '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`, '--ctrl', `type=tcp,port=${port + 1},bindaddr=127.0.0.1`, '--flags', 'not-need-init,startup-clear'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  const tcti = `swtpm:host=127.0.0.1,port=${port}`;
+  const env = { TPM2OPENSSL_TCTI: tcti, TPM2TOOLS_TCTI: tcti };
+  const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env };
+  const tpm: SoftTpm = {
+    dir,
+    env,
+    openssl: (args, input) => execFileSync('openssl', [...args], { env: base, encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] }),
+    tools: (cmd, args) => execFileSync(cmd, [...args], { env: base, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+  // Wait until it answers.
+  for (let i = 0; ; i++) {
+    try {
+      tpm.tools('tpm2_getcap', ['properties-fixed']);
+      break;
+    } catch (e) {
+      if (i > 100 || child.exitCode !== null) throw new Error(`swtpm did not start: ${err} ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return tpm;
+}
+
+const PROVIDERS = ['-provider', 'tpm2', '-provider', 'default'];
+
+/** A key made inside the TPM, written as TSS2 PEM; optionally with a password. */
+export function createTss2Key(tpm: SoftTpm, name: string, alg: 'rsa' | 'p256' | 'p384', password?: string): string {
+  const out = join(tpm.dir, `${name}.tss2.pem`);
+  const pkeyopts = alg === 'rsa' ? ['-algorithm', 'RSA', '-pkeyopt', 'bits:2048'] : ['-algorithm', 'EC', '-pkeyopt', `group:${alg === 'p256' ? 'P-256' : 'P-384'}`];
+  tpm.openssl(['genpkey', ...PROVIDERS, ...pkeyopts, ...(password !== undefined ? ['-pkeyopt', `user-auth:${password}`] : []), '-out', out]);
+  return out;
+}
+
+/** An ECDSA P-256 key made with tpm2-tools and made persistent at `handle`. */
+export function createPersistentKey(tpm: SoftTpm, handle: string): void {
+  const d = tpm.dir;
+  tpm.tools('tpm2_createprimary', ['-C', 'o', '-c', join(d, 'primary.ctx'), '-Q']);
+  tpm.tools('tpm2_create', ['-C', join(d, 'primary.ctx'), '-G', 'ecc256:ecdsa-sha256', '-u', join(d, 'k.pub'), '-r', join(d, 'k.priv'), '-Q']);
+  tpm.tools('tpm2_flushcontext', ['-t']);
+  tpm.tools('tpm2_load', ['-C', join(d, 'primary.ctx'), '-u', join(d, 'k.pub'), '-r', join(d, 'k.priv'), '-c', join(d, 'k.ctx'), '-Q']);
+  tpm.tools('tpm2_evictcontrol', ['-C', 'o', '-c', join(d, 'k.ctx'), handle, '-Q']);
+  tpm.tools('tpm2_flushcontext', ['-t']);
+}
+
+/** Has the CA (PEM certificate and key) issue a workload certificate for the TPM key (a CSR the TPM signs). */
+export function issueForTpmKey(tpm: SoftTpm, key: string, name: string, ca: { certPem: string; keyPem: string }, password?: string): string {
+  const d = tpm.dir;
+  const caCert = join(d, `${name}-ca.pem`);
+  const caKey = join(d, `${name}-ca.key`);
+  writeFileSync(caCert, ca.certPem);
+  writeFileSync(caKey, ca.keyPem, { mode: 0o600 });
+  const csr = join(d, `${name}.csr`);
+  tpm.openssl(['req', ...PROVIDERS, '-new', '-key', key, ...(password !== undefined ? ['-passin', `pass:${password}`] : []), '-subj', `/CN=${name}/O=Example`, '-out', csr]);
+  const ext = join(d, `${name}.ext`);
+  writeFileSync(ext, 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n');
+  const cert = join(d, `${name}.pem`);
+  tpm.openssl(['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-days', '30', '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-extfile', ext, '-out', cert]);
+  readFileSync(cert);
+  return cert;
+}
