@@ -199,16 +199,17 @@ describe('command-line errors', { concurrency: 4 }, () => {
     await expectError([...id(), ...ARNS(), '--session-duration', '100', ...endpoint], { code: 'CONFIG_INVALID', says: [/--session-duration/, /900 and 43200/, /got 100/] });
   });
 
-  for (const [flag, ...value] of [['--pkcs11-lib', '/usr/lib/softhsm/libsofthsm2.so'], ['--reuse-pin'], ['--tpm-key-password', PASSWORD], ['--no-tpm-key-password'], ['--cert-selector', 'Key=x,Value=y']]) {
-    test(`${flag} refused as NOT_SUPPORTED`, async () => {
-      await expectError([...id(), ...ARNS(), flag!, ...value, ...endpoint], { code: 'NOT_SUPPORTED', says: [new RegExp(flag!), /not supported/, /PEM, DER or PKCS#12/] });
+  for (const [flag, ...value] of [['--cert-selector', 'Key=x,Value=y'], ['--system-store-name', 'MY']]) {
+    test(`${flag} refused on Linux, naming the macOS / Windows stores`, async () => {
+      await expectError([...id(), ...ARNS(), flag!, ...value, ...endpoint], { code: 'NOT_SUPPORTED', says: [new RegExp(flag!), /not supported on Linux/, /Windows certificate store/, /pkcs11: URI/] });
     });
   }
 
-  test('pkcs11: URIs and TPM handles refused as NOT_SUPPORTED', async () => {
-    await expectError(['--certificate', 'pkcs11:token=workload;object=cert', '--private-key', pki.ec256.key, ...ARNS(), ...endpoint], { code: 'NOT_SUPPORTED', says: [/--certificate/, /PKCS#11/, /PEM, DER or PKCS#12 file/] });
-    await expectError(['--certificate', pki.ec256.cert, '--private-key', 'pkcs11:token=workload;object=key;type=private', ...ARNS(), ...endpoint], { code: 'NOT_SUPPORTED', says: [/--private-key/, /PKCS#11/] });
-    await expectError(['--certificate', pki.ec256.cert, '--private-key', 'handle:0x81000001', ...ARNS(), ...endpoint], { code: 'NOT_SUPPORTED', says: [/--private-key/, /TPM/] });
+  test('hardware-key inputs that are malformed: a bad pkcs11: URI, a handle outside the persistent range, a handle as certificate, both TPM password flags', async () => {
+    await expectError(['--certificate', 'pkcs11:token=workload;objet=cert', ...ARNS(), ...endpoint], { code: 'CONFIG_INVALID', says: [/--certificate/, /PKCS#11 URI/, /unknown path attribute "objet"/] });
+    await expectError(['--certificate', pki.ec256.cert, '--private-key', 'handle:0x01000001', ...ARNS(), ...endpoint], { code: 'CONFIG_INVALID', says: [/persistent TPM handle/, /0x81000000/] });
+    await expectError(['--certificate', 'handle:0x81000001', ...ARNS(), ...endpoint], { code: 'CONFIG_INVALID', says: [/--certificate/, /only --private-key takes/] });
+    await expectError([...id(), ...ARNS(), '--tpm-key-password', PASSWORD, '--no-tpm-key-password', ...endpoint], { code: 'CONFIG_INVALID', says: [/only one of --tpm-key-password and --no-tpm-key-password/] });
   });
 });
 
