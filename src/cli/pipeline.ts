@@ -8,7 +8,7 @@ import type { Identity } from '../core/identity.js';
 import type { Logger } from '../core/logger.js';
 import type { Options } from '../config/parse.js';
 import type { IdentityConfig } from '../identity/index.js';
-import { CredentialRefresher, hashIdentityFiles, IdentityWatcher, lifetimeWarning } from '../refresh/index.js';
+import { CredentialRefresher, hashIdentityInputs, IdentityWatcher, lifetimeWarning } from '../refresh/index.js';
 import type { AttemptEvent } from '../session/index.js';
 import { REFRESHER_RETRY_POLICY, type RetryPolicy } from '../session/retry.js';
 import type { IssuanceInfo } from '../chain/source.js';
@@ -71,39 +71,54 @@ export interface IdentityHolder {
   stop(): void;
 }
 
-export async function createIdentityHolder(opts: Options, io: CliIo, logger: Logger, hooks: Pick<PipelineHooks, 'onIdentity' | 'onIdentityFailure'> = {}): Promise<IdentityHolder> {
+export async function createIdentityHolder(
+  opts: Options,
+  io: CliIo,
+  logger: Logger,
+  hooks: Pick<PipelineHooks, 'onIdentity' | 'onIdentityFailure'> = {},
+): Promise<IdentityHolder> {
   const idCfg = identityConfigFrom(opts, true, io);
   const load = identityLoader(idCfg, io, logger);
   const paths = filePaths(idCfg);
+  // A certificate on a PKCS#11 token is watched through the token (it is public: no PIN).
+  const tokenCert = idCfg.certificate.kind === 'pkcs11' ? idCfg.certificate : undefined;
+  const extra =
+    tokenCert !== undefined
+      ? async (): Promise<Buffer> => {
+          const { loadHardwareCertificate } = await import('../identity/hardware.js');
+          return (await loadHardwareCertificate(tokenCert, idCfg.hardware ?? { cache: {} })).leaf.raw;
+        }
+      : undefined;
+  const watched = paths.length > 0 || extra !== undefined;
   // Hash before loading, so a rotation racing start-up shows as a change on the first poll.
-  const initialHash = paths.length > 0 ? await hashIdentityFiles(paths).catch(() => undefined) : undefined;
+  const initialHash = watched ? await hashIdentityInputs(paths, extra).catch(() => undefined) : undefined;
   let identity = await load();
   hooks.onIdentity?.(identity, false);
   const listeners: Array<(next: Identity) => void> = [];
   // Certificates outlive no long-running process: follow rotation, or the sidecar would sign
   // with the old certificate until it expires and then fail for good.
-  const watcher =
-    paths.length > 0
-      ? new IdentityWatcher({
-          paths,
-          load,
-          clock: io.clock,
-          timers: io.timers,
-          logger,
-          pollIntervalMs: (opts.ranged('identity-poll-interval', 1, 86400) ?? 10) * 1000,
-          onReload: (next) => {
-            identity = next;
-            hooks.onIdentity?.(next, true);
-            logger.info('certificate reloaded; refreshing credentials with the new identity', {
-              fingerprint: next.fingerprint,
-              serial: next.serialDecimal,
-              notAfter: new Date(next.notAfter).toISOString(),
-            });
-            for (const l of listeners) l(next);
-          },
-          ...(hooks.onIdentityFailure !== undefined ? { onReloadFailed: hooks.onIdentityFailure } : {}),
-        })
-      : undefined;
+  const watcher = watched
+    ? new IdentityWatcher({
+        paths,
+        ...(extra !== undefined ? { extra } : {}),
+        load,
+        clock: io.clock,
+        timers: io.timers,
+        logger,
+        pollIntervalMs: (opts.ranged('identity-poll-interval', 1, 86400) ?? 10) * 1000,
+        onReload: (next) => {
+          identity = next;
+          hooks.onIdentity?.(next, true);
+          logger.info('certificate reloaded; refreshing credentials with the new identity', {
+            fingerprint: next.fingerprint,
+            serial: next.serialDecimal,
+            notAfter: new Date(next.notAfter).toISOString(),
+          });
+          for (const l of listeners) l(next);
+        },
+        ...(hooks.onIdentityFailure !== undefined ? { onReloadFailed: hooks.onIdentityFailure } : {}),
+      })
+    : undefined;
   let started = false;
   return {
     identity: () => identity,

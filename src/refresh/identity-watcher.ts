@@ -47,6 +47,11 @@ export type CheckResult =
 export interface IdentityWatcherOptions {
   /** The files the identity is loaded from (certificate, key, intermediates...). */
   paths: readonly string[];
+  /**
+   * Identity content that is not in a file: the certificate on a PKCS#11 token, read
+   * through the token. Hashed with the files; a failure to read it is a failed check.
+   */
+  extra?: () => Promise<Buffer>;
   /** Loads and validates the identity (throws unless certificate and key parse and match). */
   load: () => Promise<Identity>;
   /** Called with each new identity (different leaf or chain). */
@@ -91,6 +96,14 @@ export async function hashIdentityFiles(
   return h.digest('hex');
 }
 
+/** hashIdentityFiles, plus content read from elsewhere (a token's certificate) when given. */
+export async function hashIdentityInputs(paths: readonly string[], extra: (() => Promise<Buffer>) | undefined, maxFileBytes: number = MAX_IDENTITY_FILE_BYTES): Promise<string> {
+  const files = await hashIdentityFiles(paths, maxFileBytes);
+  if (extra === undefined) return files;
+  const data = await extra();
+  return createHash('sha256').update(files).update(u32(data.length)).update(data).digest('hex');
+}
+
 /** Identity equality for reload purposes: the leaf and every intermediate. */
 export function identityKey(identity: Identity): string {
   return [identity.fingerprint, ...identity.chain.map((c) => c.fingerprint256)].join('/');
@@ -98,6 +111,7 @@ export function identityKey(identity: Identity): string {
 
 export class IdentityWatcher {
   private readonly paths: readonly string[];
+  private readonly extra: (() => Promise<Buffer>) | undefined;
   private readonly load: () => Promise<Identity>;
   private readonly onReload: (identity: Identity) => void;
   private readonly onReloadFailed: ((err: unknown) => void) | undefined;
@@ -118,10 +132,11 @@ export class IdentityWatcher {
   private queued: Promise<CheckResult> | undefined;
 
   constructor(options: IdentityWatcherOptions) {
-    if (options.paths.length === 0) {
+    if (options.paths.length === 0 && options.extra === undefined) {
       throw new SidecarError('CONFIG_INVALID', 'the identity watcher needs at least one file path; pass the certificate and key paths');
     }
     this.paths = [...options.paths];
+    this.extra = options.extra;
     this.load = options.load;
     this.onReload = options.onReload;
     this.onReloadFailed = options.onReloadFailed;
@@ -181,7 +196,7 @@ export class IdentityWatcher {
     if (this.stopped) return 'stopped';
     let hash: string;
     try {
-      hash = await hashIdentityFiles(this.paths, this.maxBytes);
+      hash = await hashIdentityInputs(this.paths, this.extra, this.maxBytes);
     } catch (err) {
       if (this.stopped) return 'stopped';
       // A symlink swap or a delete-and-recreate can leave a path missing for an instant.

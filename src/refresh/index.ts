@@ -26,6 +26,7 @@ export {
   IdentityWatcher,
   MAX_IDENTITY_FILE_BYTES,
   hashIdentityFiles,
+  hashIdentityInputs,
   identityKey,
 } from './identity-watcher.js';
 export type { CheckResult, IdentityWatcherOptions, WatchStart } from './identity-watcher.js';

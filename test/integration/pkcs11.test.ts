@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_PROFILE_ARN, DEFAULT_REGION, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/index.js';
 import { cleanup, cliEnv, runCli, startTestEmulator, writePki, type PkiFiles } from '../helpers/harness.js';
-import { assertServable, imdsCredentials, imdsToken, readyz, startServe, waitUntil, type HttpAnswer, type ServedCredentials } from '../helpers/serve-fixture.js';
+import { assertServable, imdsCredentials, imdsToken, logLines, readyz, startServe, waitUntil, type HttpAnswer, type ServedCredentials } from '../helpers/serve-fixture.js';
 import { startVerifier, type RunningVerifier } from '../helpers/independent-verifier.js';
 import { createSoftHsm, SOFTHSM_LIB, USER_PIN, type SoftHsm } from '../helpers/softhsm.js';
 
@@ -204,6 +204,30 @@ describe('serve with a key on the token', () => {
     assert.equal(serve.cli.proc.exitCode, null, 'serve kept running');
     const leaks = serve.cli.stderr().split('\n').filter((l) => l.includes(USER_PIN));
     assert.deepEqual(leaks, [], 'the PIN is never logged');
+  });
+});
+
+describe('certificate rotation on the token', () => {
+  test('serve follows a certificate (and key) replaced on the token, without a restart', async (t) => {
+    const first = await pki.leaf('rot-first', 'ec-p256', { underRoot: true });
+    const second = await pki.leaf('rot-second', 'ec-p256', { underRoot: true });
+    hsm.importKey(TOKEN, first.issued.keyPem, 'rot-key', '09');
+    hsm.importCertificate(TOKEN, first.issued.certPem, 'rot-cert', '09');
+    const serve = await startServe(['--certificate', `pkcs11:token=${TOKEN};object=rot-cert?pin-source=${pinFile}`, '--identity-poll-interval', '1', '--rotation-jitter', '0', '--log-format', 'json'], {
+      env: { ...emu.env, ...hsm.env, ROLESANYWHERE_PKCS11_LIB: SOFTHSM_LIB },
+    });
+    t.after(() => serve.cli.stop());
+    await waitUntil(async () => (await readyz(serve.ops!)).status === 200, 'first credentials');
+    // The administrator replaces both on the token, keeping the labels and the id.
+    hsm.deleteObject(TOKEN, 'cert', 'rot-cert');
+    hsm.deleteObject(TOKEN, 'privkey', 'rot-key');
+    hsm.importKey(TOKEN, second.issued.keyPem, 'rot-key', '09');
+    hsm.importCertificate(TOKEN, second.issued.certPem, 'rot-cert', '09');
+    const serial = BigInt(`0x${second.issued.cert.serialNumber}`).toString(10);
+    await waitUntil(() => logLines(serve.cli.stderr()).some((l) => l.msg === 'certificate reloaded; refreshing credentials with the new identity' && l.serial === serial), 'the reload to the new certificate', 30_000);
+    const okAtReload = emu.stats().createSession.ok;
+    await waitUntil(() => emu.stats().createSession.ok > okAtReload || logLines(serve.cli.stderr()).filter((l) => l.msg === 'credentials issued').length >= 2, 'a CreateSession signed by the new key', 30_000);
+    assertServable(await imdsCredentials(serve.imds!, await imdsToken(serve.imds!)), 'credentials after the rotation');
   });
 });
 
