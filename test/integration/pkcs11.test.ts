@@ -177,6 +177,21 @@ describe('the independent verifier accepts signatures made by the token', () => 
 });
 
 describe('serve with a key on the token', () => {
+  for (const [name, id] of LEAVES) {
+    for (const certOnToken of [true, false]) {
+      test(`${name}: serve answers IMDS with credentials, certificate ${certOnToken ? 'on the token' : 'in a file'}`, async (t) => {
+        const identity = certOnToken
+          ? ['--certificate', `pkcs11:token=${TOKEN};object=cert-${name}?pin-source=${pinFile}`]
+          : ['--certificate', pki[name].cert, '--private-key', `pkcs11:token=${TOKEN};id=%${id}?pin-source=${pinFile}`];
+        const serve = await startServe([...identity, ...chainFor(name)], { env: { ...emu.env, ...hsm.env, ROLESANYWHERE_PKCS11_LIB: SOFTHSM_LIB } });
+        t.after(() => serve.cli.stop());
+        await waitUntil(async () => (await readyz(serve.ops!)).status === 200, 'first credentials');
+        const c = assertServable(await imdsCredentials(serve.imds!, await imdsToken(serve.imds!)), name);
+        assert.match(c.AccessKeyId, /^ASIA/);
+      });
+    }
+  }
+
   test('serves credentials, keeps them while the token is gone, and signs again once it is back', async (t) => {
     // Credentials of 20 s, refreshed with 5 s left: several CreateSessions while the test runs.
     const shortEmu = await startTestEmulator(pki, { credentialLifetimeSeconds: 20 });
