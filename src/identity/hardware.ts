@@ -90,14 +90,13 @@ async function signerFor(inp: HardwareInputs, hw: HardwareOptions, cert: Awaited
     }
     const uri = key?.uri ?? (inp.certificate as Pkcs11Ref).uri;
     const session = key !== undefined ? sessionFor(key, hw) : cert.session!;
-    const pin = pinProvider(uri, hw, describePkcs11Uri(uri));
     return tokenSigner({
       uri: { ...uri, type: 'private' },
       session,
       certificate: cert.leaf,
       ...(cert.tokenId !== undefined && key === undefined ? { certificateId: cert.tokenId } : {}),
       explicit: key !== undefined && (key.uri.object !== undefined || key.uri.id !== undefined),
-      contextPin: async () => (hw.reusePin === true ? pin() : hw.prompt?.(`PIN for the key on ${describePkcs11Uri(uri)} (asked at every signature): `)),
+      contextPin: async () => (hw.reusePin === true ? session.pin() : hw.prompt?.(`PIN for the key on ${describePkcs11Uri(uri)} (asked at every signature): `)),
       certLabel: cert.label,
     });
   }

@@ -368,10 +368,14 @@ export function buildCertificateInfo(input: Pick<BuildIdentityInput, 'certData' 
   }
   const fromIntermediates =
     input.intermediatesData === undefined ? [] : parseCertificates(input.intermediatesData, input.intermediatesLabel ?? 'the intermediates');
+  return certificateInfoOf(leaf, [...rest, ...fromIntermediates], certLabel);
+}
+
+function certificateInfoOf(leaf: X509Certificate, others: readonly X509Certificate[], label: string): CertificateInfo {
   const { notBefore, notAfter } = validity(leaf);
   return Object.freeze({
     certificate: leaf,
-    chain: Object.freeze(orderChain(leaf, [...rest, ...fromIntermediates], certLabel)),
+    chain: Object.freeze(orderChain(leaf, others, label)),
     serialDecimal: serialToDecimal(leaf.serialNumber),
     fingerprint: certificateFingerprint(leaf),
     notBefore,
@@ -385,16 +389,7 @@ export async function loadCertificateOnly(cfg: IdentityConfig, deps: LoadIdentit
   if (!isByteInput(cfg.certificate)) {
     const { loadHardwareCertificate } = await import('./hardware.js');
     const { leaf, label } = await loadHardwareCertificate(cfg.certificate, hardwareOf(cfg));
-    const rest = inter === undefined ? [] : parseCertificates(inter.data, inter.label);
-    const { notBefore, notAfter } = validity(leaf);
-    return Object.freeze({
-      certificate: leaf,
-      chain: Object.freeze(orderChain(leaf, rest, label)),
-      serialDecimal: serialToDecimal(leaf.serialNumber),
-      fingerprint: certificateFingerprint(leaf),
-      notBefore,
-      notAfter,
-    });
+    return certificateInfoOf(leaf, inter === undefined ? [] : parseCertificates(inter.data, inter.label), label);
   }
   return buildCertificateInfo({
     certData: cert!.data,

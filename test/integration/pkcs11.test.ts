@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { DEFAULT_PROFILE_ARN, DEFAULT_REGION, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/index.js';
 import { cleanup, cliEnv, runCli, startTestEmulator, writePki, type PkiFiles } from '../helpers/harness.js';
 import { assertServable, imdsCredentials, imdsToken, logLines, readyz, startServe, waitUntil, type HttpAnswer, type ServedCredentials } from '../helpers/serve-fixture.js';
+import { assertCredentialProcessOutput, assertOneLineError } from '../helpers/cli-result.js';
 import { startVerifier, type RunningVerifier } from '../helpers/independent-verifier.js';
 import { createSoftHsm, SOFTHSM_LIB, USER_PIN, type SoftHsm } from '../helpers/softhsm.js';
 
@@ -55,35 +56,18 @@ function chainFor(name: string): string[] {
   return name === 'ec256' ? [] : ['--intermediates', pki.intermediatePem];
 }
 
-function assertCredentials(r: { code: number | null; stdout: string; stderr: string }, what: string): void {
-  assert.equal(r.code, 0, `${what}: ${r.stderr}`);
-  const c = JSON.parse(r.stdout) as { Version: number; AccessKeyId: string; SecretAccessKey: string; SessionToken: string };
-  assert.equal(c.Version, 1);
-  assert.match(c.AccessKeyId, /^ASIA/);
-  assert.ok(c.SecretAccessKey.length > 20 && c.SessionToken.length > 20);
-}
-
-function assertOneLineError(r: { code: number | null; stdout: string; stderr: string }, re: RegExp, what: string): void {
-  assert.notEqual(r.code, 0, what);
-  assert.equal(r.stdout, '', `${what}: nothing on stdout`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `${what}: one line, got ${r.stderr}`);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, `${what}: no stack trace`);
-  assert.match(r.stderr, re, what);
-  assert.ok(!r.stderr.includes(USER_PIN), `${what}: the PIN is not printed`);
-}
 
 describe('credential-process with keys on a SoftHSM2 token', () => {
   for (const [name, id] of LEAVES) {
     test(`${name}: certificate and key on the token (key found by the certificate's CKA_ID)`, async () => {
       const r = await runCli(['credential-process', '--no-cache', '--certificate', `pkcs11:token=${TOKEN};object=cert-${name}?pin-source=${pinFile}`, ...chainFor(name)], { env: env() });
-      assertCredentials(r, name);
+      assertCredentialProcessOutput(r, name);
     });
     test(`${name}: certificate in a file, key on the token by id, PIN from ROLESANYWHERE_PKCS11_PIN`, async () => {
       const r = await runCli(['credential-process', '--no-cache', '--certificate', pki[name].cert, '--private-key', `pkcs11:token=${TOKEN};id=%${id}`, ...chainFor(name)], {
         env: env({ ROLESANYWHERE_PKCS11_PIN: USER_PIN }),
       });
-      assertCredentials(r, name);
+      assertCredentialProcessOutput(r, name);
     });
   }
 
@@ -91,15 +75,15 @@ describe('credential-process with keys on a SoftHSM2 token', () => {
     const r = await runCli(['credential-process', '--no-cache', '--certificate', `pkcs11:token=${TOKEN};object=cert-rsa;pin-value=${USER_PIN}`.replace(';pin-value', '?pin-value'), '--intermediates', pki.intermediatePem], {
       env: env(),
     });
-    assertCredentials(r, 'rsa with intermediates');
+    assertCredentialProcessOutput(r, 'rsa with intermediates');
   });
 
   test('the cache keys on the certificate read from the token: a second call is served from it', async () => {
     const args = ['credential-process', '--cache-dir', join(hsm.dir, 'cache'), '--certificate', `pkcs11:token=${TOKEN};object=cert-ec256?pin-source=${pinFile}`];
     const a = await runCli(args, { env: env() });
     const b = await runCli(args, { env: env() });
-    assertCredentials(a, 'first');
-    assertCredentials(b, 'second');
+    assertCredentialProcessOutput(a, 'first');
+    assertCredentialProcessOutput(b, 'second');
     const id = (r: { stdout: string }): string => (JSON.parse(r.stdout) as { AccessKeyId: string }).AccessKeyId;
     assert.equal(id(a), id(b));
   });
@@ -118,21 +102,21 @@ describe('credential-process with keys on a SoftHSM2 token', () => {
 
   test('errors: wrong PIN, missing object, ambiguous object, missing token, bad library, no PIN', async () => {
     const wrong = await runCli(['credential-process', '--no-cache', '--certificate', `pkcs11:token=${TOKEN};object=cert-rsa?pin-value=000000`], { env: env() });
-    assertOneLineError(wrong, /PIN for .* is wrong/, 'wrong PIN');
+    assertOneLineError(wrong, /PIN for .* is wrong/, 'wrong PIN', [USER_PIN]);
     const missing = await runCli(['credential-process', '--no-cache', '--certificate', `pkcs11:token=${TOKEN};object=nope?pin-source=${pinFile}`], { env: env() });
-    assertOneLineError(missing, /no certificate matches .*object=nope.*certificates there: .*cert-rsa/, 'missing object');
+    assertOneLineError(missing, /no certificate matches .*object=nope.*certificates there: .*cert-rsa/, 'missing object', [USER_PIN]);
     const ambiguous = await runCli(['credential-process', '--no-cache', '--certificate', `pkcs11:token=${TOKEN}?pin-source=${pinFile}`], { env: env() });
-    assertOneLineError(ambiguous, /3 certificates match pkcs11:token=workload.*add object= or id= to the URI/, 'ambiguous object');
+    assertOneLineError(ambiguous, /3 certificates match pkcs11:token=workload.*add object= or id= to the URI/, 'ambiguous object', [USER_PIN]);
     for (const o of ['object=cert-rsa;id=%01', 'object=cert-ec256;id=%02', 'object=cert-ec384;id=%03']) assert.ok(ambiguous.stderr.includes(o), `the ambiguous objects are named: ${o}`);
     const noToken = await runCli(['credential-process', '--no-cache', '--certificate', `pkcs11:token=absent;object=cert-rsa?pin-source=${pinFile}`], { env: env() });
-    assertOneLineError(noToken, /no token matches pkcs11:token=absent .*tokens present: .*check token= in the URI/, 'missing token');
+    assertOneLineError(noToken, /no token matches pkcs11:token=absent .*tokens present: .*check token= in the URI/, 'missing token', [USER_PIN]);
     assert.ok(noToken.stderr.includes('"workload"') && noToken.stderr.includes('"spare"'), `the tokens present are named: ${noToken.stderr}`);
     const badLib = await runCli(['credential-process', '--no-cache', '--pkcs11-lib', '/nonexistent/libnothing.so', '--certificate', `pkcs11:token=${TOKEN};object=cert-rsa`], { env: env() });
-    assertOneLineError(badLib, /PKCS#11 library \/nonexistent\/libnothing\.so could not be loaded.*--pkcs11-lib/, 'bad library');
+    assertOneLineError(badLib, /PKCS#11 library \/nonexistent\/libnothing\.so could not be loaded.*--pkcs11-lib/, 'bad library', [USER_PIN]);
     const noPin = await runCli(['credential-process', '--no-cache', '--certificate', `pkcs11:token=${TOKEN};object=cert-rsa`], { env: env() });
-    assertOneLineError(noPin, /needs its user PIN: add pin-source=/, 'no PIN without a terminal');
+    assertOneLineError(noPin, /needs its user PIN: add pin-source=/, 'no PIN without a terminal', [USER_PIN]);
     const badUri = await runCli(['credential-process', '--no-cache', '--certificate', 'pkcs11:token=a;bogus=1'], { env: env() });
-    assertOneLineError(badUri, /not a valid PKCS#11 URI.*unknown path attribute "bogus"/, 'bad URI');
+    assertOneLineError(badUri, /not a valid PKCS#11 URI.*unknown path attribute "bogus"/, 'bad URI', [USER_PIN]);
   });
 });
 
@@ -169,7 +153,7 @@ describe('the independent verifier accepts signatures made by the token', () => 
         ],
         { env: cliEnv({ ...hsm.env, ROLESANYWHERE_PKCS11_LIB: SOFTHSM_LIB }) },
       );
-      assertCredentials(r, name);
+      assertCredentialProcessOutput(r, name);
       const log = await verifier.log();
       assert.equal(log.at(-1)?.status, 201);
     });

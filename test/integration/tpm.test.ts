@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_PROFILE_ARN, DEFAULT_REGION, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/index.js';
 import { cleanup, cliEnv, runCli, startTestEmulator, writePki, type PkiFiles } from '../helpers/harness.js';
+import { assertCredentialProcessOutput, assertOneLineError } from '../helpers/cli-result.js';
 import { startVerifier } from '../helpers/independent-verifier.js';
 import { createPersistentKey, createTss2Key, issueForTpmKey, startSoftTpm, type SoftTpm } from '../helpers/swtpm.js';
 
@@ -47,38 +48,24 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
   return cliEnv({ ...emu.env, ...tpm.env, ...extra });
 }
 
-function assertCredentials(r: { code: number | null; stdout: string; stderr: string }, what: string): void {
-  assert.equal(r.code, 0, `${what}: ${r.stderr}`);
-  const c = JSON.parse(r.stdout) as { Version: number; AccessKeyId: string };
-  assert.equal(c.Version, 1);
-  assert.match(c.AccessKeyId, /^ASIA/);
-}
-
-function assertOneLineError(r: { code: number | null; stdout: string; stderr: string }, re: RegExp, what: string): void {
-  assert.notEqual(r.code, 0, what);
-  assert.equal(r.stdout, '', `${what}: nothing on stdout`);
-  assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: one line, got ${r.stderr}`);
-  assert.match(r.stderr, re, what);
-  assert.ok(!r.stderr.includes(PASSWORD), `${what}: the password is not printed`);
-}
 
 describe('credential-process with TPM keys', () => {
   for (const name of ['rsa', 'p256', 'p384'] as const) {
     test(`TSS2 PEM ${name}`, async () => {
       const r = await runCli(['credential-process', '--no-cache', '--certificate', keys[name]!.cert, '--private-key', keys[name]!.key], { env: env() });
-      assertCredentials(r, name);
+      assertCredentialProcessOutput(r, name);
     });
   }
 
   test('TSS2 PEM with a password from ROLESANYWHERE_TPM_KEY_PASSWORD, and from --tpm-key-password', async () => {
     const args = ['credential-process', '--no-cache', '--certificate', keys.pw!.cert, '--private-key', keys.pw!.key];
-    assertCredentials(await runCli(args, { env: env({ ROLESANYWHERE_TPM_KEY_PASSWORD: PASSWORD }) }), 'env password');
-    assertCredentials(await runCli([...args, '--tpm-key-password', PASSWORD], { env: env() }), 'flag password');
+    assertCredentialProcessOutput(await runCli(args, { env: env({ ROLESANYWHERE_TPM_KEY_PASSWORD: PASSWORD }) }), 'env password');
+    assertCredentialProcessOutput(await runCli([...args, '--tpm-key-password', PASSWORD], { env: env() }), 'flag password');
   });
 
   test('a persistent handle', async () => {
     const r = await runCli(['credential-process', '--no-cache', '--certificate', keys.handle!.cert, '--private-key', keys.handle!.key], { env: env() });
-    assertCredentials(r, 'handle');
+    assertCredentialProcessOutput(r, 'handle');
   });
 
   test('sign-string signs in the TPM', async () => {
@@ -92,17 +79,19 @@ describe('credential-process with TPM keys', () => {
 
   test('errors: wrong password, no password, another key\'s certificate, missing handle, no TPM', async () => {
     const base = ['credential-process', '--no-cache', '--certificate', keys.pw!.cert, '--private-key', keys.pw!.key];
-    assertOneLineError(await runCli([...base, '--tpm-key-password', 'wrong'], { env: env() }), /TPM refused the password of key/, 'wrong password');
-    assertOneLineError(await runCli(base, { env: env() }), /needs its password: pass --tpm-key-password/, 'no password');
+    assertOneLineError(await runCli([...base, '--tpm-key-password', 'wrong'], { env: env() }), /TPM refused the password of key/, 'wrong password', [PASSWORD]);
+    assertOneLineError(await runCli(base, { env: env() }), /needs its password: pass --tpm-key-password/, 'no password', [PASSWORD]);
     assertOneLineError(
       await runCli(['credential-process', '--no-cache', '--certificate', keys.rsa!.cert, '--private-key', keys.p256!.key], { env: env() }),
       /does not belong to certificate CN=tpm-rsa/,
       'mismatch',
+      [PASSWORD],
     );
     assertOneLineError(
       await runCli(['credential-process', '--no-cache', '--certificate', keys.handle!.cert, '--private-key', 'handle:0x81000099'], { env: env() }),
       /not a key this TPM can load/,
       'missing handle',
+      [PASSWORD],
     );
     const copy = join(tpm.dir, 'copy.tss2.pem');
     copyFileSync(keys.p256!.key, copy);
@@ -110,8 +99,9 @@ describe('credential-process with TPM keys', () => {
       await runCli(['credential-process', '--no-cache', '--certificate', keys.p256!.cert, '--private-key', copy], { env: env({ TPM2OPENSSL_TCTI: 'swtpm:host=127.0.0.1,port=1' }) }),
       /TPM could not be reached/,
       'no TPM',
+      [PASSWORD],
     );
-    assertOneLineError(await runCli(['credential-process', '--certificate', 'x.pem', '--cert-selector', 'Subject=CN=a'], { env: env() }), /macOS Keychain or the Windows certificate store/, 'cert-selector');
+    assertOneLineError(await runCli(['credential-process', '--certificate', 'x.pem', '--cert-selector', 'Subject=CN=a'], { env: env() }), /macOS Keychain or the Windows certificate store/, 'cert-selector', [PASSWORD]);
   });
 });
 
@@ -123,7 +113,7 @@ test('the independent verifier accepts the TPM\'s signatures', async () => {
         ['credential-process', '--no-cache', '--endpoint', verifier.endpoint, '--trust-anchor-arn', DEFAULT_TRUST_ANCHOR_ARN, '--profile-arn', DEFAULT_PROFILE_ARN, '--role-arn', DEFAULT_ROLE_ARN, '--certificate', keys[name]!.cert, '--private-key', keys[name]!.key],
         { env: cliEnv(tpm.env) },
       );
-      assertCredentials(r, name);
+      assertCredentialProcessOutput(r, name);
       assert.equal((await verifier.log()).at(-1)?.status, 201);
     }
   } finally {

@@ -144,7 +144,8 @@ export class TokenSession {
   constructor(
     private readonly library: Pkcs11Library,
     private readonly uri: Pkcs11Uri,
-    private readonly pin: PinProvider,
+    /** The user PIN's provider (also the context-specific PIN with --reuse-pin). */
+    readonly pin: PinProvider,
   ) {
     this.label = `PKCS#11 ${describePkcs11Uri({ ...tokenPart(uri) })} (library ${library.path})`;
   }

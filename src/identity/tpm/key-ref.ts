@@ -1,6 +1,7 @@
 /** How a TPM key is named: a TSS2 PEM file, or a persistent handle. Pure. */
 import { SidecarError } from '../../core/errors.js';
 import { children, readTlv, TAG_OID, TAG_SEQUENCE } from '../der.js';
+import { parsePemBlocks } from '../pem.js';
 
 export const TSS2_PEM_HEADER = '-----BEGIN TSS2 PRIVATE KEY-----';
 
@@ -26,10 +27,13 @@ export function parseTpmHandle(value: string): number | undefined {
  * does not say or cannot be read (openssl then decides).
  */
 export function tss2EmptyAuth(data: Buffer): boolean | undefined {
-  const text = data.toString('latin1');
-  const m = /-----BEGIN TSS2 PRIVATE KEY-----([A-Za-z0-9+/=\s]+)-----END TSS2 PRIVATE KEY-----/.exec(text);
-  if (m === null) return undefined;
-  const der = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+  let der: Buffer | undefined;
+  try {
+    der = parsePemBlocks(data, { maxBlocks: 4, label: 'the TPM key' }).find((b) => b.type === 'TSS2 PRIVATE KEY')?.der;
+  } catch {
+    return undefined;
+  }
+  if (der === undefined) return undefined;
   const top = readTlv(der, 0);
   if (top === undefined || top.tag !== TAG_SEQUENCE) return undefined;
   const [type, second] = children(der, top, 3);
