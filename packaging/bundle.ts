@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { build, type Metafile, type Plugin } from 'esbuild';
+import { build, type Message, type Metafile, type Plugin } from 'esbuild';
 import { CERTS_EXAMPLE_FILES } from '../src/cli/certs-example.js';
 
 export interface BundleResult {
@@ -76,11 +76,10 @@ export async function bundleCli(root: string, outFile: string, o: { certsExample
   const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   const certsExample: Record<string, string> = {};
   if (o.certsExample) for (const name of CERTS_EXAMPLE_FILES) certsExample[name] = await readFile(join(root, 'certs-example', name), 'utf8');
-  // The key-derivation worker, bundled first into one script the main bundle carries.
-  const worker = await build({
+  // One Node 20 CommonJS build for both. Smaller source is less to parse at every start;
+  // names kept because error classes report their constructor's name.
+  const common = {
     absWorkingDir: root,
-    entryPoints: [join(root, 'src/identity/key-derivation-worker.ts')],
-    write: false,
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -89,39 +88,34 @@ export async function bundleCli(root: string, outFile: string, o: { certsExample
     keepNames: true,
     legalComments: 'none',
     logLevel: 'silent',
+  } as const;
+  const warningsOf = (what: string, warnings: readonly Message[]): void => {
+    // Every warning is a defect here (an import.meta left in CommonJS would be empty, a
+    // require() esbuild cannot follow would fail inside the executable).
+    if (warnings.length > 0) throw new Error(`esbuild warnings${what}:\n${warnings.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`).join('\n')}`);
+  };
+  // The key-derivation worker, bundled first into one script the main bundle carries.
+  const worker = await build({
+    ...common,
+    entryPoints: [join(root, 'src/identity/key-derivation-worker.ts')],
+    write: false,
     // The worker imports key-derivation.ts too but never starts a worker of its own.
     plugins: [shimPlugin(root), workerSourcePlugin('')],
   });
-  if (worker.warnings.length > 0) {
-    throw new Error(`esbuild warnings (worker):\n${worker.warnings.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`).join('\n')}`);
-  }
+  warningsOf(' (worker)', worker.warnings);
   const workerCode = worker.outputFiles[0]!.text;
   const result = await build({
-    absWorkingDir: root,
+    ...common,
     entryPoints: [join(root, 'cmd/rolesanywhere-sidecar.ts')],
     outfile: outFile,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    // Smaller source is less to parse at every start; names kept because error classes
-    // report their constructor's name.
-    minify: true,
-    keepNames: true,
-    legalComments: 'none',
     metafile: true,
-    logLevel: 'silent',
     define: {
       ROLESANYWHERE_SIDECAR_VERSION: JSON.stringify(pkg.version),
       ROLESANYWHERE_SIDECAR_CERTS_EXAMPLE: JSON.stringify(certsExample),
     },
     plugins: [shimPlugin(root), workerSourcePlugin(workerCode)],
   });
-  // Every warning is a defect here (an import.meta left in CommonJS would be empty, a
-  // require() esbuild cannot follow would fail inside the executable).
-  if (result.warnings.length > 0) {
-    throw new Error(`esbuild warnings:\n${result.warnings.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`).join('\n')}`);
-  }
+  warningsOf('', result.warnings);
   const packageDirs = bundledPackageDirs(result.metafile);
   const packages: string[] = [];
   for (const dir of packageDirs) {
