@@ -56,9 +56,9 @@ export function envName(flag: string): string {
 
 export const FLAGS: readonly FlagSpec[] = [
   // identity
-  { name: 'certificate', type: 'string', arg: 'PATH', commands: IDENTITY, help: 'Workload certificate: PEM (leaf first, then chain), DER or PKCS#12 (.p12/.pfx); "-" reads standard input' },
+  { name: 'certificate', type: 'string', arg: 'PATH', commands: IDENTITY, help: 'Workload certificate: PEM (leaf first, then chain), DER or PKCS#12 (.p12/.pfx), or a pkcs11: URI of one on a token; "-" reads standard input' },
   { name: 'certificate-env', type: 'string', arg: 'NAME', commands: IDENTITY, help: 'Read the certificate (PEM, or base64 of PEM/DER/PKCS#12) from environment variable NAME, e.g. a CI variable' },
-  { name: 'private-key', type: 'string', arg: 'PATH', commands: KEYED, help: 'Private key: PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1 PEM (not needed with PKCS#12 or a combined PEM); "-" reads standard input' },
+  { name: 'private-key', type: 'string', arg: 'PATH', commands: KEYED, help: 'Private key: PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1 PEM (not needed with PKCS#12 or a combined PEM), a pkcs11: URI, or a TPM key (TSS2 PEM file, handle:0x81...); "-" reads standard input' },
   { name: 'private-key-env', type: 'string', arg: 'NAME', commands: KEYED, help: 'Read the private key (PEM or base64) from environment variable NAME' },
   { name: 'intermediates', type: 'string', arg: 'PATH', commands: IDENTITY, help: 'PEM bundle of intermediate CA certificates, sent in issuing order' },
   { name: 'intermediates-env', type: 'string', arg: 'NAME', commands: IDENTITY, help: 'Read the intermediates bundle (PEM or base64) from environment variable NAME' },
@@ -146,7 +146,7 @@ export const FLAGS: readonly FlagSpec[] = [
   // doctor
   { name: 'json', type: 'boolean', commands: ['doctor'], help: 'Print the checks as one JSON document instead of one line each' },
   // hardware-bound keys: PKCS#11 tokens and TPM 2.0
-  { name: 'pkcs11-lib', type: 'string', arg: 'PATH', default: 'p11-kit-proxy.so', commands: IDENTITY, help: 'PKCS#11 module for pkcs11: URIs in --certificate / --private-key (default p11-kit-proxy.so, which reaches every module p11-kit knows)' },
+  { name: 'pkcs11-lib', type: 'string', arg: 'PATH', default: 'p11-kit-proxy.so', commands: IDENTITY, help: 'PKCS#11 module for pkcs11: URIs in --certificate / --private-key (p11-kit-proxy.so reaches every module p11-kit knows)' },
   { name: 'pkcs11-pin', type: 'string', arg: 'PIN', commands: IDENTITY, help: 'User PIN of the PKCS#11 token when the URI has no pin-source= (prefer the environment variable: a command line is visible to other users)' },
   { name: 'reuse-pin', type: 'boolean', commands: IDENTITY, help: 'For a key with CKA_ALWAYS_AUTHENTICATE, log in with the user PIN again before each signature instead of asking' },
   { name: 'tpm-key-password', type: 'string', arg: 'PASSWORD', commands: KEYED, help: 'Authorisation value of the TPM key (TSS2 PEM or handle:0x81...) (prefer the environment variable)' },
