@@ -5,7 +5,7 @@
  * handle), and certificates for them issued by a test CA with the openssl command.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,13 +22,38 @@ export interface SoftTpm {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Resolves whether `port` can be bound on loopback right now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Two consecutive free ports below the kernel's ephemeral range (32768 and up), so that the
+ * outgoing connections of tests running beside this one cannot take the second port between
+ * the check and swtpm binding it.
+ */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = 20000 + 2 * randomInt(6000);
+    if ((await portFree(port)) && (await portFree(port + 1))) return port;
+  }
+}
+
+function spawnSwtpm(state: string, port: number): Promise<{ child: ChildProcess; stderr: () => string }> {
+  const child = spawn(
+    'swtpm',
+    ['socket', '--tpmstate', `dir=${state}`, '--tpm2', '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`, '--ctrl', `type=tcp,port=${port + 1},bindaddr=127.0.0.1`, '--flags', 'not-need-init,startup-clear'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('spawn', () => resolve({ child, stderr: () => err }));
   });
 }
 
@@ -38,42 +63,42 @@ export async function startSoftTpm(): Promise<SoftTpm> {
   const dir = tempDir('ras-swtpm-');
   const state = join(dir, 'state');
   mkdirSync(state);
-  // swtpm needs two consecutive ports (server, control).
-  let port = await freePort();
-  if (port > 65000) port = 40000 + (port % 20000);
-  const child: ChildProcess = spawn(
-    'swtpm',
-    ['socket', '--tpmstate', `dir=${state}`, '--tpm2', '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`, '--ctrl', `type=tcp,port=${port + 1},bindaddr=127.0.0.1`, '--flags', 'not-need-init,startup-clear'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
-  const tcti = `swtpm:host=127.0.0.1,port=${port}`;
-  const env = { TPM2OPENSSL_TCTI: tcti, TPM2TOOLS_TCTI: tcti };
-  const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env };
-  const tpm: SoftTpm = {
-    dir,
-    env,
-    openssl: (args, input) => execFileSync('openssl', [...args], { env: base, encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] }),
-    tools: (cmd, args) => execFileSync(cmd, [...args], { env: base, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-  // Wait until it answers.
-  for (let i = 0; ; i++) {
-    try {
-      tpm.tools('tpm2_getcap', ['properties-fixed']);
-      break;
-    } catch (e) {
-      if (i > 100 || child.exitCode !== null) throw new Error(`swtpm did not start: ${err} ${(e as Error).message}`);
-      await new Promise((r) => setTimeout(r, 50));
+  const failures: string[] = [];
+  // A port can still be taken between the check and swtpm's bind: start again on new ports.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePortPair();
+    const { child, stderr } = await spawnSwtpm(state, port);
+    const tcti = `swtpm:host=127.0.0.1,port=${port}`;
+    const env = { TPM2OPENSSL_TCTI: tcti, TPM2TOOLS_TCTI: tcti };
+    const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env };
+    const tpm: SoftTpm = {
+      dir,
+      env,
+      openssl: (args, input) => execFileSync('openssl', [...args], { env: base, encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] }),
+      tools: (cmd, args) => execFileSync(cmd, [...args], { env: base, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+      stop: () =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+    };
+    // Wait until it answers (or exits: a port taken after all).
+    for (let i = 0; ; i++) {
+      try {
+        tpm.tools('tpm2_getcap', ['properties-fixed']);
+        return tpm;
+      } catch (e) {
+        if (child.exitCode !== null || i > 200) {
+          failures.push(`port ${port}: ${stderr().trim() || (e as Error).message}`);
+          await tpm.stop();
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
   }
-  return tpm;
+  throw new Error(`swtpm did not start: ${failures.join('; ')}`);
 }
 
 const PROVIDERS = ['-provider', 'tpm2', '-provider', 'default'];
