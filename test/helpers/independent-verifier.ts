@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { REPO_ROOT } from './harness.js';
+import { skipOutsideCi } from './tools.js';
 
 export const VERIFIER_PY = join(REPO_ROOT, 'test', 'independent-verifier', 'verifier.py');
 
@@ -17,12 +18,17 @@ export function verifierPython(): string {
   return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 }
 
-/** Every python3 on this machine the verifier can run under (both, when both exist). */
+/**
+ * Every python3 on this machine the verifier can run under (both, when both exist). Under
+ * CI, where both are installed, a missing one fails instead of shrinking the list.
+ */
 export function availablePythons(): string[] {
   const out: string[] = [];
-  if (existsSync('/usr/bin/python3')) out.push('/usr/bin/python3');
   const pyenv = join(process.env.HOME ?? '/root', '.pyenv', 'shims', 'python3');
-  if (existsSync(pyenv)) out.push(pyenv);
+  for (const python of ['/usr/bin/python3', pyenv]) {
+    if (existsSync(python)) out.push(python);
+    else skipOutsideCi(`${python} is not installed`);
+  }
   if (out.length === 0) out.push('python3');
   return out;
 }

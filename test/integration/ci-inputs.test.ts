@@ -12,6 +12,7 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, cliEnv, runCli, startTestEmulator, tempDir, writePki, type LeafFiles, type PkiFiles } from '../helpers/harness.js';
+import { unavailable } from '../helpers/tools.js';
 
 type Emulator = Awaited<ReturnType<typeof startTestEmulator>>;
 
@@ -126,7 +127,7 @@ function haveOpenssl(): boolean {
 
 test('PKCS#12 (OpenSSL 3 default and -legacy) as base64 in a variable, password from ROLESANYWHERE_PKCS8_PASSWORD', async (t) => {
   if (!haveOpenssl()) {
-    t.skip('openssl is not installed here; CI has it');
+    unavailable(t, 'openssl is not installed here; CI has it');
     return;
   }
   const password = 'ci-p12-password';

@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { defaultEmulatorConfig, DEFAULT_PROFILE_ARN, DEFAULT_REGION, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { CLI, cleanup, cliEnv, runCli, tempDir, type CliResult } from '../helpers/harness.js';
 import { startVerifier, type RunningVerifier } from '../helpers/independent-verifier.js';
+import { unavailable } from '../helpers/tools.js';
 import { makeOpensslPki, makeTlsServer, writeLeafFormats, type LeafFormats, type OpensslLeaf, type OpensslPki, type TlsFiles } from '../helpers/openssl-pki.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -277,7 +278,7 @@ print(json.dumps({'method': c.method, 'accessKey': f.access_key, 'arn': r['Arn']
   ] as const) {
     test(label, async (t) => {
       if (!existsSync(python)) {
-        t.skip(`${python} is not installed here (CI installs it)`);
+        unavailable(t, `${python} is not installed here (CI installs it)`);
         return;
       }
       const home = tempDir('ras-cp-home-');
@@ -293,7 +294,7 @@ print(json.dumps({'method': c.method, 'accessKey': f.access_key, 'arn': r['Arn']
       if (process.env.PYENV_ROOT !== undefined) env.PYENV_ROOT = process.env.PYENV_ROOT;
       const r = await execFileResult(python, ['-c', PY, httpEmu.url.href], env);
       if (r.code !== 0 && /No module named '?(boto3|botocore)/.test(r.stderr)) {
-        t.skip(`${python} has no boto3/botocore (CI installs python3-boto3)`);
+        unavailable(t, `${python} has no boto3/botocore (CI installs python3-boto3)`);
         return;
       }
       assert.equal(r.code, 0, r.stderr);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { cleanup, cliEnv, runCli, sessionArgs, startCli, startTestEmulator, tempDir, writePki, type LeafFiles, type PkiFiles } from '../helpers/harness.js';
 import { httpRequest } from '../helpers/serve-fixture.js';
 import { BOTOCORE_STS_PY, findAwsClis, findPythonSdks, descendants, jsStsScript, killTree, sdkEnv, signalAndWait, writeScript, type AwsCli, type PythonSdk } from '../helpers/e2e-exec-support.js';
+import { unavailable } from '../helpers/tools.js';
 
 type Emulator = Awaited<ReturnType<typeof startTestEmulator>>;
 
@@ -113,7 +114,7 @@ describe('exec end to end', { concurrency: 2 }, () => {
       test(`(a) ${key === 'v1' ? 'AWS CLI v1 (pyenv)' : 'AWS CLI v2.9 (Debian /usr/bin/aws)'}: sts get-caller-identity over HTTPS`, async (t) => {
         const cli: AwsCli | undefined = clis[key];
         if (cli === undefined) {
-          t.skip(`${key === 'v1' ? 'aws (pyenv)' : '/usr/bin/aws'} is not installed here; CI installs it via .ci/run`);
+          unavailable(t, `${key === 'v1' ? 'aws (pyenv)' : '/usr/bin/aws'} is not installed here; CI installs it via .ci/run`);
           return;
         }
         const r = await runCli(execArgs([cli.path, 'sts', 'get-caller-identity', '--endpoint-url', endpointOf(https), '--region', 'us-east-1', '--output', 'json']), {
@@ -130,7 +131,7 @@ describe('exec end to end', { concurrency: 2 }, () => {
       test(`(b) botocore (${key === 'pyenv' ? 'pyenv python3' : 'Debian python3-botocore'}): default chain -> container endpoint, and IMDS without it`, async (t) => {
         const py: PythonSdk | undefined = pythons[key];
         if (py === undefined) {
-          t.skip(`${key === 'pyenv' ? 'python3 with botocore' : '/usr/bin/python3 with python3-botocore'} is not installed here; CI installs it via .ci/run`);
+          unavailable(t, `${key === 'pyenv' ? 'python3 with botocore' : '/usr/bin/python3 with python3-botocore'} is not installed here; CI installs it via .ci/run`);
           return;
         }
         const r = await runCli(execArgs([py.python, pyScript, endpointOf(https)]), { env: execEnv(https) });

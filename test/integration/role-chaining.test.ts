@@ -17,6 +17,7 @@ import { DEFAULT_ROLE_ARN } from '../../src/emulator/config.js';
 import { cleanup, cliEnv, REPO_ROOT, runCli, sessionArgs, startTestEmulator, tempDir, writePki, type PkiFiles } from '../helpers/harness.js';
 import { awsCli, boto3, DEBIAN_AWS, DEBIAN_PYTHON, findPyenvPython, hasDebianAwsCli, hasDebianBotocore, identityFrom, jsV3, sdkEnv, type StsTarget } from '../helpers/sdk-clients.js';
 import { containerCredentials, httpRequest, imdsToken, readyz, startServe, waitUntil, type ServeHandle } from '../helpers/serve-fixture.js';
+import { unavailable } from '../helpers/tools.js';
 
 const TARGET = 'arn:aws:iam::210987654321:role/cross-account-reader';
 const VENDOR = 'arn:aws:iam::345678901234:role/vendor-access';
@@ -86,26 +87,28 @@ describe('serve with --assume-role-arn', () => {
     assertChained(await jsV3('http', env(containerVars), sts));
   });
   test('botocore (current and Debian 1.29) through IMDS and the container endpoint', async (t) => {
-    if (pyenv !== undefined) {
+    if (pyenv === undefined) unavailable(t, 'no pyenv python3 with botocore on PATH');
+    else {
       assertChained(await boto3(pyenv.python, env(imdsVars), sts));
       assertChained(await boto3(pyenv.python, env(containerVars), sts));
     }
-    if (debianBotocore) {
+    if (!debianBotocore) unavailable(t, `${DEBIAN_PYTHON} with python3-botocore is not installed (CI installs it)`);
+    else {
       assertChained(await boto3(DEBIAN_PYTHON, env(imdsVars), sts));
       assertChained(await boto3(DEBIAN_PYTHON, env(containerVars), sts));
     }
-    if (pyenv === undefined && !debianBotocore) t.skip('no botocore installed (CI installs python3-botocore)');
   });
   test('AWS CLI v1 and 2.9 through IMDS and the container endpoint', async (t) => {
-    if (pyenv?.aws !== undefined) {
+    if (pyenv?.aws === undefined) unavailable(t, 'no AWS CLI v1 beside the pyenv python3');
+    else {
       assertChained(await awsCli([pyenv.python, pyenv.aws], env(imdsVars), sts));
       assertChained(await awsCli([pyenv.python, pyenv.aws], env(containerVars), sts));
     }
-    if (debianAws) {
+    if (!debianAws) unavailable(t, `${DEBIAN_AWS} (awscli 2.9) is not installed (CI installs it)`);
+    else {
       assertChained(await awsCli([DEBIAN_PYTHON, DEBIAN_AWS], env(imdsVars), sts));
       assertChained(await awsCli([DEBIAN_PYTHON, DEBIAN_AWS], env(containerVars), sts));
     }
-    if (pyenv?.aws === undefined && !debianAws) t.skip('no AWS CLI installed (CI installs awscli)');
   });
   test('IMDS names the chained role', async () => {
     const token = await imdsToken(serve.imds!, 60);

@@ -33,6 +33,7 @@ import {
   type StsTarget,
 } from '../helpers/sdk-clients.js';
 import { startServe, type ServeHandle } from '../helpers/serve-fixture.js';
+import { unavailable } from '../helpers/tools.js';
 
 const ROLE_ARN_RE = /^arn:aws:sts::\d{12}:assumed-role\/[^/]+\/.+$/;
 
@@ -131,26 +132,26 @@ describe('AWS SDK for JavaScript v2', () => {
 
 describe('boto3 / botocore default chain', () => {
   test('pyenv botocore (current): IMDS line only', async (t) => {
-    if (pyenv === undefined) return t.skip('no pyenv python3 with botocore on PATH');
+    if (pyenv === undefined) return unavailable(t, 'no pyenv python3 with botocore on PATH');
     const id = await boto3(pyenv.python, env(imdsVars), sts);
     assert.equal(id.method, 'iam-role');
     assertAssumedRole(id);
   });
   test('pyenv botocore (current): container lines only', async (t) => {
-    if (pyenv === undefined) return t.skip('no pyenv python3 with botocore on PATH');
+    if (pyenv === undefined) return unavailable(t, 'no pyenv python3 with botocore on PATH');
     const id = await boto3(pyenv.python, env(containerVars), sts);
     assert.equal(id.method, 'container-role');
     assertAssumedRole(id);
   });
   test('Debian botocore 1.29: IMDS line only', async (t) => {
-    if (!debianBotocore) return t.skip(`${DEBIAN_PYTHON} with python3-botocore/python3-boto3 is not installed (CI installs them)`);
+    if (!debianBotocore) return unavailable(t, `${DEBIAN_PYTHON} with python3-botocore/python3-boto3 is not installed (CI installs them)`);
     const id = await boto3(DEBIAN_PYTHON, env(imdsVars), sts);
     assert.match(id.botocore ?? '', /^1\.29\./);
     assert.equal(id.method, 'iam-role');
     assertAssumedRole(id);
   });
   test('Debian botocore 1.29: container lines + AWS_CONTAINER_AUTHORIZATION_TOKEN', async (t) => {
-    if (!debianBotocore) return t.skip(`${DEBIAN_PYTHON} with python3-botocore/python3-boto3 is not installed (CI installs them)`);
+    if (!debianBotocore) return unavailable(t, `${DEBIAN_PYTHON} with python3-botocore/python3-boto3 is not installed (CI installs them)`);
     const id = await boto3(DEBIAN_PYTHON, env(legacyContainerVars), sts);
     assert.equal(id.method, 'container-role');
     assertAssumedRole(id);
@@ -166,25 +167,25 @@ describe('AWS CLI', () => {
     assert.ok(emu.issued().some((r) => r.assumedRoleArn === arn), `ARN ${arn} is not of an issued session`);
   };
   test('v1 (pyenv): IMDS line only', async (t) => {
-    if (pyenv?.aws === undefined) return t.skip('no AWS CLI v1 beside the pyenv python3');
+    if (pyenv?.aws === undefined) return unavailable(t, 'no AWS CLI v1 beside the pyenv python3');
     const r = await awsCli([pyenv.python, pyenv.aws], env(imdsVars), sts);
     assert.match(r.debug, imdsFetched);
     check(r.arn);
   });
   test('v1 (pyenv): container lines only', async (t) => {
-    if (pyenv?.aws === undefined) return t.skip('no AWS CLI v1 beside the pyenv python3');
+    if (pyenv?.aws === undefined) return unavailable(t, 'no AWS CLI v1 beside the pyenv python3');
     const r = await awsCli([pyenv.python, pyenv.aws], env(containerVars), sts);
     assert.match(r.debug, containerFetched);
     check(r.arn);
   });
   test('v2.9 (Debian): IMDS line only', async (t) => {
-    if (!debianAws) return t.skip(`${DEBIAN_AWS} (awscli 2.9) is not installed (CI installs it)`);
+    if (!debianAws) return unavailable(t, `${DEBIAN_AWS} (awscli 2.9) is not installed (CI installs it)`);
     const r = await awsCli([DEBIAN_PYTHON, DEBIAN_AWS], env(imdsVars), sts);
     assert.match(r.debug, imdsFetched);
     check(r.arn);
   });
   test('v2.9 (Debian): container lines + AWS_CONTAINER_AUTHORIZATION_TOKEN', async (t) => {
-    if (!debianAws) return t.skip(`${DEBIAN_AWS} (awscli 2.9) is not installed (CI installs it)`);
+    if (!debianAws) return unavailable(t, `${DEBIAN_AWS} (awscli 2.9) is not installed (CI installs it)`);
     const r = await awsCli([DEBIAN_PYTHON, DEBIAN_AWS], env(legacyContainerVars), sts);
     assert.match(r.debug, containerFetched);
     check(r.arn);

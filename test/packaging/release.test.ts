@@ -22,6 +22,7 @@ import { debVersion } from '../../packaging/deb.js';
 import { buildRelease, EXECUTABLE, pathWithoutNode, RELEASE, VERSION } from '../helpers/release.js';
 import { boto3, DEBIAN_PYTHON, hasDebianBotocore, jsV2, jsV3, sdkEnv, type CallerIdentity, type StsTarget } from '../helpers/sdk-clients.js';
 import { startServe, type ServeHandle } from '../helpers/serve-fixture.js';
+import { unavailable } from '../helpers/tools.js';
 
 let pki: PkiFiles;
 let emu: Awaited<ReturnType<typeof startTestEmulator>>;
@@ -117,7 +118,7 @@ describe('single executable, with no node on PATH', () => {
       assertIssued(await jsV2('ecs', sdkEnv(home, container()), sts));
     });
     test("Debian's botocore, IMDS", async (t) => {
-      if (!(await hasDebianBotocore())) return t.skip('python3-botocore is not installed');
+      if (!(await hasDebianBotocore())) return unavailable(t, 'python3-botocore is not installed');
       assertIssued(await boto3(DEBIAN_PYTHON, sdkEnv(home, imds()), sts));
     });
     test('SIGTERM: exit 0', async () => {
@@ -213,7 +214,7 @@ describe('Debian package', () => {
 
   test('systemd-analyze verify accepts the installed unit', (t) => {
     const help = spawnSync('systemd-analyze', ['--help'], { encoding: 'utf8' });
-    if (help.error !== undefined || help.status !== 0) return t.skip('systemd-analyze is not installed (apt-get install systemd)');
+    if (help.error !== undefined || help.status !== 0) return unavailable(t, 'systemd-analyze is not installed (apt-get install systemd)');
     const unit = join(root, 'lib/systemd/system/rolesanywhere-sidecar.service');
     const args = ['verify', '--man=no', `--root=${root}`];
     if (help.stdout.includes('--recursive-errors')) args.push('--recursive-errors=no');

@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkArgs, findInvocations, knownEnvNames, repoPath, SERVE_FLAGS } from './cli-flags.js';
+import { unavailable } from '../helpers/tools.js';
 
 const UNIT_NAME = 'rolesanywhere-sidecar.service';
 const unitText = readFileSync(repoPath('examples', 'systemd', UNIT_NAME), 'utf8');
@@ -80,7 +81,7 @@ const ownLines = (out: string): string[] => out.split('\n').filter((l) => l.incl
 
 test('systemd-analyze verify accepts the unit without warnings about it', (t) => {
   const sa = systemdAnalyze();
-  if (!sa.ok) return t.skip('systemd-analyze is not installed (apt-get install systemd)');
+  if (!sa.ok) return unavailable(t, 'systemd-analyze is not installed (apt-get install systemd)');
   const dir = mkdtempSync(join(tmpdir(), 'ra-systemd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const r = verify(stageUnit(dir), sa.help);
@@ -90,7 +91,7 @@ test('systemd-analyze verify accepts the unit without warnings about it', (t) =>
 
 test('the verify harness does report a broken copy of the unit', (t) => {
   const sa = systemdAnalyze();
-  if (!sa.ok) return t.skip('systemd-analyze is not installed (apt-get install systemd)');
+  if (!sa.ok) return unavailable(t, 'systemd-analyze is not installed (apt-get install systemd)');
   const dir = mkdtempSync(join(tmpdir(), 'ra-systemd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const broken = unitText.replace('[Service]\n', '[Service]\nProtectSystm=strict\nRestartSec=soon\n');
@@ -101,8 +102,8 @@ test('the verify harness does report a broken copy of the unit', (t) => {
 
 test('systemd-analyze security rates the sandbox OK (exposure at most 2.0)', (t) => {
   const sa = systemdAnalyze();
-  if (!sa.ok) return t.skip('systemd-analyze is not installed (apt-get install systemd)');
-  if (!sa.help.includes('--offline')) return t.skip('this systemd-analyze cannot analyze a unit file offline (systemd < 250)');
+  if (!sa.ok) return unavailable(t, 'systemd-analyze is not installed (apt-get install systemd)');
+  if (!sa.help.includes('--offline')) return unavailable(t, 'this systemd-analyze cannot analyze a unit file offline (systemd < 250)');
   const dir = mkdtempSync(join(tmpdir(), 'ra-systemd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = stageUnit(dir);
