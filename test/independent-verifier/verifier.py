@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An independent, strict IAM Roles Anywhere CreateSession verifier for tests.
 
-Written from shared/spec/createsession.md alone, in another language and with another
+Written from docs/createsession.md alone, in another language and with another
 crypto stack (the `openssl` command line) than the sidecar, so a bug shared by the
 sidecar's signer and its own emulator cannot make both agree. It serves only
 `POST /sessions`: it rebuilds the canonical request from the bytes it received, checks the
