@@ -5,9 +5,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'helm/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'helm/', '.cache/'] },
   {
-    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'cmd/**/*.ts', 'certs-example/**/*.ts'],
+    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'cmd/**/*.ts', 'certs-example/**/*.ts', 'packaging/**/*.ts'],
     extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -18,17 +18,12 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': [
         'error',
         {
-          allowForKnownSafeCalls: [
-            { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
-          ],
+          allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }],
         },
       ],
       // Unused names are errors (tsc's noUnused* flags agree); a leading underscore marks a
       // parameter or binding kept on purpose, as tsc allows.
-      '@typescript-eslint/no-unused-vars': [
-        'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
-      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
       // Promise callbacks forward an abort reason or a caught error verbatim.
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true, allowThrowingAny: true }],
       // Off: the parsers and sanitisers match control characters on purpose, to refuse or strip them.
@@ -38,6 +33,12 @@ export default tseslint.config(
       // retyping every such interface.
       '@typescript-eslint/unbound-method': 'off',
     },
+  },
+  {
+    // The bundle's shims exist to `require` a package inside the CommonJS bundle, where the
+    // originals' createRequire would look for node_modules on disk.
+    files: ['packaging/shims/**/*.ts'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     files: ['test/**/*.ts', 'src/**/*.test.ts', 'bench/**/*.ts'],

@@ -66,7 +66,11 @@ async function main(): Promise<void> {
     let stop: () => Promise<void>;
     if (bare) {
       const canned = writeCanned(fixture.pki.dir, 'imds', imds);
-      const proc = spawnWatched(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, join(REPO_ROOT, 'dist', 'bench', 'lib', 'bare-server.js'), canned], cliEnv());
+      const proc = spawnWatched(
+        process.execPath,
+        ['--cpu-prof', '--cpu-prof-dir', dir, join(REPO_ROOT, 'dist', 'bench', 'lib', 'bare-server.js'), canned],
+        cliEnv(),
+      );
       const [line] = await proc.waitForLines(1);
       const port = (JSON.parse(line ?? '{}') as { port: number }).port;
       target = { url: `http://127.0.0.1:${port}${new URL(imdsCredentialsUrl(sidecar, role)).pathname}`, headers: { 'x-aws-ec2-metadata-token': token } };
@@ -92,7 +96,16 @@ async function main(): Promise<void> {
     const busy = total - rows.filter((x) => x.fn === '(idle)').reduce((a, b) => a + b.us, 0);
     const groups = new Map<string, number>();
     for (const row of rows) {
-      const g = row.fn === '(idle)' ? '(idle)' : /dist\/src\//.test(row.fn) ? 'sidecar code' : /node_modules\//.test(row.fn) ? 'dependencies' : /node:/.test(row.fn) ? 'node core JS' : `other: ${row.fn.split(' ')[0]}`;
+      const g =
+        row.fn === '(idle)'
+          ? '(idle)'
+          : /dist\/src\//.test(row.fn)
+            ? 'sidecar code'
+            : /node_modules\//.test(row.fn)
+              ? 'dependencies'
+              : /node:/.test(row.fn)
+                ? 'node core JS'
+                : `other: ${row.fn.split(' ')[0]}`;
       groups.set(g, (groups.get(g) ?? 0) + row.us);
     }
     process.stdout.write(`main thread busy ${(busy / served).toFixed(1)} µs per request (${served} requests)\n`);

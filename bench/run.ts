@@ -54,8 +54,28 @@ interface Mode {
   readonly signingSeconds: number;
 }
 
-const FULL: Mode = { quick: false, concurrencies: [1, 16, 64, 256], rounds: 5, roundSeconds: 2, warmupSeconds: 2, memoryRequests: 1_000_000, idleSeconds: 60, coldRuns: 7, signingSeconds: 2 };
-const QUICK: Mode = { quick: true, concurrencies: [1, 16, 64, 256], rounds: 2, roundSeconds: 1, warmupSeconds: 1, memoryRequests: 100_000, idleSeconds: 10, coldRuns: 3, signingSeconds: 1 };
+const FULL: Mode = {
+  quick: false,
+  concurrencies: [1, 16, 64, 256],
+  rounds: 5,
+  roundSeconds: 2,
+  warmupSeconds: 2,
+  memoryRequests: 1_000_000,
+  idleSeconds: 60,
+  coldRuns: 7,
+  signingSeconds: 2,
+};
+const QUICK: Mode = {
+  quick: true,
+  concurrencies: [1, 16, 64, 256],
+  rounds: 2,
+  roundSeconds: 1,
+  warmupSeconds: 1,
+  memoryRequests: 100_000,
+  idleSeconds: 10,
+  coldRuns: 3,
+  signingSeconds: 1,
+};
 
 interface Aggregate {
   requests: number;
@@ -185,7 +205,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     };
 
     log(`warm-up: ${mode.warmupSeconds} s per target`);
-    for (const t of targets) account(t.key, (await runLoad({ url: t.url, headers: t.headers, connections: 16, durationS: mode.warmupSeconds, keepSamples: false })).requests);
+    for (const t of targets)
+      account(t.key, (await runLoad({ url: t.url, headers: t.headers, connections: 16, durationS: mode.warmupSeconds, keepSamples: false })).requests);
 
     const rows: HotPathRow[] = [];
     for (const c of mode.concurrencies) {
@@ -217,7 +238,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
           meetsP99: p99Ratio <= TARGETS.maxP99Ratio,
         };
         rows.push(row);
-        log(`c=${c} ${endpoint}: ${fmt(s.rps)} vs ${fmt(b.rps)} req/s (${fmt(throughputPct)} %), p99 ${fmt(s.p99, 2)} vs ${fmt(b.p99, 2)} ms, non-2xx ${s.non2xx}/${b.non2xx}`);
+        log(
+          `c=${c} ${endpoint}: ${fmt(s.rps)} vs ${fmt(b.rps)} req/s (${fmt(throughputPct)} %), p99 ${fmt(s.p99, 2)} vs ${fmt(b.p99, 2)} ms, non-2xx ${s.non2xx}/${b.non2xx}`,
+        );
       }
     }
     result.hotPath = rows;
@@ -307,7 +330,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     log('signing');
     const node24 = ensureNode24();
     if ('error' in node24) log(`no ML-DSA rows: Node 24 unavailable (${node24.error})`);
-    result.signing = [await runSigning(process.execPath, mode.signingSeconds), 'path' in node24 ? await runSigning(node24.path, mode.signingSeconds) : undefined].filter((x) => x !== undefined);
+    result.signing = [
+      await runSigning(process.execPath, mode.signingSeconds),
+      'path' in node24 ? await runSigning(node24.path, mode.signingSeconds) : undefined,
+    ].filter((x) => x !== undefined);
   } finally {
     for (const b of bares) await b.stop().catch(() => undefined);
     await fixture.close();
@@ -348,13 +374,25 @@ export function targetSummary(r: Record<string, unknown>): string[] {
     );
   }
   const idle = r.idleCpu as { sidecarPct: number } | undefined;
-  if (idle !== undefined) out.push(`- Idle CPU <= ${TARGETS.maxIdleCpuPct} % of a core: ${idle.sidecarPct <= TARGETS.maxIdleCpuPct ? 'met' : 'missed'} (${fmt(idle.sidecarPct, 2)} %).`);
+  if (idle !== undefined)
+    out.push(
+      `- Idle CPU <= ${TARGETS.maxIdleCpuPct} % of a core: ${idle.sidecarPct <= TARGETS.maxIdleCpuPct ? 'met' : 'missed'} (${fmt(idle.sidecarPct, 2)} %).`,
+    );
   return out;
 }
 
 /** The results as markdown (also pasted into docs/benchmarks.md). */
 export function renderMarkdown(r: Record<string, unknown>): string {
-  const m = r.machine as { date: string; cpus: number; cpuModel: string; node: string; os: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[]; mode: string };
+  const m = r.machine as {
+    date: string;
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    os: string;
+    loadAverageAtStart: number[];
+    loadAverageAtEnd: number[];
+    mode: string;
+  };
   const out: string[] = [];
   out.push(`## Results (${m.mode} run)`, '');
   out.push(
@@ -363,11 +401,14 @@ export function renderMarkdown(r: Record<string, unknown>): string {
   );
   const rows = (r.hotPath as HotPathRow[] | undefined) ?? [];
   out.push('### Hot path: credential GETs vs a bare node:http server returning the same bytes', '');
-  out.push('| Endpoint | Conc. | Sidecar req/s | Bare req/s | Throughput | Sidecar p50 / p99 / max ms | Bare p50 / p99 / max ms | p99 × | CPU µs/req sidecar / bare | Non-2xx | Target |');
+  out.push(
+    '| Endpoint | Conc. | Sidecar req/s | Bare req/s | Throughput | Sidecar p50 / p99 / max ms | Bare p50 / p99 / max ms | p99 × | CPU µs/req sidecar / bare | Non-2xx | Target |',
+  );
   out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const x of rows) {
     const lat = (a: Aggregate) => `${fmt(a.p50, 2)} / ${fmt(a.p99, 2)} / ${fmt(a.max, 1)}`;
-    const ok = x.meetsThroughput && x.meetsP99 ? 'met' : `missed (${[!x.meetsThroughput ? 'throughput' : '', !x.meetsP99 ? 'p99' : ''].filter(Boolean).join(', ')})`;
+    const ok =
+      x.meetsThroughput && x.meetsP99 ? 'met' : `missed (${[!x.meetsThroughput ? 'throughput' : '', !x.meetsP99 ? 'p99' : ''].filter(Boolean).join(', ')})`;
     out.push(
       `| ${x.endpoint} | ${x.concurrency} | ${fmt(x.sidecar.rps)} | ${fmt(x.bare.rps)} | ${fmt(x.throughputPct, 1)} % | ${lat(x.sidecar)} | ${lat(x.bare)} | ${fmt(x.p99Ratio, 2)} | ${fmt(x.sidecar.cpuMicrosPerRequest, 1)} / ${fmt(x.bare.cpuMicrosPerRequest, 1)} | ${x.sidecar.non2xx + x.sidecar.errors} | ${ok} |`,
     );
@@ -375,22 +416,39 @@ export function renderMarkdown(r: Record<string, unknown>): string {
   out.push(...targetSummary(r));
   const cs = r.createSession as { delta: number; sidecarRequests: number; before: number; after: number } | undefined;
   if (cs !== undefined) {
-    out.push('', `CreateSession calls during ${cs.sidecarRequests.toLocaleString('en-US')} credential requests: **${cs.delta}** (emulator stats ${cs.before} -> ${cs.after}).`);
+    out.push(
+      '',
+      `CreateSession calls during ${cs.sidecarRequests.toLocaleString('en-US')} credential requests: **${cs.delta}** (emulator stats ${cs.before} -> ${cs.after}).`,
+    );
   }
   const mem = r.memory as
-    | { requestsServed: number; bareRequestsServed: number; sidecarAfterStart: { rss: number; heapUsed: number; procRss: number }; sidecarAfterLoad: { rss: number; heapUsed: number; procRss: number }; bareRssAfterStart: number; bareRssAfterLoad: number; rssRatioAfterStart: number; rssRatioAfterLoad: number }
+    | {
+        requestsServed: number;
+        bareRequestsServed: number;
+        sidecarAfterStart: { rss: number; heapUsed: number; procRss: number };
+        sidecarAfterLoad: { rss: number; heapUsed: number; procRss: number };
+        bareRssAfterStart: number;
+        bareRssAfterLoad: number;
+        rssRatioAfterStart: number;
+        rssRatioAfterLoad: number;
+      }
     | undefined;
   if (mem !== undefined) {
     out.push('', '### Memory', '');
     out.push('| | Sidecar RSS | Sidecar heap used | Bare node:http RSS | RSS × |', '|---|---:|---:|---:|---:|');
-    out.push(`| after start | ${mib(mem.sidecarAfterStart.rss)} | ${mib(mem.sidecarAfterStart.heapUsed)} | ${mib(mem.bareRssAfterStart)} | ${fmt(mem.rssRatioAfterStart, 2)} |`);
+    out.push(
+      `| after start | ${mib(mem.sidecarAfterStart.rss)} | ${mib(mem.sidecarAfterStart.heapUsed)} | ${mib(mem.bareRssAfterStart)} | ${fmt(mem.rssRatioAfterStart, 2)} |`,
+    );
     out.push(
       `| after ${mem.requestsServed.toLocaleString('en-US')} requests (bare: ${mem.bareRequestsServed.toLocaleString('en-US')}) | ${mib(mem.sidecarAfterLoad.rss)} | ${mib(mem.sidecarAfterLoad.heapUsed)} | ${mib(mem.bareRssAfterLoad)} | ${fmt(mem.rssRatioAfterLoad, 2)} |`,
     );
   }
   const idle = r.idleCpu as { seconds: number; sidecarPct: number; barePct: number } | undefined;
   if (idle !== undefined) {
-    out.push('', `Idle CPU over ${idle.seconds} s (/proc utime+stime): sidecar **${fmt(idle.sidecarPct, 2)} %** of one core, bare node:http ${fmt(idle.barePct, 2)} %.`);
+    out.push(
+      '',
+      `Idle CPU over ${idle.seconds} s (/proc utime+stime): sidecar **${fmt(idle.sidecarPct, 2)} %** of one core, bare node:http ${fmt(idle.barePct, 2)} %.`,
+    );
   }
   const cold = r.coldStart as { runs: number; medianListeningMs: number; medianCredentialsMs: number; medianReadyMs: number; medianBareMs: number } | undefined;
   if (cold !== undefined) {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { issueCertificate, type KeySpec } from '../src/emulator/pki.js';
-import { createKeySigner } from '../src/signing/key-signer.js';
+import { createKeySigner } from '../src/identity/key-signer.js';
 import { signCreateSession, type CreateSessionParams, type SigningIdentity } from '../src/signing/create-session.js';
 
 export interface SigningResult {
@@ -47,7 +47,12 @@ function identity(certDer: Buffer, serialDecimal: string, key: KeyObject): Signi
 
 async function classical(spec: KeySpec): Promise<SigningIdentity> {
   const now = Date.now();
-  const issued = await issueCertificate({ subject: `CN=bench ${spec}`, keySpec: spec, notBefore: new Date(now - 86_400_000), notAfter: new Date(now + 86_400_000) });
+  const issued = await issueCertificate({
+    subject: `CN=bench ${spec}`,
+    keySpec: spec,
+    notBefore: new Date(now - 86_400_000),
+    notAfter: new Date(now + 86_400_000),
+  });
   return identity(issued.cert.raw, BigInt(`0x${issued.cert.serialNumber}`).toString(10), issued.key);
 }
 
@@ -82,7 +87,11 @@ async function measure(name: string, id: SigningIdentity, seconds: number): Prom
 
 export async function runSigningBench(seconds: number): Promise<SigningReport> {
   const results: SigningResult[] = [];
-  for (const [name, spec] of [['RSA-2048', 'rsa-2048'], ['EC P-256', 'ec-p256'], ['EC P-384', 'ec-p384']] as const) {
+  for (const [name, spec] of [
+    ['RSA-2048', 'rsa-2048'],
+    ['EC P-256', 'ec-p256'],
+    ['EC P-384', 'ec-p384'],
+  ] as const) {
     results.push(await measure(name, await classical(spec), seconds));
   }
   for (const type of ['ml-dsa-44', 'ml-dsa-65'] as const) {
@@ -91,7 +100,15 @@ export async function runSigningBench(seconds: number): Promise<SigningReport> {
     try {
       id = mldsa(type);
     } catch (e) {
-      results.push({ key: name, algorithm: 'AWS4-X509-MLDSA', signatures: 0, seconds: 0, perSecond: 0, microsPerSignature: 0, skipped: `not supported by Node ${process.version} (${(e as Error).message.slice(0, 80)})` });
+      results.push({
+        key: name,
+        algorithm: 'AWS4-X509-MLDSA',
+        signatures: 0,
+        seconds: 0,
+        perSecond: 0,
+        microsPerSignature: 0,
+        skipped: `not supported by Node ${process.version} (${(e as Error).message.slice(0, 80)})`,
+      });
       continue;
     }
     results.push(await measure(name, id, seconds));

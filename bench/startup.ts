@@ -105,7 +105,8 @@ function timeToExit(command: string, args: readonly string[], env: Record<string
 
 function checkCredentialProcessOutput(stdout: string): void {
   const doc = JSON.parse(stdout) as { Version?: number; AccessKeyId?: string };
-  if (doc.Version !== 1 || typeof doc.AccessKeyId !== 'string' || doc.AccessKeyId === '') throw new Error(`credential-process printed no credentials: ${stdout.slice(0, 200)}`);
+  if (doc.Version !== 1 || typeof doc.AccessKeyId !== 'string' || doc.AccessKeyId === '')
+    throw new Error(`credential-process printed no credentials: ${stdout.slice(0, 200)}`);
 }
 
 /** Polls `attempt` every POLL_MS until it answers true; the time it did, from performance.now(). */
@@ -131,10 +132,27 @@ interface Setup {
 }
 
 /** Serve's spawn to first IMDS 200 with credentials, and its process. */
-async function serveFirstCredentials(v: Variant, s: Setup, extra: readonly string[] = []): Promise<{ ms: number; pid: number; imdsUrl: string; stop: () => Promise<void> }> {
+async function serveFirstCredentials(
+  v: Variant,
+  s: Setup,
+  extra: readonly string[] = [],
+): Promise<{ ms: number; pid: number; imdsUrl: string; stop: () => Promise<void> }> {
   const [imds, container, ops] = (await freePorts(3)) as [number, number, number];
   const base = `http://127.0.0.1:${imds}`;
-  const args = [...v.prefix, 'serve', ...s.identityArgs, '--port', String(imds), '--container-port', String(container), '--ops-port', String(ops), '--log-level', 'warn', ...extra];
+  const args = [
+    ...v.prefix,
+    'serve',
+    ...s.identityArgs,
+    '--port',
+    String(imds),
+    '--container-port',
+    String(container),
+    '--ops-port',
+    String(ops),
+    '--log-level',
+    'warn',
+    ...extra,
+  ];
   const t0 = performance.now();
   const proc = spawnWatched(v.command, args, cliEnv({ ...s.env, ROLESANYWHERE_CONTAINER_TOKEN: 'bench-container-token-0123456789abcdef' }));
   let exited = false;
@@ -142,15 +160,28 @@ async function serveFirstCredentials(v: Variant, s: Setup, extra: readonly strin
   try {
     let token = '';
     const deadline = t0 + 30_000;
-    await pollUntil(() => exited, deadline, async () => {
-      const r = await http(`${base}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '21600' }, timeoutMs: 1000 });
-      token = r.body.toString('utf8');
-      return r.status === 200;
-    }, proc.stderr);
-    const t = await pollUntil(() => exited, deadline, async () => {
-      const r = await http(`${base}/latest/meta-data/iam/security-credentials/${s.role}`, { headers: { 'x-aws-ec2-metadata-token': token }, timeoutMs: 1000 });
-      return r.status === 200 && r.body.includes('"AccessKeyId"');
-    }, proc.stderr);
+    await pollUntil(
+      () => exited,
+      deadline,
+      async () => {
+        const r = await http(`${base}/latest/api/token`, { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '21600' }, timeoutMs: 1000 });
+        token = r.body.toString('utf8');
+        return r.status === 200;
+      },
+      proc.stderr,
+    );
+    const t = await pollUntil(
+      () => exited,
+      deadline,
+      async () => {
+        const r = await http(`${base}/latest/meta-data/iam/security-credentials/${s.role}`, {
+          headers: { 'x-aws-ec2-metadata-token': token },
+          timeoutMs: 1000,
+        });
+        return r.status === 200 && r.body.includes('"AccessKeyId"');
+      },
+      proc.stderr,
+    );
     return { ms: t - t0, pid: proc.proc.pid!, imdsUrl: `${base}/`, stop: async () => void (await proc.stop()) };
   } catch (e) {
     await proc.stop();
@@ -167,7 +198,12 @@ async function bareFirstResponse(): Promise<number> {
   let exited = false;
   void proc.exited().then(() => (exited = true));
   try {
-    const t = await pollUntil(() => exited, t0 + 30_000, async () => (await http(`http://127.0.0.1:${port}/`, { timeoutMs: 1000 })).status === 200, proc.stderr);
+    const t = await pollUntil(
+      () => exited,
+      t0 + 30_000,
+      async () => (await http(`http://127.0.0.1:${port}/`, { timeoutMs: 1000 })).status === 200,
+      proc.stderr,
+    );
     return t - t0;
   } finally {
     await proc.stop();
@@ -188,7 +224,8 @@ const readMemory = (pid: number) => memoryOf(readFileSync(`/proc/${pid}/status`,
 /** MEMORY_REQUESTS credential GETs over 4 kept-alive connections, then a short settle. */
 async function credentialGets(url: string, headers: Record<string, string>): Promise<void> {
   const r = await runLoad({ url, headers, connections: 4, amount: MEMORY_REQUESTS, keepSamples: false });
-  if (r.non2xx > 0 || r.errors > 0 || r.requests < MEMORY_REQUESTS) throw new Error(`memory load: ${r.requests} requests, ${r.non2xx} non-2xx, ${r.errors} errors`);
+  if (r.non2xx > 0 || r.errors > 0 || r.requests < MEMORY_REQUESTS)
+    throw new Error(`memory load: ${r.requests} requests, ${r.non2xx} non-2xx, ${r.errors} errors`);
   await sleep(300);
 }
 
@@ -232,9 +269,27 @@ async function setup(): Promise<Setup> {
 
 /** The role name IMDS lists, read once from a throwaway serve (not timed). */
 async function roleName(env: Record<string, string>, pki: PkiFiles): Promise<string> {
-  const probe: Setup = { pki, emulator: undefined as never, env: { ...env, AWS_CA_BUNDLE: pki.tls.caPath }, identityArgs: ['--certificate', pki.ec256.cert, '--private-key', pki.ec256.key], role: '' };
+  const probe: Setup = {
+    pki,
+    emulator: undefined as never,
+    env: { ...env, AWS_CA_BUNDLE: pki.tls.caPath },
+    identityArgs: ['--certificate', pki.ec256.cert, '--private-key', pki.ec256.key],
+    role: '',
+  };
   const [imds, container, ops] = (await freePorts(3)) as [number, number, number];
-  const args = [CLI, 'serve', ...probe.identityArgs, '--port', String(imds), '--container-port', String(container), '--ops-port', String(ops), '--log-level', 'warn'];
+  const args = [
+    CLI,
+    'serve',
+    ...probe.identityArgs,
+    '--port',
+    String(imds),
+    '--container-port',
+    String(container),
+    '--ops-port',
+    String(ops),
+    '--log-level',
+    'warn',
+  ];
   const proc = spawnWatched(process.execPath, args, cliEnv({ ...probe.env, ROLESANYWHERE_CONTAINER_TOKEN: 'bench-container-token-0123456789abcdef' }));
   try {
     await proc.waitForLines(3);
@@ -291,7 +346,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
     loadAverageAtEnd: [] as number[],
   };
-  log(`${machine.cpus} CPUs, Node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}; ${runs} rounds (serve ${serveRuns}, memory ${memoryRuns}); ${variants.map((v) => v.name).join(' + ')}`);
+  log(
+    `${machine.cpus} CPUs, Node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}; ${runs} rounds (serve ${serveRuns}, memory ${memoryRuns}); ${variants.map((v) => v.name).join(' + ')}`,
+  );
 
   const s = await setup();
   const cacheDir = mkdtempSync(join(s.pki.dir, 'cache-'));
@@ -321,26 +378,65 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       const sidecar = summarize(a);
       const baseline = summarize(b);
       const ratio = sidecar.median / baseline.median;
-      const r: TargetResult = { key, variant: v.name, what, baselineWhat, unit, sidecar, baseline, ratio, limit: STARTUP_TARGETS[key], met: ratio <= STARTUP_TARGETS[key] };
+      const r: TargetResult = {
+        key,
+        variant: v.name,
+        what,
+        baselineWhat,
+        unit,
+        sidecar,
+        baseline,
+        ratio,
+        limit: STARTUP_TARGETS[key],
+        met: ratio <= STARTUP_TARGETS[key],
+      };
       results.push(r);
       log(`${v.name}: ${what}: ${fmt(sidecar.median, 1)} vs ${fmt(baseline.median, 1)} ${unit} = ${fmt(ratio, 2)}x (limit ${r.limit}x)`);
     };
 
     for (const v of variants) {
-      const hit = await paired(runs, () => timeToExit(v.command, cpArgs(v, ['--cache-dir', cacheDir]), env, checkCredentialProcessOutput), () => timeToExit(process.execPath, ['-e', '0'], cliEnv()));
+      const hit = await paired(
+        runs,
+        () => timeToExit(v.command, cpArgs(v, ['--cache-dir', cacheDir]), env, checkCredentialProcessOutput),
+        () => timeToExit(process.execPath, ['-e', '0'], cliEnv()),
+      );
       push(v, 'credentialProcessCached', '`credential-process`, warm cache', '`node -e 0`', 'ms', hit.a, hit.b);
     }
     for (const v of variants) {
-      const miss = await paired(runs, () => timeToExit(v.command, cpArgs(v, ['--no-cache']), env, checkCredentialProcessOutput), () => timeToExit(process.execPath, ['-e', "require('https')"], cliEnv()));
-      push(v, 'credentialProcessNoCache', '`credential-process --no-cache` (one CreateSession over HTTPS)', '`node -e "require(\'https\')"`', 'ms', miss.a, miss.b);
+      const miss = await paired(
+        runs,
+        () => timeToExit(v.command, cpArgs(v, ['--no-cache']), env, checkCredentialProcessOutput),
+        () => timeToExit(process.execPath, ['-e', "require('https')"], cliEnv()),
+      );
+      push(
+        v,
+        'credentialProcessNoCache',
+        '`credential-process --no-cache` (one CreateSession over HTTPS)',
+        '`node -e "require(\'https\')"`',
+        'ms',
+        miss.a,
+        miss.b,
+      );
     }
     for (const v of variants) {
-      const first = await paired(serveRuns, async () => {
-        const r = await serveFirstCredentials(v, s);
-        await r.stop();
-        return r.ms;
-      }, bareFirstResponse);
-      push(v, 'serveFirstCredentials', '`serve`, spawn to first IMDS 200 with credentials', 'minimal `node:http` server, spawn to first 200', 'ms', first.a, first.b);
+      const first = await paired(
+        serveRuns,
+        async () => {
+          const r = await serveFirstCredentials(v, s);
+          await r.stop();
+          return r.ms;
+        },
+        bareFirstResponse,
+      );
+      push(
+        v,
+        'serveFirstCredentials',
+        '`serve`, spawn to first IMDS 200 with credentials',
+        'minimal `node:http` server, spawn to first 200',
+        'ms',
+        first.a,
+        first.b,
+      );
     }
     // The bare server replays the sidecar's own IMDS answer, read once from a running sidecar.
     let canned: string | undefined;
@@ -369,15 +465,39 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         }
       }
       const toMiB = (b: number) => b / 1024 / 1024;
-      push(v, 'serveRss', `\`serve\` RSS after ${MEMORY_REQUESTS.toLocaleString('en-US')} credential GETs`, 'bare `node:http` server after the same', 'MiB', mine.map((m) => toMiB(m.rss)), bare.map((m) => toMiB(m.rss)));
-      push(v, 'serveHwm', '`serve` peak RSS (VmHWM)', 'bare `node:http` server\'s', 'MiB', mine.map((m) => toMiB(m.hwm)), bare.map((m) => toMiB(m.hwm)));
+      push(
+        v,
+        'serveRss',
+        `\`serve\` RSS after ${MEMORY_REQUESTS.toLocaleString('en-US')} credential GETs`,
+        'bare `node:http` server after the same',
+        'MiB',
+        mine.map((m) => toMiB(m.rss)),
+        bare.map((m) => toMiB(m.rss)),
+      );
+      push(
+        v,
+        'serveHwm',
+        '`serve` peak RSS (VmHWM)',
+        "bare `node:http` server's",
+        'MiB',
+        mine.map((m) => toMiB(m.hwm)),
+        bare.map((m) => toMiB(m.hwm)),
+      );
     }
   } finally {
     await s.emulator.stop();
     cleanup(s.pki.dir);
   }
   machine.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
-  const report: StartupReport = { machine, runs, serveRuns, memoryRuns, ...(nodeFlags.length > 0 ? { nodeFlags } : {}), ...(values.label !== undefined ? { label: values.label } : {}), results };
+  const report: StartupReport = {
+    machine,
+    runs,
+    serveRuns,
+    memoryRuns,
+    ...(nodeFlags.length > 0 ? { nodeFlags } : {}),
+    ...(values.label !== undefined ? { label: values.label } : {}),
+    results,
+  };
 
   // bench/results.json holds the other benchmarks too: replace only this one's part.
   const jsonPath = resolve(values.json ?? 'bench/results.json');
@@ -422,7 +542,16 @@ export function renderStartup(r: StartupReport): string {
   if (before !== undefined) head.splice(6, 0, `Before (${before.machine.date.slice(0, 10)}${before.label !== undefined ? `, ${before.label}` : ''})`);
   out.push(`| ${head.join(' | ')} |`, `|${head.map((h) => (['Variant', 'Target', 'Baseline', 'Met'].includes(h) ? '---' : '---:')).join('|')}|`);
   for (const x of r.results) {
-    const cells = [x.variant, x.what, `${fmt(x.sidecar.median, 1)} / ${fmt(x.sidecar.p90, 1)} ${x.unit}`, x.baselineWhat, `${fmt(x.baseline.median, 1)} / ${fmt(x.baseline.p90, 1)} ${x.unit}`, `**${fmt(x.ratio, 2)}x**`, `${x.limit}x`, x.met ? 'met' : 'missed'];
+    const cells = [
+      x.variant,
+      x.what,
+      `${fmt(x.sidecar.median, 1)} / ${fmt(x.sidecar.p90, 1)} ${x.unit}`,
+      x.baselineWhat,
+      `${fmt(x.baseline.median, 1)} / ${fmt(x.baseline.p90, 1)} ${x.unit}`,
+      `**${fmt(x.ratio, 2)}x**`,
+      `${x.limit}x`,
+      x.met ? 'met' : 'missed',
+    ];
     if (before !== undefined) {
       const b = before.results.find((y) => y.key === x.key && y.variant === x.variant);
       cells.splice(6, 0, b !== undefined ? `${fmt(b.sidecar.median, 1)} ${b.unit}, ${fmt(b.ratio, 2)}x` : 'n/a');

@@ -1,15 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Metafile } from 'esbuild';
 import { bundledPackageDirs } from './bundle.js';
 import { formatNotices } from './notices.js';
 import { seaConfig } from './sea.js';
 
 test('bundledPackageDirs: one entry per package, scoped and nested ones included, sources excluded', () => {
   const inputs = Object.fromEntries(
-    ['src/cli/main.ts', 'node_modules/undici/index.js', 'node_modules/undici/lib/x.js', 'node_modules/@smithy/types/dist/a.js', 'node_modules/a/node_modules/b/i.js'].map((k) => [k, { bytes: 1, imports: [] }]),
+    [
+      'src/cli/main.ts',
+      'node_modules/undici/index.js',
+      'node_modules/undici/lib/x.js',
+      'node_modules/@smithy/types/dist/a.js',
+      'node_modules/a/node_modules/b/i.js',
+    ].map((k) => [k, { bytes: 1, imports: [] }]),
   );
-  assert.deepEqual(bundledPackageDirs({ inputs, outputs: {} } as unknown as Metafile), ['node_modules/@smithy/types', 'node_modules/a/node_modules/b', 'node_modules/undici']);
+  assert.deepEqual(bundledPackageDirs({ inputs, outputs: {} }), ['node_modules/@smithy/types', 'node_modules/a/node_modules/b', 'node_modules/undici']);
 });
 
 test('formatNotices names every package with its license text, or says it has none', () => {

@@ -26,6 +26,7 @@ export interface BundleResult {
 const SHIMS: ReadonlyMap<string, string> = new Map([
   ['src/config/version.ts', 'packaging/shims/version.ts'],
   ['src/identity/forge-loader.ts', 'packaging/shims/forge-loader.ts'],
+  ['src/identity/asn1-loader.ts', 'packaging/shims/asn1-loader.ts'],
   ['src/cli/certs-example.ts', 'packaging/shims/certs-example.ts'],
   ['src/identity/worker-script.ts', 'packaging/shims/worker-script.ts'],
   ['src/identity/pkcs11/binding-loader.ts', 'packaging/shims/pkcs11-loader.ts'],
@@ -92,7 +93,8 @@ export async function bundleCli(root: string, outFile: string, o: { certsExample
   const warningsOf = (what: string, warnings: readonly Message[]): void => {
     // Every warning is a defect here (an import.meta left in CommonJS would be empty, a
     // require() esbuild cannot follow would fail inside the executable).
-    if (warnings.length > 0) throw new Error(`esbuild warnings${what}:\n${warnings.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`).join('\n')}`);
+    if (warnings.length > 0)
+      throw new Error(`esbuild warnings${what}:\n${warnings.map((w) => `${w.location?.file ?? ''}:${w.location?.line ?? ''} ${w.text}`).join('\n')}`);
   };
   // The key-derivation worker, bundled first into one script the main bundle carries.
   const worker = await build({

@@ -20,7 +20,10 @@ test('debArch maps node architectures to Debian names and refuses unknown ones',
 
 test('debControl: the fields dpkg needs, a folded description, a trailing newline', () => {
   const c = debControl({ version: '0.1.0', arch: 'amd64', depends: 'libc6 (>= 2.34)', installedSizeKiB: 98_000, description: 'short' });
-  assert.match(c, /^Package: rolesanywhere-sidecar\nVersion: 0\.1\.0\nArchitecture: amd64\nMaintainer: .+ <.+>\nInstalled-Size: 98000\nDepends: libc6 \(>= 2\.34\)\n/);
+  assert.match(
+    c,
+    /^Package: rolesanywhere-sidecar\nVersion: 0\.1\.0\nArchitecture: amd64\nMaintainer: .+ <.+>\nInstalled-Size: 98000\nDepends: libc6 \(>= 2\.34\)\n/,
+  );
   assert.match(c, /\nDescription: short\n( \S.*\n)+$/);
   assert.doesNotMatch(c, /\n\n/);
 });

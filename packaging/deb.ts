@@ -152,7 +152,17 @@ export async function buildDeb(i: DebInputs): Promise<string> {
   const debian = join(stage, 'DEBIAN');
   await mkdir(debian, { mode: 0o755 });
   const depends = await shlibDepends(i.executable, i.workDir);
-  await writeFile(join(debian, 'control'), debControl({ version, arch, depends, installedSizeKiB: Math.ceil(bytes / 1024), description: 'IAM Roles Anywhere credential sidecar for workloads outside AWS' }), { mode: 0o644 });
+  await writeFile(
+    join(debian, 'control'),
+    debControl({
+      version,
+      arch,
+      depends,
+      installedSizeKiB: Math.ceil(bytes / 1024),
+      description: 'IAM Roles Anywhere credential sidecar for workloads outside AWS',
+    }),
+    { mode: 0o644 },
+  );
   await writeFile(join(debian, 'conffiles'), `${CONFFILES.join('\n')}\n`, { mode: 0o644 });
   await writeFile(join(debian, 'md5sums'), `${sums.join('\n')}\n`, { mode: 0o644 });
   for (const script of ['postinst', 'prerm', 'postrm']) {

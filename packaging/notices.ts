@@ -14,7 +14,10 @@ export interface PackageNotice {
 
 /** The notices file's text (pure). */
 export function formatNotices(notices: readonly PackageNotice[]): string {
-  const parts = notices.map((n) => `${'='.repeat(78)}\n${n.name}@${n.version} (${n.license})\n${'='.repeat(78)}\n${(n.text ?? `License: ${n.license} (the package ships no license file)`).trimEnd()}\n`);
+  const parts = notices.map(
+    (n) =>
+      `${'='.repeat(78)}\n${n.name}@${n.version} (${n.license})\n${'='.repeat(78)}\n${(n.text ?? `License: ${n.license} (the package ships no license file)`).trimEnd()}\n`,
+  );
   return `rolesanywhere-sidecar bundles the following packages.\n\n${parts.join('\n')}`;
 }
 

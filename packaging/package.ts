@@ -18,7 +18,6 @@ import { BUNDLE_DIR, BUNDLE_FILE, EXECUTABLE, NOTICES_FILE, RELEASE_DIR } from '
 import { formatNotices, readNotice } from './notices.js';
 import { buildSea } from './sea.js';
 
-
 /**
  * `npm pack` into `dest`, with the npm that runs this script (npm_execpath) when there is
  * one. --ignore-scripts: `npm run package` compiled already, `prepare` would again.
@@ -35,7 +34,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const only = argv[0];
   const withoutCerts = argv[1] === '--without-certs-example';
-  if ((only !== undefined && only !== 'bundle') || argv.length > (withoutCerts ? 2 : 1)) throw new Error('usage: package.js [bundle [--without-certs-example]]');
+  if ((only !== undefined && only !== 'bundle') || argv.length > (withoutCerts ? 2 : 1))
+    throw new Error('usage: package.js [bundle [--without-certs-example]]');
   const bundleDir = join(root, BUNDLE_DIR);
   await rm(bundleDir, { recursive: true, force: true });
   await mkdir(bundleDir, { recursive: true });

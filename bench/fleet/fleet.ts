@@ -33,7 +33,7 @@ export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
  */
 export const MAX_SIDECARS = 300_000;
 export const MAX_HOURS = 24 * 14;
-/** CreateSession accepts durationSeconds of 900..43200 (shared/spec/createsession.md). */
+/** CreateSession accepts durationSeconds of 900..43200 (docs/createsession.md, "Request"). */
 export const MIN_SESSION_SECONDS = 900;
 export const MAX_SESSION_SECONDS = 43_200;
 
@@ -394,16 +394,9 @@ export async function simulateFleet(opts: FleetOptions): Promise<FleetResult> {
    * and skipping the macrotask turn for those is much of the speed at 100,000 sidecars.
    */
   let pendingContinuations = false;
-  const client = new SimulatedCreateSession(
-    account,
-    time,
-    random,
-    opts.latencyMs ?? [50, 150],
-    opts.retryPolicy ?? REFRESHER_RETRY_POLICY,
-    () => {
-      pendingContinuations = true;
-    },
-  );
+  const client = new SimulatedCreateSession(account, time, random, opts.latencyMs ?? [50, 150], opts.retryPolicy ?? REFRESHER_RETRY_POLICY, () => {
+    pendingContinuations = true;
+  });
 
   const firstAt = new Float64Array(n).fill(Number.NaN);
   /** Instant from which each sidecar's held credentials stop being servable (schedule.servable). */
@@ -607,7 +600,10 @@ function validate(o: FleetOptions): void {
   if (o.retryPolicy !== undefined) {
     const p = o.retryPolicy;
     check(Number.isInteger(p.maxAttempts) && p.maxAttempts >= 1 && p.maxAttempts <= 100, 'client maxAttempts must be an integer from 1 to 100');
-    check(Number.isFinite(p.baseDelayMs) && p.baseDelayMs >= 0 && Number.isFinite(p.maxDelayMs) && p.maxDelayMs >= 0, 'client retry delays must be finite and non-negative');
+    check(
+      Number.isFinite(p.baseDelayMs) && p.baseDelayMs >= 0 && Number.isFinite(p.maxDelayMs) && p.maxDelayMs >= 0,
+      'client retry delays must be finite and non-negative',
+    );
   }
   if (o.startSpreadSeconds !== undefined) {
     check(Number.isFinite(o.startSpreadSeconds) && o.startSpreadSeconds >= 0 && o.startSpreadSeconds <= o.hours * 3_600, 'start spread must be within the run');

@@ -38,9 +38,7 @@ export function formatTable(reports: readonly ScenarioReport[]): string {
       r.steadyCallsPerSecond === undefined ? 'n/a' : rate(r.steadyCallsPerSecond),
       int(r.totalCalls),
       int(r.throttledCalls),
-      r.allAcquiredAfterSeconds === undefined
-        ? `never (${int(r.acquiredSidecars)} by ${r.hours} h)`
-        : duration(r.allAcquiredAfterSeconds),
+      r.allAcquiredAfterSeconds === undefined ? `never (${int(r.acquiredSidecars)} by ${r.hours} h)` : duration(r.allAcquiredAfterSeconds),
       int(r.lapsedSidecars),
       r.lapsedSidecars === 0 ? '0' : `${r.lapsesOpenAtEnd > 0 ? '>= ' : ''}${duration(r.longestLapseSeconds)}`,
       r.cpuSeconds.toFixed(1),

@@ -25,11 +25,7 @@ const CLIENT = REFRESHER_RETRY_POLICY;
 /** Attempts of one throttled run: under the refresher a 429 ends the run at once. */
 const THROTTLED_ATTEMPTS = CLIENT.retryThrottled === false ? 1 : CLIENT.maxAttempts;
 const RUN_MEAN_MS =
-  THROTTLED_ATTEMPTS * 100 +
-  Array.from({ length: THROTTLED_ATTEMPTS - 1 }, (_, i) => mean((r) => backoffDelayMs(i + 1, CLIENT, r))).reduce(
-    (a, b) => a + b,
-    0,
-  );
+  THROTTLED_ATTEMPTS * 100 + Array.from({ length: THROTTLED_ATTEMPTS - 1 }, (_, i) => mean((r) => backoffDelayMs(i + 1, CLIENT, r))).reduce((a, b) => a + b, 0);
 const meanRetryDelays = new Map<number, number>();
 function meanRetryDelayMs(failures: number): number {
   let m = meanRetryDelays.get(failures);
@@ -155,7 +151,10 @@ test('seeded random: reproducible, in [0, 1), spread out', () => {
   const a = new SeededRandom(42);
   const b = new SeededRandom(42);
   const xs = Array.from({ length: 10_000 }, () => a.float());
-  assert.deepEqual(xs.slice(0, 5), Array.from({ length: 5 }, () => b.float()));
+  assert.deepEqual(
+    xs.slice(0, 5),
+    Array.from({ length: 5 }, () => b.float()),
+  );
   assert.ok(xs.every((x) => x >= 0 && x < 1));
   const avg = xs.reduce((s, x) => s + x, 0) / xs.length;
   assert.ok(Math.abs(avg - 0.5) < 0.02);
@@ -178,5 +177,8 @@ test('throttle-aware refreshing: at least 10x fewer throttled calls after a rest
   assert.equal(round1.lapsedSidecars, 0);
   assert.ok(now.allAcquiredAfterSeconds !== undefined && round1.allAcquiredAfterSeconds !== undefined);
   // "As fast": the limit sets the pace (N / R); the longer backoff may leave a few tokens unused at the very end.
-  assert.ok(now.allAcquiredAfterSeconds <= round1.allAcquiredAfterSeconds * 1.1, `${duration(now.allAcquiredAfterSeconds)} vs ${duration(round1.allAcquiredAfterSeconds)}`);
+  assert.ok(
+    now.allAcquiredAfterSeconds <= round1.allAcquiredAfterSeconds * 1.1,
+    `${duration(now.allAcquiredAfterSeconds)} vs ${duration(round1.allAcquiredAfterSeconds)}`,
+  );
 });

@@ -120,7 +120,8 @@ function parseArgs(argv: string[]): Args {
       case '--policy':
         a.policies = value.split(',');
         for (const p of a.policies) {
-          if (!Object.hasOwn(POLICIES, p)) throw new UsageError(`--policy takes ${Object.keys(POLICIES).join(', ')} (comma-separated); got ${JSON.stringify(p.slice(0, 40))}`);
+          if (!Object.hasOwn(POLICIES, p))
+            throw new UsageError(`--policy takes ${Object.keys(POLICIES).join(', ')} (comma-separated); got ${JSON.stringify(p.slice(0, 40))}`);
         }
         break;
       case '--json':
@@ -165,59 +166,61 @@ async function main(): Promise<number> {
   const reports: ScenarioReport[] = [];
   for (const sessionSeconds of args.sessions) {
     for (const sidecars of args.sidecars) {
-     for (const policyName of args.policies) {
-      const policy = POLICIES[policyName]!;
-      const retryPolicy = args.clientAttempts === undefined ? policy.retryPolicy : { ...policy.retryPolicy, maxAttempts: args.clientAttempts };
-      const overloaded = floorCallsPerSecond(sidecars, sessionSeconds) > args.rate;
-      const reduce = args.hours === undefined && overloaded && sidecars >= OVERLOADED_MIN_SIDECARS;
-      const hours = args.hours ?? (reduce ? OVERLOADED_HOURS : DEFAULT_HOURS);
-      const notes: string[] = [];
-      const nominal = nominalCallsPerSecond(sidecars, sessionSeconds);
-      if (overloaded) {
-        notes.push(
-          `overloaded: even refreshing at the last moment needs ${floorCallsPerSecond(sidecars, sessionSeconds).toFixed(1)} calls/s > ${args.rate} (the refresh schedule needs ${nominal.toFixed(1)})`,
-        );
-      } else if (nominal > args.rate) {
-        notes.push(`over the limit: the refresh schedule needs ${nominal.toFixed(1)} calls/s > ${args.rate} (refreshing at the last moment would need ${floorCallsPerSecond(sidecars, sessionSeconds).toFixed(1)})`);
+      for (const policyName of args.policies) {
+        const policy = POLICIES[policyName]!;
+        const retryPolicy = args.clientAttempts === undefined ? policy.retryPolicy : { ...policy.retryPolicy, maxAttempts: args.clientAttempts };
+        const overloaded = floorCallsPerSecond(sidecars, sessionSeconds) > args.rate;
+        const reduce = args.hours === undefined && overloaded && sidecars >= OVERLOADED_MIN_SIDECARS;
+        const hours = args.hours ?? (reduce ? OVERLOADED_HOURS : DEFAULT_HOURS);
+        const notes: string[] = [];
+        const nominal = nominalCallsPerSecond(sidecars, sessionSeconds);
+        if (overloaded) {
+          notes.push(
+            `overloaded: even refreshing at the last moment needs ${floorCallsPerSecond(sidecars, sessionSeconds).toFixed(1)} calls/s > ${args.rate} (the refresh schedule needs ${nominal.toFixed(1)})`,
+          );
+        } else if (nominal > args.rate) {
+          notes.push(
+            `over the limit: the refresh schedule needs ${nominal.toFixed(1)} calls/s > ${args.rate} (refreshing at the last moment would need ${floorCallsPerSecond(sidecars, sessionSeconds).toFixed(1)})`,
+          );
+        }
+        if (args.clientAttempts !== undefined && args.clientAttempts !== policy.retryPolicy.maxAttempts) {
+          const n = args.clientAttempts;
+          notes.push(`what-if: the client makes ${n} attempt${n === 1 ? '' : 's'} per fetch instead of ${policy.retryPolicy.maxAttempts}`);
+        }
+        if (reduce) {
+          notes.push(
+            `hours reduced from ${DEFAULT_HOURS} to ${hours} to keep the run to minutes: the retry storm never ends, and every call in it goes through a real refresher (pass --hours to override)`,
+          );
+        }
+        process.stderr.write(`simulating ${sidecars} sidecars, ${sessionSeconds} s sessions, ${hours} h, ${args.rate} calls/s, policy ${policyName}...\n`);
+        const started = Date.now();
+        let result: FleetResult;
+        try {
+          result = await simulateFleet({
+            sidecars,
+            hours,
+            sessionSeconds,
+            ratePerSecond: args.rate,
+            ...(args.burst !== undefined ? { burst: args.burst } : {}),
+            latencyMs: args.latency,
+            startSpreadSeconds: args.spread,
+            seed: args.seed,
+            retryPolicy,
+            throttledRetryCapMs: policy.throttledRetryCapMs,
+            onProgress: (p) => {
+              if (Date.now() - started > 5_000) {
+                process.stderr.write(
+                  `  ${p.virtualHours.toFixed(1)} h simulated in ${p.wallSeconds.toFixed(0)} s: ${p.calls} calls, ${p.acquired}/${sidecars} sidecars had credentials\n`,
+                );
+              }
+            },
+          });
+        } catch (e) {
+          process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+          return 2;
+        }
+        reports.push({ result, notes, ...(args.policies.length > 1 ? { policy: policyName } : {}) });
       }
-      if (args.clientAttempts !== undefined && args.clientAttempts !== policy.retryPolicy.maxAttempts) {
-        const n = args.clientAttempts;
-        notes.push(`what-if: the client makes ${n} attempt${n === 1 ? '' : 's'} per fetch instead of ${policy.retryPolicy.maxAttempts}`);
-      }
-      if (reduce) {
-        notes.push(
-          `hours reduced from ${DEFAULT_HOURS} to ${hours} to keep the run to minutes: the retry storm never ends, and every call in it goes through a real refresher (pass --hours to override)`,
-        );
-      }
-      process.stderr.write(`simulating ${sidecars} sidecars, ${sessionSeconds} s sessions, ${hours} h, ${args.rate} calls/s, policy ${policyName}...\n`);
-      const started = Date.now();
-      let result: FleetResult;
-      try {
-        result = await simulateFleet({
-          sidecars,
-          hours,
-          sessionSeconds,
-          ratePerSecond: args.rate,
-          ...(args.burst !== undefined ? { burst: args.burst } : {}),
-          latencyMs: args.latency,
-          startSpreadSeconds: args.spread,
-          seed: args.seed,
-          retryPolicy,
-          throttledRetryCapMs: policy.throttledRetryCapMs,
-          onProgress: (p) => {
-            if (Date.now() - started > 5_000) {
-              process.stderr.write(
-                `  ${p.virtualHours.toFixed(1)} h simulated in ${p.wallSeconds.toFixed(0)} s: ${p.calls} calls, ${p.acquired}/${sidecars} sidecars had credentials\n`,
-              );
-            }
-          },
-        });
-      } catch (e) {
-        process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
-        return 2;
-      }
-      reports.push({ result, notes, ...(args.policies.length > 1 ? { policy: policyName } : {}) });
-     }
     }
   }
   process.stdout.write(`${formatTable(reports)}\n`);

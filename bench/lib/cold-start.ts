@@ -34,12 +34,32 @@ async function pollUntil(proc: RunningCli, deadline: number, attempt: () => Prom
   }
 }
 
-export async function sidecarColdStart(o: { env: Record<string, string>; cert: string; key: string; role: string; args: readonly string[] }): Promise<SidecarColdStart> {
+export async function sidecarColdStart(o: {
+  env: Record<string, string>;
+  cert: string;
+  key: string;
+  role: string;
+  args: readonly string[];
+}): Promise<SidecarColdStart> {
   const [imds, container, ops] = (await freePorts(3)) as [number, number, number];
   const t0 = performance.now();
   const cli = spawnWatched(
     process.execPath,
-    [CLI, 'serve', '--certificate', o.cert, '--private-key', o.key, '--port', String(imds), '--container-port', String(container), '--ops-port', String(ops), ...o.args],
+    [
+      CLI,
+      'serve',
+      '--certificate',
+      o.cert,
+      '--private-key',
+      o.key,
+      '--port',
+      String(imds),
+      '--container-port',
+      String(container),
+      '--ops-port',
+      String(ops),
+      ...o.args,
+    ],
     cliEnv(o.env),
   );
   try {
@@ -53,7 +73,10 @@ export async function sidecarColdStart(o: { env: Record<string, string>; cert: s
         return r.status === 200;
       });
       const served = await pollUntil(cli, deadline, async () => {
-        const r = await http(`${base}/latest/meta-data/iam/security-credentials/${o.role}`, { headers: { 'x-aws-ec2-metadata-token': token }, timeoutMs: 1000 });
+        const r = await http(`${base}/latest/meta-data/iam/security-credentials/${o.role}`, {
+          headers: { 'x-aws-ec2-metadata-token': token },
+          timeoutMs: 1000,
+        });
         return r.status === 200;
       });
       return { listening, served };

@@ -19,10 +19,7 @@ export interface HttpResult {
 }
 
 /** One request on a fresh connection (no agent); rejects on connection errors or after `timeoutMs`. */
-export function http(
-  url: string | URL,
-  o: { method?: string; headers?: OutgoingHttpHeaders; timeoutMs?: number; body?: string } = {},
-): Promise<HttpResult> {
+export function http(url: string | URL, o: { method?: string; headers?: OutgoingHttpHeaders; timeoutMs?: number; body?: string } = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: o.method ?? 'GET', headers: o.headers ?? {}, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -49,11 +46,15 @@ export function http(
  */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<Server>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => {
     const addr = s.address();
@@ -142,9 +143,15 @@ async function opsUrlFrom(cli: RunningCli): Promise<string> {
  * container token passed in so the caller knows it. Resolves once the listeners are up
  * (not necessarily holding credentials yet).
  */
-export async function startSidecarProcess(
-  o: { env: Record<string, string>; cert: string; key: string; args?: readonly string[]; node?: string; nodeArgs?: readonly string[]; containerToken?: string },
-): Promise<SidecarProcess> {
+export async function startSidecarProcess(o: {
+  env: Record<string, string>;
+  cert: string;
+  key: string;
+  args?: readonly string[];
+  node?: string;
+  nodeArgs?: readonly string[];
+  containerToken?: string;
+}): Promise<SidecarProcess> {
   const containerToken = o.containerToken ?? 'bench-container-token-0123456789abcdef';
   const args = [
     ...(o.nodeArgs ?? []),

@@ -58,7 +58,10 @@ export async function benchFixture(): Promise<BenchFixture> {
 }
 
 /** Polls until the sidecar serves credentials on both endpoints; returns the IMDS token and both responses. */
-export async function waitForCredentials(s: SidecarProcess, timeoutMs = 30_000): Promise<{ token: string; role: string; imds: HttpResult; container: HttpResult }> {
+export async function waitForCredentials(
+  s: SidecarProcess,
+  timeoutMs = 30_000,
+): Promise<{ token: string; role: string; imds: HttpResult; container: HttpResult }> {
   const deadline = Date.now() + timeoutMs;
   const token = await imdsToken(s.imdsUrl);
   const roleList = await http(new URL('latest/meta-data/iam/security-credentials/', s.imdsUrl), { headers: { 'x-aws-ec2-metadata-token': token } });

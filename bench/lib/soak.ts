@@ -52,7 +52,12 @@ export function fullSchedule(minutes = 5): SoakSchedule {
     durationS: t(300),
     credentialLifetimeS: 30,
     events: [
-      { at: t(20), kind: 'faults', label: '5xx burst absorbed by the client retries (500, 503, 500)', faults: [{ status: 500 }, { status: 503 }, { status: 500 }] },
+      {
+        at: t(20),
+        kind: 'faults',
+        label: '5xx burst absorbed by the client retries (500, 503, 500)',
+        faults: [{ status: 500 }, { status: 503 }, { status: 500 }],
+      },
       { at: t(35), kind: 'faults', label: 'five 503s: one refresh fails, the refresher retries', faults: Array.from({ length: 5 }, () => ({ status: 503 })) },
       // Slower than the refresh cadence (9-12 s), so refreshes really meet 429s.
       { at: t(50), kind: 'throttle', label: 'throttling: 1 call per 20 s, 429 with Retry-After', ratePerSecond: 0.05 },
@@ -60,7 +65,12 @@ export function fullSchedule(minutes = 5): SoakSchedule {
       { at: t(95), kind: 'faults', label: 'latency: three calls answered after 3 s', faults: [{ delayMs: 3000 }, { delayMs: 3000 }, { delayMs: 3000 }] },
       { at: t(115), kind: 'faults', label: 'dropped connections (three resets)', faults: [{ drop: true }, { drop: true }, { drop: true }] },
       { at: t(130), kind: 'rotate', label: 'certificate rotation (cert and key files rewritten)' },
-      { at: t(150), kind: 'faults', label: 'mixed: 429 Retry-After 2, reset, 500', faults: [{ status: 429, retryAfterSeconds: 2 }, { drop: true }, { status: 500 }] },
+      {
+        at: t(150),
+        kind: 'faults',
+        label: 'mixed: 429 Retry-After 2, reset, 500',
+        faults: [{ status: 429, retryAfterSeconds: 2 }, { drop: true }, { status: 500 }],
+      },
       { at: t(170), kind: 'outage', label: 'outage: every CreateSession 503 for longer than a credential lives', on: true },
       { at: t(230), kind: 'outage', label: 'outage over', on: false },
     ],
@@ -291,7 +301,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     let requests = 0;
     const healthz = { ok: 0, failed: 0 };
     const readyz: Record<string, number> = {};
-    const phases: PhaseStats[] = [{ fromS: 0, label: 'start', createSessionAttempts: 0, createSessionOk: 0, createSessionFaulted: 0, responses200: 0, responsesUnavailable: 0 }];
+    const phases: PhaseStats[] = [
+      { fromS: 0, label: 'start', createSessionAttempts: 0, createSessionOk: 0, createSessionFaulted: 0, responses200: 0, responsesUnavailable: 0 },
+    ];
     const phase = () => phases[phases.length - 1]!;
     const tally = (endpoint: string, key: string) => {
       const e = (byEndpoint[endpoint] ??= {});
@@ -351,7 +363,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       agents.push(a);
       return a;
     };
-    const role = (await get(newAgent(), new URL('latest/meta-data/iam/security-credentials/', sc.imdsUrl).href, { 'x-aws-ec2-metadata-token': await token(newAgent(), sc, 21600) })).body.trim();
+    const role = (
+      await get(newAgent(), new URL('latest/meta-data/iam/security-credentials/', sc.imdsUrl).href, {
+        'x-aws-ec2-metadata-token': await token(newAgent(), sc, 21600),
+      })
+    ).body.trim();
 
     const imdsPoller = async (extended: boolean, ttl: number) => {
       const agent = newAgent();
@@ -462,7 +478,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         await new Promise((resolve) => setTimeout(resolve, Math.min(250, Math.max(1, due - Date.now()))));
       }
       sampleStats();
-      phases.push({ fromS: e.at, label: e.label, createSessionAttempts: 0, createSessionOk: 0, createSessionFaulted: 0, responses200: 0, responsesUnavailable: 0 });
+      phases.push({
+        fromS: e.at,
+        label: e.label,
+        createSessionAttempts: 0,
+        createSessionOk: 0,
+        createSessionFaulted: 0,
+        responses200: 0,
+        responsesUnavailable: 0,
+      });
       log(`t=${atS(Date.now())} s: ${e.label}`);
       switch (e.kind) {
         case 'faults':
@@ -515,7 +539,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     for (const u of unavailable) {
       const heldUntil = heldExpiryAt(u.sentAt);
       if (heldUntil - SERVE_SKEW_MS - u.receivedAt > UNAVAILABLE_TOLERANCE_MS) {
-        flag(u.endpoint, `unavailable-while-valid: answered "no credentials" at t=${atS(u.receivedAt)} s while credentials valid for ${Math.round((heldUntil - u.receivedAt) / 1000)} s more existed`, u.receivedAt);
+        flag(
+          u.endpoint,
+          `unavailable-while-valid: answered "no credentials" at t=${atS(u.receivedAt)} s while credentials valid for ${Math.round((heldUntil - u.receivedAt) / 1000)} s more existed`,
+          u.receivedAt,
+        );
       } else {
         allowedUnavailable++;
       }
@@ -532,7 +560,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const firstNew = issued.find((r) => r.serialDecimal === newSerial);
       const oldAfter = issued.filter((r) => r.issuedAt > ra + ROTATION_GRACE_MS && r.serialDecimal !== newSerial).length;
       const ok = firstNew !== undefined && oldAfter === 0;
-      if (!ok) flag('emulator', `rotation: new certificate ${firstNew === undefined ? 'never used' : 'used'}, old one used ${oldAfter} time(s) after the grace period`, Date.now());
+      if (!ok)
+        flag(
+          'emulator',
+          `rotation: new certificate ${firstNew === undefined ? 'never used' : 'used'}, old one used ${oldAfter} time(s) after the grace period`,
+          Date.now(),
+        );
       rotation = {
         atS: atS(ra),
         newSerial,
@@ -580,13 +613,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
 async function token(agent: Agent, sc: SidecarProcess, ttl: number): Promise<string> {
   const r = await new Promise<Reply>((resolve, reject) => {
-    const req = request(new URL('latest/api/token', sc.imdsUrl), { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': String(ttl) }, agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
+    const req = request(
+      new URL('latest/api/token', sc.imdsUrl),
+      { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': String(ttl) }, agent },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5 s')));
     req.on('error', reject);
     req.end();
@@ -598,12 +635,23 @@ async function token(agent: Agent, sc: SidecarProcess, ttl: number): Promise<str
 /** The report as text lines (counts, bound, rotation, per-phase table). */
 export function formatSoakReport(r: SoakReport): string {
   const lines: string[] = [];
-  lines.push(`Soak: ${r.durationS} s, credentials live ${r.credentialLifetimeS} s; ${r.requests} requests, ${r.distinctAccessKeys} distinct credential sets served`);
+  lines.push(
+    `Soak: ${r.durationS} s, credentials live ${r.credentialLifetimeS} s; ${r.requests} requests, ${r.distinctAccessKeys} distinct credential sets served`,
+  );
   lines.push(`Result: ${r.ok ? 'PASS' : 'FAIL'}`);
   lines.push('');
   lines.push('Responses by endpoint:');
-  for (const [e, counts] of Object.entries(r.byEndpoint)) lines.push(`  ${e.padEnd(14)} ${Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  lines.push(`  healthz ok=${r.healthz.ok} failed=${r.healthz.failed}; readyz ${Object.entries(r.readyz).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  for (const [e, counts] of Object.entries(r.byEndpoint))
+    lines.push(
+      `  ${e.padEnd(14)} ${Object.entries(counts)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
+  lines.push(
+    `  healthz ok=${r.healthz.ok} failed=${r.healthz.failed}; readyz ${Object.entries(r.readyz)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
   lines.push('');
   const zero = (k: string) => r.badCounts[k] ?? 0;
   lines.push('Checks:');
@@ -617,18 +665,27 @@ export function formatSoakReport(r: SoakReport): string {
   lines.push(`  IMDS token refreshes after 401:        ${r.tokenRefreshes}`);
   const cs = r.createSession;
   lines.push(
-    `  CreateSession attempts:                ${cs.attempts} (ok ${cs.ok}, faulted ${cs.faulted}, rejected ${cs.rejected}); bound ${cs.bound} = ${Object.entries(cs.boundParts).map(([k, v]) => `${k} ${v}`).join(' + ')}: ${cs.withinBound ? 'within' : 'EXCEEDED'}`,
+    `  CreateSession attempts:                ${cs.attempts} (ok ${cs.ok}, faulted ${cs.faulted}, rejected ${cs.rejected}); bound ${cs.bound} = ${Object.entries(
+      cs.boundParts,
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' + ')}: ${cs.withinBound ? 'within' : 'EXCEEDED'}`,
   );
   if (r.rotation !== null) {
     lines.push(
       `  rotation at t=${r.rotation.atS} s: new certificate (serial ${r.rotation.newSerial.slice(0, 12)}...) first used after ${r.rotation.firstNewUseAfterS ?? 'never'} s; old one used after the grace period: ${r.rotation.oldUsesAfterGrace}: ${r.rotation.ok ? 'ok' : 'FAILED'}`,
     );
   }
-  if (r.outage !== null) lines.push(`  outage t=${r.outage.fromS}-${r.outage.toS} s: first credentials issued ${r.outage.recoveredAfterS ?? 'never'} s after it ended`);
+  if (r.outage !== null)
+    lines.push(`  outage t=${r.outage.fromS}-${r.outage.toS} s: first credentials issued ${r.outage.recoveredAfterS ?? 'never'} s after it ended`);
   lines.push('');
   lines.push('Phases:');
-  lines.push('  (CreateSession attempts, ok and faulted; credential responses 200 and "no credentials"; queued faults are consumed by the next calls, possibly in a later phase)');
-  lines.push(`  ${'from'.padStart(6)}  ${'CS att'.padStart(6)} ${'ok'.padStart(4)} ${'fault'.padStart(5)} ${'200s'.padStart(7)} ${'no-cred'.padStart(7)}  phase`);
+  lines.push(
+    '  (CreateSession attempts, ok and faulted; credential responses 200 and "no credentials"; queued faults are consumed by the next calls, possibly in a later phase)',
+  );
+  lines.push(
+    `  ${'from'.padStart(6)}  ${'CS att'.padStart(6)} ${'ok'.padStart(4)} ${'fault'.padStart(5)} ${'200s'.padStart(7)} ${'no-cred'.padStart(7)}  phase`,
+  );
   for (const p of r.phases) {
     lines.push(
       `  ${`${p.fromS}s`.padStart(6)}  ${String(p.createSessionAttempts).padStart(6)} ${String(p.createSessionOk).padStart(4)} ${String(p.createSessionFaulted).padStart(5)} ${String(p.responses200).padStart(7)} ${String(p.responsesUnavailable).padStart(7)}  ${p.label}`,

@@ -11,10 +11,15 @@ declare const ROLESANYWHERE_SIDECAR_CERTS_EXAMPLE: Readonly<Record<CertsExampleF
 
 export const CERTS_EXAMPLE_FILES = Object.keys(ROLESANYWHERE_SIDECAR_CERTS_EXAMPLE) as readonly CertsExampleFile[];
 
-export async function readCertsExample(name: CertsExampleFile): Promise<Buffer> {
+export function readCertsExample(name: CertsExampleFile): Promise<Buffer> {
   const text = ROLESANYWHERE_SIDECAR_CERTS_EXAMPLE[name] as string | undefined;
   if (text === undefined) {
-    throw new SidecarError('FILE_UNREADABLE', `this build carries no certs-example/ (container images leave the demo keys out), so there is no certs-example/${name}: give the emulator --trust-anchor-ca, or run demo from the npm package or the single executable`);
+    return Promise.reject(
+      new SidecarError(
+        'FILE_UNREADABLE',
+        `this build carries no certs-example/ (container images leave the demo keys out), so there is no certs-example/${name}: give the emulator --trust-anchor-ca, or run demo from the npm package or the single executable`,
+      ),
+    );
   }
-  return Buffer.from(text, 'utf8');
+  return Promise.resolve(Buffer.from(text, 'utf8'));
 }

@@ -17,5 +17,7 @@ export const loadPkcs11js = (): typeof import('pkcs11js') => {
       last = e;
     }
   }
-  throw new Error(`pkcs11js was not found in ${places.join(' or ')} (run npm install pkcs11js in one of them): ${(last as Error).message.split('\n')[0] ?? ''}`);
+  throw new Error(
+    `pkcs11js was not found in ${places.join(' or ')} (run npm install pkcs11js in one of them): ${(last as Error).message.split('\n')[0] ?? ''}`,
+  );
 };

@@ -16,7 +16,10 @@ const fastTimers: Timers = { setTimeout: (fn) => systemTimers.setTimeout(fn, 5),
 /** A real CredentialSource that issues distinct credentials per call and counts calls. */
 class CountingSource implements CredentialSource {
   calls = 0;
-  constructor(private readonly clock: ManualClock, private readonly lifeMs = HOUR) {}
+  constructor(
+    private readonly clock: ManualClock,
+    private readonly lifeMs = HOUR,
+  ) {}
   async getCredentials(): Promise<Credentials> {
     this.calls++;
     await new Promise((r) => setImmediate(r));

@@ -22,7 +22,7 @@ const MAX_ENTRY_BYTES = 16 * 1024;
 const STALE_LOCK_MS = 30_000;
 /**
  * Reuse cached credentials only while they have this much life left: botocore and .NET
- * re-invoke credential_process 15 minutes before Expiration (sdk-endpoints.md), so handing
+ * re-invoke credential_process 15 minutes before Expiration (docs/sdk-endpoints.md), so handing
  * them less would make every SDK call re-run the process.
  */
 export const DEFAULT_REUSE_MIN_REMAINING_MS = 20 * 60_000;
@@ -224,4 +224,3 @@ export function defaultCacheDir(env: Readonly<Record<string, string | undefined>
   const base = env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME !== '' ? env.XDG_CACHE_HOME : join(home, '.cache');
   return join(base, 'rolesanywhere-sidecar');
 }
-

@@ -7,7 +7,17 @@ import { defaultSessionName, parseTags, validateAssumeRole } from './options.js'
 import { AssumeRoleSource, BASE_REUSE_MARGIN_MS, type AssumeRoleCall } from './source.js';
 import { assumeRoleError } from './sts-client.js';
 
-const names = { roleArn: '--assume-role-arn', sessionName: '--assume-role-session-name', durationSeconds: '--assume-role-duration', externalId: '--external-id', policy: '--session-policy-file', policyArns: '--policy-arns', sourceIdentity: '--source-identity', tags: '--tags', transitiveTagKeys: '--transitive-tag-keys' };
+const names = {
+  roleArn: '--assume-role-arn',
+  sessionName: '--assume-role-session-name',
+  durationSeconds: '--assume-role-duration',
+  externalId: '--external-id',
+  policy: '--session-policy-file',
+  policyArns: '--policy-arns',
+  sourceIdentity: '--source-identity',
+  tags: '--tags',
+  transitiveTagKeys: '--transitive-tag-keys',
+};
 const ROLE = 'arn:aws:iam::210987654321:role/reader';
 
 test('parseTags: pairs, = inside values, case-insensitive duplicates and reserved keys refused', () => {
@@ -79,7 +89,13 @@ test('AssumeRoleSource: serves only chained credentials, reuses the base session
     return { credentials: creds(`CHAINED-${b.accessKeyId}`, now + 3600_000), assumedRoleArn: 'arn:aws:sts::210987654321:assumed-role/reader/leaf' };
   };
   const issued: string[] = [];
-  const src = new AssumeRoleSource({ base, options: validateAssumeRole({ roleArn: ROLE }, 'leaf', names), assume, clock: { now: () => now }, onIssued: (_c, i) => issued.push(i.assumedRoleArn ?? '') });
+  const src = new AssumeRoleSource({
+    base,
+    options: validateAssumeRole({ roleArn: ROLE }, 'leaf', names),
+    assume,
+    clock: { now: () => now },
+    onIssued: (_c, i) => issued.push(i.assumedRoleArn ?? ''),
+  });
   assert.equal((await src.getCredentials()).accessKeyId, 'CHAINED-BASE1');
   now += 3600_000 - BASE_REUSE_MARGIN_MS - 1;
   assert.equal((await src.getCredentials()).accessKeyId, 'CHAINED-BASE1', 'base reused while it has more than the margin');
@@ -111,7 +127,8 @@ test('AssumeRoleSource: serves only chained credentials, reuses the base session
 test('assumeRoleError: STS codes to the catalogue', () => {
   const endpoint = { url: new URL('https://sts.us-east-1.amazonaws.com/'), region: 'us-east-1', source: 'region' };
   const o = validateAssumeRole({ roleArn: ROLE }, 'leaf', names);
-  const e = (name: string, status?: number) => assumeRoleError(Object.assign(new Error('msg'), { name, ...(status !== undefined ? { $metadata: { httpStatusCode: status } } : {}) }), o, endpoint);
+  const e = (name: string, status?: number) =>
+    assumeRoleError(Object.assign(new Error('msg'), { name, ...(status !== undefined ? { $metadata: { httpStatusCode: status } } : {}) }), o, endpoint);
   assert.equal(e('AccessDenied', 403).code, 'ASSUME_ROLE_DENIED');
   assert.equal(e('RegionDisabledException', 403).code, 'ASSUME_ROLE_REGION_DISABLED');
   assert.equal(e('MalformedPolicyDocumentException', 400).code, 'ASSUME_ROLE_INVALID');

@@ -35,7 +35,8 @@ function parseUrl(value: string, origin: string): URL {
     throw new SidecarError('CONFIG_INVALID', `${origin} "${oneLine(value, 100)}" is not a URL: use e.g. https://sts.us-east-1.amazonaws.com`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new SidecarError('CONFIG_INVALID', `${origin} must be an http(s) URL, got ${url.protocol}`);
-  if (value.length > 2048 || url.username !== '' || url.password !== '') throw new SidecarError('CONFIG_INVALID', `${origin} must be a plain URL without credentials, at most 2048 characters`);
+  if (value.length > 2048 || url.username !== '' || url.password !== '')
+    throw new SidecarError('CONFIG_INVALID', `${origin} must be a plain URL without credentials, at most 2048 characters`);
   return url;
 }
 
@@ -49,7 +50,8 @@ export function resolveStsEndpoint(input: StsEndpointInput): StsEndpoint {
     if (value !== undefined && value.trim() !== '') return { url: parseUrl(value.trim(), origin), region: input.region, source: origin };
   }
   const partition = PARTITIONS[input.partition];
-  if (partition === undefined) throw new SidecarError('CONFIG_INVALID', `no STS endpoint is known for partition "${oneLine(input.partition, 40)}": pass --sts-endpoint`);
+  if (partition === undefined)
+    throw new SidecarError('CONFIG_INVALID', `no STS endpoint is known for partition "${oneLine(input.partition, 40)}": pass --sts-endpoint`);
   const service = input.useFips ? 'sts-fips' : 'sts';
   const suffix = input.useDualStack ? partition.dualStackDnsSuffix : partition.dnsSuffix;
   return { url: new URL(`https://${service}.${input.region}.${suffix}/`), region: input.region, source: 'region' };

@@ -35,7 +35,9 @@ export class UndiciHttpHandler {
       path: pathWithQuery(request),
       method: request.method,
       headers,
-      ...(request.body !== undefined && request.body !== null ? { body: typeof request.body === 'string' ? request.body : Buffer.from(request.body as Uint8Array).toString('utf8') } : {}),
+      ...(request.body !== undefined && request.body !== null
+        ? { body: typeof request.body === 'string' ? request.body : Buffer.from(request.body as Uint8Array).toString('utf8') }
+        : {}),
       ...(options.abortSignal !== undefined ? { signal: options.abortSignal as AbortSignal } : {}),
     });
     const outHeaders: Record<string, string> = {};

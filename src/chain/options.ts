@@ -61,7 +61,8 @@ export function parseTags(text: string, origin = '--tags'): Tag[] {
       throw invalid(`${origin} key "${oneLine(key, 60)}" must be 1 to 128 letters, digits, spaces or _.:/=+-@`);
     }
     if (key.toLowerCase().startsWith('aws:')) throw invalid(`${origin} key "${oneLine(key, 60)}" starts with "aws:", which is reserved for AWS`);
-    if (value.length > 256 || !TAG_CHARS.test(value)) throw invalid(`${origin} value of "${oneLine(key, 60)}" must be at most 256 letters, digits, spaces or _.:/=+-@`);
+    if (value.length > 256 || !TAG_CHARS.test(value))
+      throw invalid(`${origin} value of "${oneLine(key, 60)}" must be at most 256 letters, digits, spaces or _.:/=+-@`);
     if (seen.has(key.toLowerCase())) throw invalid(`${origin} names "${oneLine(key, 60)}" twice (tag keys are case-insensitive)`);
     seen.add(key.toLowerCase());
     out.push({ key, value });
@@ -73,7 +74,10 @@ export function parseTags(text: string, origin = '--tags'): Tag[] {
 /** A comma-separated list, trimmed, empty entries dropped. */
 export function parseList(text: string | undefined): string[] {
   if (text === undefined) return [];
-  return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /**
@@ -108,22 +112,28 @@ export function validateAssumeRole(input: AssumeRoleInput, defaultName: string, 
     throw invalid(`${names.roleArn} "${oneLine(input.roleArn, 100)}" is not a role ARN: expected arn:aws:iam::<account>:role/<name>`);
   }
   const sessionName = input.sessionName ?? defaultName;
-  if (!SESSION_NAME.test(sessionName)) throw invalid(`${names.sessionName} "${oneLine(sessionName, 80)}" must be 2 to 64 characters of letters, digits and +=,.@_-`);
+  if (!SESSION_NAME.test(sessionName))
+    throw invalid(`${names.sessionName} "${oneLine(sessionName, 80)}" must be 2 to 64 characters of letters, digits and +=,.@_-`);
   const durationSeconds = input.durationSeconds ?? CHAINED_MAX_SECONDS;
   if (!Number.isInteger(durationSeconds) || durationSeconds < 900 || durationSeconds > CHAINED_MAX_SECONDS) {
     // Role chaining caps the session at one hour: STS refuses more, so say so now.
-    throw invalid(`${names.durationSeconds} ${durationSeconds} is outside 900..${CHAINED_MAX_SECONDS}: a role assumed with role credentials (role chaining) lasts at most one hour`);
+    throw invalid(
+      `${names.durationSeconds} ${durationSeconds} is outside 900..${CHAINED_MAX_SECONDS}: a role assumed with role credentials (role chaining) lasts at most one hour`,
+    );
   }
   if (input.externalId !== undefined && !EXTERNAL_ID.test(input.externalId)) {
     throw invalid(`${names.externalId} must be 2 to 1224 characters of letters, digits and +=,.@:/_-`);
   }
   if (input.sourceIdentity !== undefined && (!SOURCE_IDENTITY.test(input.sourceIdentity) || input.sourceIdentity.toLowerCase().startsWith('aws:'))) {
-    throw invalid(`${names.sourceIdentity} "${oneLine(input.sourceIdentity, 80)}" must be 2 to 64 characters of letters, digits and +=,.@_-, not starting with "aws:"`);
+    throw invalid(
+      `${names.sourceIdentity} "${oneLine(input.sourceIdentity, 80)}" must be 2 to 64 characters of letters, digits and +=,.@_-, not starting with "aws:"`,
+    );
   }
   const policyArns = [...(input.policyArns ?? [])];
   if (policyArns.length > MAX_POLICY_ARNS) throw invalid(`${names.policyArns} lists ${policyArns.length} policies; STS accepts at most ${MAX_POLICY_ARNS}`);
   for (const a of policyArns) {
-    if (!POLICY_ARN.test(a)) throw invalid(`${names.policyArns} entry "${oneLine(a, 100)}" is not an IAM policy ARN (arn:aws:iam::<account or aws>:policy/<name>)`);
+    if (!POLICY_ARN.test(a))
+      throw invalid(`${names.policyArns} entry "${oneLine(a, 100)}" is not an IAM policy ARN (arn:aws:iam::<account or aws>:policy/<name>)`);
   }
   let policy: string | undefined;
   if (input.policy !== undefined) {
@@ -139,14 +149,17 @@ export function validateAssumeRole(input: AssumeRoleInput, defaultName: string, 
     // Sent minified: the 2,048-character limit counts what is sent.
     policy = JSON.stringify(doc);
     if (policy.length > MAX_POLICY_CHARS) {
-      throw invalid(`${names.policy} is ${policy.length} characters without spaces; session policies are limited to ${MAX_POLICY_CHARS}: use --policy-arns for larger policies`);
+      throw invalid(
+        `${names.policy} is ${policy.length} characters without spaces; session policies are limited to ${MAX_POLICY_CHARS}: use --policy-arns for larger policies`,
+      );
     }
   }
   const tags = [...(input.tags ?? [])];
   const transitiveTagKeys = [...(input.transitiveTagKeys ?? [])];
   if (transitiveTagKeys.length > MAX_TAGS) throw invalid(`${names.transitiveTagKeys} lists more than ${MAX_TAGS} keys`);
   for (const k of transitiveTagKeys) {
-    if (!tags.some((t) => t.key.toLowerCase() === k.toLowerCase())) throw invalid(`${names.transitiveTagKeys} key "${oneLine(k, 60)}" is not among the tags (${names.tags})`);
+    if (!tags.some((t) => t.key.toLowerCase() === k.toLowerCase()))
+      throw invalid(`${names.transitiveTagKeys} key "${oneLine(k, 60)}" is not among the tags (${names.tags})`);
   }
   return {
     roleArn: input.roleArn,

@@ -28,7 +28,14 @@ interface SdkError {
   $fault?: string;
 }
 
-const INVALID = new Set(['ValidationError', 'MalformedPolicyDocument', 'MalformedPolicyDocumentException', 'PackedPolicyTooLarge', 'PackedPolicyTooLargeException', 'InvalidParameterValue']);
+const INVALID = new Set([
+  'ValidationError',
+  'MalformedPolicyDocument',
+  'MalformedPolicyDocumentException',
+  'PackedPolicyTooLarge',
+  'PackedPolicyTooLargeException',
+  'InvalidParameterValue',
+]);
 const BASE_REJECTED = new Set(['ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId']);
 
 /** Maps an error from the SDK's AssumeRole to the catalogue. */
@@ -39,29 +46,44 @@ export function assumeRoleError(e: unknown, options: AssumeRoleOptions, endpoint
   const said = oneLine(err.message ?? String(e), 300);
   const role = options.roleArn;
   const details = { stsCode: name, ...(status !== undefined ? { status } : {}), roleArn: role, endpoint: endpoint.url.host };
-  const make = (code: ErrorCode, message: string, extra: Record<string, boolean> = {}) => new SidecarError(code, oneLine(message), { cause: e, details: { ...details, ...extra } });
+  const make = (code: ErrorCode, message: string, extra: Record<string, boolean> = {}) =>
+    new SidecarError(code, oneLine(message), { cause: e, details: { ...details, ...extra } });
   if (name === 'AccessDenied' || name === 'AccessDeniedException') {
-    return make('ASSUME_ROLE_DENIED', `STS refused AssumeRole of ${role} (AccessDenied: ${said}): check that the role's trust policy trusts the Roles Anywhere role, that --external-id matches its sts:ExternalId condition, and --source-identity`);
+    return make(
+      'ASSUME_ROLE_DENIED',
+      `STS refused AssumeRole of ${role} (AccessDenied: ${said}): check that the role's trust policy trusts the Roles Anywhere role, that --external-id matches its sts:ExternalId condition, and --source-identity`,
+    );
   }
   if (name === 'RegionDisabledException') {
-    return make('ASSUME_ROLE_REGION_DISABLED', `STS is not activated in ${endpoint.region} for the account (${said}): activate it in IAM account settings or point --sts-endpoint at another region`);
+    return make(
+      'ASSUME_ROLE_REGION_DISABLED',
+      `STS is not activated in ${endpoint.region} for the account (${said}): activate it in IAM account settings or point --sts-endpoint at another region`,
+    );
   }
   if (INVALID.has(name)) {
     const fix = /DurationSeconds/.test(said)
-      ? 'lower --assume-role-duration (role chaining allows at most 3600 seconds, and no more than the role\'s maximum session duration)'
+      ? "lower --assume-role-duration (role chaining allows at most 3600 seconds, and no more than the role's maximum session duration)"
       : /olicy/.test(name) || /olicy/.test(said)
         ? 'fix --session-policy-file / --policy-arns'
         : 'fix the chaining options';
     return make('ASSUME_ROLE_INVALID', `STS refused AssumeRole of ${role} (${name.replace(/Exception$/, '')}: ${said}): ${fix}`);
   }
   if (BASE_REJECTED.has(name)) {
-    return make('ASSUME_ROLE_UNAVAILABLE', `STS did not accept the Roles Anywhere session for AssumeRole of ${role} (${name}: ${said})`, { baseRejected: true });
+    return make('ASSUME_ROLE_UNAVAILABLE', `STS did not accept the Roles Anywhere session for AssumeRole of ${role} (${name}: ${said})`, {
+      baseRejected: true,
+    });
   }
   if ((status !== undefined && (status >= 500 || status === 429)) || err.$fault === 'server' || /Throttl/.test(name)) {
-    return make('ASSUME_ROLE_UNAVAILABLE', `STS at ${endpoint.url.host} is unavailable for AssumeRole of ${role} (${name}${status !== undefined ? ` ${status}` : ''}: ${said}); retrying, keeping the last chained credentials`);
+    return make(
+      'ASSUME_ROLE_UNAVAILABLE',
+      `STS at ${endpoint.url.host} is unavailable for AssumeRole of ${role} (${name}${status !== undefined ? ` ${status}` : ''}: ${said}); retrying, keeping the last chained credentials`,
+    );
   }
   if (status === undefined) {
-    return make('ASSUME_ROLE_UNAVAILABLE', `cannot reach STS at ${endpoint.url.host} (chosen by ${endpoint.source}) for AssumeRole of ${role} (${said}): check the network, the proxy settings and --sts-endpoint`);
+    return make(
+      'ASSUME_ROLE_UNAVAILABLE',
+      `cannot reach STS at ${endpoint.url.host} (chosen by ${endpoint.source}) for AssumeRole of ${role} (${said}): check the network, the proxy settings and --sts-endpoint`,
+    );
   }
   return make('ASSUME_ROLE_FAILED', `STS AssumeRole of ${role} failed (${name} ${status}: ${said})`);
 }

@@ -39,16 +39,34 @@ export async function readPolicyFile(path: string, origin: string): Promise<stri
   try {
     buf = await readFile(path);
   } catch (e) {
-    throw new SidecarError('FILE_UNREADABLE', `cannot read the session policy ${path} given by ${origin} (${(e as NodeJS.ErrnoException).code ?? 'error'}): fix the path`, { cause: e });
+    throw new SidecarError(
+      'FILE_UNREADABLE',
+      `cannot read the session policy ${path} given by ${origin} (${(e as NodeJS.ErrnoException).code ?? 'error'}): fix the path`,
+      { cause: e },
+    );
   }
-  if (buf.length > MAX_POLICY_FILE_BYTES) throw new SidecarError('INPUT_TOO_LARGE', `the session policy ${path} is larger than ${MAX_POLICY_FILE_BYTES} bytes: session policies are at most 2048 characters`);
+  if (buf.length > MAX_POLICY_FILE_BYTES)
+    throw new SidecarError(
+      'INPUT_TOO_LARGE',
+      `the session policy ${path} is larger than ${MAX_POLICY_FILE_BYTES} bytes: session policies are at most 2048 characters`,
+    );
   return buf.toString('utf8');
 }
 
 /** The chaining flags, or undefined when --assume-role-arn is not given. */
 export async function chainInputFromFlags(opts: Options): Promise<ChainInput | undefined> {
   const roleArn = opts.str('assume-role-arn');
-  const others = ['external-id', 'assume-role-session-name', 'assume-role-duration', 'session-policy-file', 'policy-arns', 'source-identity', 'tags', 'transitive-tag-keys', 'sts-endpoint'];
+  const others = [
+    'external-id',
+    'assume-role-session-name',
+    'assume-role-duration',
+    'session-policy-file',
+    'policy-arns',
+    'source-identity',
+    'tags',
+    'transitive-tag-keys',
+    'sts-endpoint',
+  ];
   if (roleArn === undefined || roleArn === '') {
     const stray = others.find((f) => opts.has(f));
     if (stray !== undefined) throw new SidecarError('CONFIG_INVALID', `${opts.origin(stray)} applies to role chaining: add --assume-role-arn, or remove it`);
@@ -97,7 +115,14 @@ export interface ChainHooks {
 }
 
 /** Wraps the CreateSession client in role chaining. */
-export async function buildChain(chain: ChainInput, session: SessionSetup, identity: Identity, io: Pick<CliIo, 'env' | 'clock'>, logger: Logger, hooks: ChainHooks = {}): Promise<Chain> {
+export async function buildChain(
+  chain: ChainInput,
+  session: SessionSetup,
+  identity: Identity,
+  io: Pick<CliIo, 'env' | 'clock'>,
+  logger: Logger,
+  hooks: ChainHooks = {},
+): Promise<Chain> {
   const { defaultSessionName, validateAssumeRole } = await import('../chain/options.js');
   const { resolveStsEndpoint } = await import('../chain/endpoint.js');
   const { AssumeRoleSource } = await import('../chain/source.js');

@@ -60,7 +60,10 @@ function storeInputFrom(opts: Options, pathFlag: string, envFlag: string, allowT
   if (value !== undefined && value.startsWith('handle:')) {
     const handle = allowTpm ? parseTpmHandle(value) : undefined;
     if (handle === undefined) {
-      throw new SidecarError('CONFIG_INVALID', `${opts.origin(pathFlag)}: "${value.slice(0, 24)}" is a TPM key handle, which only --private-key takes (as handle:0x81000001)`);
+      throw new SidecarError(
+        'CONFIG_INVALID',
+        `${opts.origin(pathFlag)}: "${value.slice(0, 24)}" is a TPM key handle, which only --private-key takes (as handle:0x81000001)`,
+      );
     }
     return { kind: 'tpm', key: value, label: `TPM ${value}` };
   }
@@ -126,8 +129,7 @@ function passwordFrom(opts: Options): Pick<IdentityConfig, 'password'> {
   return {};
 }
 
-const MISSING_CERTIFICATE =
-  'missing --certificate (or --certificate-env, ROLESANYWHERE_CERTIFICATE): pass the workload certificate (PEM, DER or PKCS#12)';
+const MISSING_CERTIFICATE = 'missing --certificate (or --certificate-env, ROLESANYWHERE_CERTIFICATE): pass the workload certificate (PEM, DER or PKCS#12)';
 
 /** Certificate, key, chain and password inputs for the commands that load a whole identity. */
 export function identityConfigFrom(opts: Options, needKey = true, io?: Pick<CliIo, 'stdin' | 'stderr'>): IdentityConfig {
@@ -136,7 +138,10 @@ export function identityConfigFrom(opts: Options, needKey = true, io?: Pick<CliI
   const privateKey = needKey ? storeInputFrom(opts, 'private-key', 'private-key-env', true) : undefined;
   const intermediates = inputFrom(opts, 'intermediates', 'intermediates-env');
   if (certificate.kind === 'stdin' && privateKey?.kind === 'stdin') {
-    throw new SidecarError('CONFIG_INVALID', 'only one of --certificate and --private-key can read standard input ("-"): put both in one PEM on stdin and leave --private-key out');
+    throw new SidecarError(
+      'CONFIG_INVALID',
+      'only one of --certificate and --private-key can read standard input ("-"): put both in one PEM on stdin and leave --private-key out',
+    );
   }
   return {
     certificate,
@@ -213,13 +218,7 @@ export interface SessionHooks {
 }
 
 /** Builds the CreateSession client; `identity` is a getter so a rotated identity is picked up. */
-export async function sessionFrom(
-  opts: Options,
-  io: CliIo,
-  logger: Logger,
-  identity: () => Identity,
-  hooks: SessionHooks = {},
-): Promise<SessionSetup> {
+export async function sessionFrom(opts: Options, io: CliIo, logger: Logger, identity: () => Identity, hooks: SessionHooks = {}): Promise<SessionSetup> {
   const { onAttempt, onClockSkew, retry } = hooks;
   const params = sessionParamsFrom(opts);
   const endpoint = endpointFrom(opts, params);
@@ -231,7 +230,10 @@ export async function sessionFrom(
     caBundlePem = await readFileBounded(caPath, {
       maxBytes: MAX_CA_BUNDLE_BYTES,
       tooLarge: () =>
-        new SidecarError('INPUT_TOO_LARGE', `the CA bundle ${caPath} given by ${caOrigin} is larger than ${MAX_CA_BUNDLE_BYTES} bytes: give a PEM file holding only the CA certificates you need`),
+        new SidecarError(
+          'INPUT_TOO_LARGE',
+          `the CA bundle ${caPath} given by ${caOrigin} is larger than ${MAX_CA_BUNDLE_BYTES} bytes: give a PEM file holding only the CA certificates you need`,
+        ),
       unreadable: (code, cause) =>
         new SidecarError('FILE_UNREADABLE', `cannot read the CA bundle ${caPath} given by ${caOrigin} (${code}): fix the path or unset it`, { cause }),
     });

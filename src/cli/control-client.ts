@@ -49,7 +49,11 @@ export function controlError(e: unknown, call: string): SidecarError {
   const name = err.name ?? 'Error';
   const msg = oneLine(err.message ?? String(e), 300);
   if (name === 'CredentialsProviderError') {
-    return new SidecarError('CONFIG_INVALID', `${call}: no AWS credentials for the control plane (${msg}): set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE`, { cause: e });
+    return new SidecarError(
+      'CONFIG_INVALID',
+      `${call}: no AWS credentials for the control plane (${msg}): set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE`,
+      { cause: e },
+    );
   }
   const code = BY_TYPE[name];
   if (code !== undefined) return new SidecarError(code, `${call} was refused: ${name}: ${msg}`, { cause: e });
@@ -65,6 +69,7 @@ export function controlRegionFrom(opts: Options, io: CliIo, fallback?: string): 
   if (region === undefined || region === '') {
     throw new SidecarError('CONFIG_INVALID', 'no region for the Roles Anywhere control plane: pass --region (or set AWS_REGION)');
   }
-  if (!/^[a-z]{2,8}(-[a-z0-9]+)+-\d{1,3}$/.test(region)) throw new SidecarError('CONFIG_INVALID', `"${oneLine(region, 40)}" is not an AWS region name: pass e.g. --region us-east-1`);
+  if (!/^[a-z]{2,8}(-[a-z0-9]+)+-\d{1,3}$/.test(region))
+    throw new SidecarError('CONFIG_INVALID', `"${oneLine(region, 40)}" is not an AWS region name: pass e.g. --region us-east-1`);
   return region;
 }

@@ -93,7 +93,7 @@ export async function credentialProcess(commandLine: Options, io: CliIo): Promis
       creds = await cache.getCredentials();
     }
     if (!isUsable(creds, io.clock.now())) {
-      throw new SidecarError('RESPONSE_MALFORMED', 'the service returned credentials that are already expired: check this host\'s clock');
+      throw new SidecarError('RESPONSE_MALFORMED', "the service returned credentials that are already expired: check this host's clock");
     }
     await writeOut(io.stdout, `${formatCredentialProcess(creds)}\n`);
     return 0;

@@ -67,7 +67,8 @@ async function getCallerIdentity(stsUrl: URL, c: Credentials, dispatcher: Agent,
   const res = await request(new URL('/', stsUrl), { method: 'POST', headers: signed.headers, body, dispatcher });
   const text = await res.body.text();
   const arn = /<Arn>([^<]+)<\/Arn>/.exec(text)?.[1];
-  if (res.statusCode !== 200 || arn === undefined) throw new SidecarError('INTERNAL', `STS GetCallerIdentity answered ${res.statusCode}: ${text.slice(0, 300)}`);
+  if (res.statusCode !== 200 || arn === undefined)
+    throw new SidecarError('INTERNAL', `STS GetCallerIdentity answered ${res.statusCode}: ${text.slice(0, 300)}`);
   return arn;
 }
 
@@ -102,15 +103,28 @@ export async function demo(opts: Options, io: CliIo): Promise<number> {
 
     const serveArgs = [
       ...common,
-      '--certificate', join(certs, 'leaf-rsa.pem'),
-      '--private-key', join(certs, 'leaf-rsa.key'),
-      '--intermediates', join(certs, 'intermediate-ca.pem'),
-      '--trust-anchor-arn', env.ROLESANYWHERE_TRUST_ANCHOR_ARN!,
-      '--profile-arn', env.ROLESANYWHERE_PROFILE_ARN!,
-      '--role-arn', env.ROLESANYWHERE_ROLE_ARN!,
-      '--endpoint', env.ROLESANYWHERE_ENDPOINT!,
-      '--ca-bundle', caBundle,
-      '--port', '0', '--container-port', '0', '--ops-port', '0',
+      '--certificate',
+      join(certs, 'leaf-rsa.pem'),
+      '--private-key',
+      join(certs, 'leaf-rsa.key'),
+      '--intermediates',
+      join(certs, 'intermediate-ca.pem'),
+      '--trust-anchor-arn',
+      env.ROLESANYWHERE_TRUST_ANCHOR_ARN!,
+      '--profile-arn',
+      env.ROLESANYWHERE_PROFILE_ARN!,
+      '--role-arn',
+      env.ROLESANYWHERE_ROLE_ARN!,
+      '--endpoint',
+      env.ROLESANYWHERE_ENDPOINT!,
+      '--ca-bundle',
+      caBundle,
+      '--port',
+      '0',
+      '--container-port',
+      '0',
+      '--ops-port',
+      '0',
     ];
     const sidecar = await startSidecar(new Options(parseArgs('serve', serveArgs, {}, io.env)), io, { component: 'demo' });
     const tlsAgent = new Agent({ connect: { ca: tlsCa.certPem } });

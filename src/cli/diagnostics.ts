@@ -7,7 +7,7 @@ import { SidecarError } from '../core/errors.js';
 import type { Options } from '../config/parse.js';
 import type { KeyKind } from '../core/identity.js';
 import { inputLabel, loadCertificateOnly, loadHardwareKeySigner, loadPrivateKey } from '../identity/index.js';
-import { describeKey } from '../signing/key-signer.js';
+import { describeKey } from '../identity/key-signer.js';
 import { identityConfigFrom, keyConfigFrom, loggerFrom } from './context.js';
 import { writeOut, type CliIo } from './io.js';
 
@@ -34,7 +34,8 @@ export async function signString(opts: Options, io: CliIo): Promise<number> {
   const hash = ({ SHA256: 'sha256', SHA384: 'sha384', SHA512: 'sha512' } as Record<string, string>)[digest];
   if (hash === undefined) throw new SidecarError('CONFIG_INVALID', `${opts.origin('digest')} must be SHA256, SHA384 or SHA512, got "${digest}"`);
   const format = opts.str('format') ?? 'text';
-  if (!['text', 'json', 'bin'].includes(format)) throw new SidecarError('CONFIG_INVALID', `${opts.origin('format')} must be text, json or bin, got "${format}"`);
+  if (!['text', 'json', 'bin'].includes(format))
+    throw new SidecarError('CONFIG_INVALID', `${opts.origin('format')} must be text, json or bin, got "${format}"`);
   const cfg = keyConfigFrom(opts);
   if (cfg.certificate?.kind === 'stdin' || cfg.privateKey?.kind === 'stdin') {
     throw new SidecarError('CONFIG_INVALID', 'sign-string reads the data to sign from standard input, so the key cannot come from "-"');
@@ -45,7 +46,8 @@ export async function signString(opts: Options, io: CliIo): Promise<number> {
   let kind: KeyKind;
   if (hardware !== undefined) {
     // Token and TPM signers sign as CreateSession needs: over SHA-256.
-    if (hash !== 'sha256') throw new SidecarError('CONFIG_INVALID', `${opts.origin('digest')}: keys on a token or in a TPM sign with SHA256 here, got ${digest}`);
+    if (hash !== 'sha256')
+      throw new SidecarError('CONFIG_INVALID', `${opts.origin('digest')}: keys on a token or in a TPM sign with SHA256 here, got ${digest}`);
     kind = hardware.kind;
     signature = await hardware.sign(await readStdin(io));
   } else {
@@ -55,7 +57,8 @@ export async function signString(opts: Options, io: CliIo): Promise<number> {
     signature = kind === 'ML-DSA' ? sign(null, data, key) : sign(hash, data, kind === 'EC' ? { key, dsaEncoding: 'der' } : key);
   }
   if (format === 'bin') await writeOut(io.stdout, signature);
-  else if (format === 'json') await writeOut(io.stdout, `${JSON.stringify({ signature: signature.toString('hex'), digest: kind === 'ML-DSA' ? 'NONE' : digest })}\n`);
+  else if (format === 'json')
+    await writeOut(io.stdout, `${JSON.stringify({ signature: signature.toString('hex'), digest: kind === 'ML-DSA' ? 'NONE' : digest })}\n`);
   else await writeOut(io.stdout, `${signature.toString('hex')}\n`);
   return 0;
 }
@@ -94,10 +97,14 @@ async function keyKindOf(cert: X509Certificate, label: string): Promise<KeyKind>
         { cause: e, details: { source: label, keyType: algorithm } },
       );
     }
-    throw new SidecarError('KEY_UNSUPPORTED', `the public key of the certificate in ${label} cannot be loaded by this Node.js ${process.version}: use an RSA or ECDSA certificate`, {
-      cause: e,
-      details: { source: label },
-    });
+    throw new SidecarError(
+      'KEY_UNSUPPORTED',
+      `the public key of the certificate in ${label} cannot be loaded by this Node.js ${process.version}: use an RSA or ECDSA certificate`,
+      {
+        cause: e,
+        details: { source: label },
+      },
+    );
   }
   return describeKey(publicKey).kind;
 }

@@ -161,23 +161,40 @@ export async function runChecks(opts: Options, io: CliIo): Promise<Check[]> {
   let identityError: SidecarError | undefined;
   try {
     identity = await identityLoader(identityConfigFrom(opts, true, io), io, logger)();
-    checks.push(ok('identity', `certificate ${oneLine(identity.certificate.subject.replace(/\n/g, ', '), 120)} (serial ${identity.serialDecimal}) and its ${identity.signer.description} key load and match`));
+    checks.push(
+      ok(
+        'identity',
+        `certificate ${oneLine(identity.certificate.subject.replace(/\n/g, ', '), 120)} (serial ${identity.serialDecimal}) and its ${identity.signer.description} key load and match`,
+      ),
+    );
   } catch (e) {
     identityError = toSidecarError(e);
     const validity = identityError.code === 'CERT_EXPIRED' || identityError.code === 'CERT_NOT_YET_VALID';
     checks.push(
       validity
         ? ok('identity', 'the certificate and key load (see the validity check)')
-        : problem('identity', identityError.message, 'give the workload certificate and the private key that belongs to it (--certificate, --private-key, --intermediates)'),
+        : problem(
+            'identity',
+            identityError.message,
+            'give the workload certificate and the private key that belongs to it (--certificate, --private-key, --intermediates)',
+          ),
     );
   }
 
   // 2. validity
   if (identity !== undefined) {
     const left = identity.notAfter - now;
-    checks.push(ok('validity', `valid until ${new Date(identity.notAfter).toISOString()} (${days(left)} left${left < EXPIRY_WARNING_MS ? ': renew it soon' : ''})`));
+    checks.push(
+      ok('validity', `valid until ${new Date(identity.notAfter).toISOString()} (${days(left)} left${left < EXPIRY_WARNING_MS ? ': renew it soon' : ''})`),
+    );
   } else if (identityError !== undefined && (identityError.code === 'CERT_EXPIRED' || identityError.code === 'CERT_NOT_YET_VALID')) {
-    checks.push(problem('validity', identityError.message, identityError.code === 'CERT_EXPIRED' ? 'issue a new certificate' : 'wait until notBefore, or check this host\'s clock'));
+    checks.push(
+      problem(
+        'validity',
+        identityError.message,
+        identityError.code === 'CERT_EXPIRED' ? 'issue a new certificate' : "wait until notBefore, or check this host's clock",
+      ),
+    );
   } else {
     checks.push(skipped('validity', 'the certificate did not load'));
   }
@@ -191,26 +208,43 @@ export async function runChecks(opts: Options, io: CliIo): Promise<Check[]> {
   } finally {
     c.close();
   }
-  const note = control.unavailable !== undefined ? `the control plane could not be read (${control.unavailable}); CreateSession below still decides` : undefined;
+  const note =
+    control.unavailable !== undefined ? `the control plane could not be read (${control.unavailable}); CreateSession below still decides` : undefined;
 
   // 3. chain to the anchor's bundle
   if (note !== undefined) checks.push(skipped('chain', note));
-  else if (control.anchorProblem !== undefined) checks.push(problem('chain', control.anchorProblem, 'check --trust-anchor-arn (and the region in it), or create the anchor with "rolesanywhere-sidecar setup"'));
+  else if (control.anchorProblem !== undefined)
+    checks.push(
+      problem('chain', control.anchorProblem, 'check --trust-anchor-arn (and the region in it), or create the anchor with "rolesanywhere-sidecar setup"'),
+    );
   else if (identity === undefined) checks.push(skipped('chain', 'the certificate did not load'));
   else {
     const pem = control.anchor?.source?.sourceData?.x509CertificateData;
     if (pem === undefined) {
-      checks.push(skipped('chain', `the trust anchor's source is ${control.anchor?.source?.sourceType ?? 'unknown'}, whose CA certificate the control plane does not return`));
+      checks.push(
+        skipped(
+          'chain',
+          `the trust anchor's source is ${control.anchor?.source?.sourceType ?? 'unknown'}, whose CA certificate the control plane does not return`,
+        ),
+      );
     } else {
       let result: ReturnType<typeof validateChain> | undefined;
       let why = '';
       try {
-        result = validateChain(identity.certificate, identity.chain, parseCaBundle(pem, 'the trust anchor\'s bundle'), now);
+        result = validateChain(identity.certificate, identity.chain, parseCaBundle(pem, "the trust anchor's bundle"), now);
       } catch (e) {
         why = isSidecarError(e) ? e.message : oneLine(String(e));
       }
-      if (result?.ok === true) checks.push(ok('chain', `the certificate chains to "${oneLine(result.root.subject.replace(/\n/g, ', '), 100)}" in the trust anchor's bundle`));
-      else checks.push(problem('chain', result?.ok === false ? result.message : why, 'give the intermediates in issuing order (--intermediates), or put the issuing CA in the trust anchor (setup --trust-anchor-ca)'));
+      if (result?.ok === true)
+        checks.push(ok('chain', `the certificate chains to "${oneLine(result.root.subject.replace(/\n/g, ', '), 100)}" in the trust anchor's bundle`));
+      else
+        checks.push(
+          problem(
+            'chain',
+            result?.ok === false ? result.message : why,
+            'give the intermediates in issuing order (--intermediates), or put the issuing CA in the trust anchor (setup --trust-anchor-ca)',
+          ),
+        );
     }
   }
 
@@ -230,14 +264,28 @@ export async function runChecks(opts: Options, io: CliIo): Promise<Check[]> {
   if (note !== undefined) checks.push(skipped('role', note));
   else if (control.profile === undefined) checks.push(skipped('role', control.profileProblem ?? 'the profile was not read'));
   else if ((control.profile.roleArns ?? []).includes(params.roleArn)) checks.push(ok('role', `role ${params.roleArn} is one of the profile's roles`));
-  else checks.push(problem('role', `role ${params.roleArn} is not one of the profile's roles (${(control.profile.roleArns ?? []).join(', ') || 'none'})`, 'add it to the profile (update-profile --role-arns, or setup --role-arn), or pass one of its roles'));
+  else
+    checks.push(
+      problem(
+        'role',
+        `role ${params.roleArn} is not one of the profile's roles (${(control.profile.roleArns ?? []).join(', ') || 'none'})`,
+        'add it to the profile (update-profile --role-arns, or setup --role-arn), or pass one of its roles',
+      ),
+    );
 
   // 6. regions: trust anchor, profile, endpoint
   // An AWS endpoint names its region in the host name.
   const hostRegion = endpoint !== undefined ? /^rolesanywhere(?:-fips)?\.([a-z]{2,8}(?:-[a-z0-9]+)+-\d{1,3})\./.exec(endpoint.url.hostname)?.[1] : undefined;
-  if (endpointError !== undefined) checks.push(problem('region', endpointError.message, 'use the trust anchor and profile of one region, and that region\'s endpoint'));
+  if (endpointError !== undefined)
+    checks.push(problem('region', endpointError.message, "use the trust anchor and profile of one region, and that region's endpoint"));
   else if (hostRegion !== undefined && hostRegion !== endpoint!.region) {
-    checks.push(problem('region', `--endpoint ${endpoint!.url.host} is the ${hostRegion} endpoint, but the trust anchor is in ${endpoint!.region}`, `use the ${endpoint!.region} endpoint, or drop --endpoint`));
+    checks.push(
+      problem(
+        'region',
+        `--endpoint ${endpoint!.url.host} is the ${hostRegion} endpoint, but the trust anchor is in ${endpoint!.region}`,
+        `use the ${endpoint!.region} endpoint, or drop --endpoint`,
+      ),
+    );
   } else checks.push(ok('region', `trust anchor, profile and endpoint agree on ${endpoint!.region}`));
 
   // 7. duration
@@ -246,8 +294,22 @@ export async function runChecks(opts: Options, io: CliIo): Promise<Check[]> {
   else {
     const max = control.profile.durationSeconds ?? 3600;
     const named = params.roleSessionName !== undefined && control.profile.acceptRoleSessionName !== true;
-    if (params.durationSeconds > max) checks.push(problem('duration', `--session-duration ${params.durationSeconds} is above the profile's ${max} seconds`, `ask for at most ${max} (--session-duration ${max}), or raise the profile's durationSeconds`));
-    else if (named) checks.push(problem('duration', `the profile does not accept --role-session-name (acceptRoleSessionName is off)`, 'drop --role-session-name, or turn acceptRoleSessionName on in the profile'));
+    if (params.durationSeconds > max)
+      checks.push(
+        problem(
+          'duration',
+          `--session-duration ${params.durationSeconds} is above the profile's ${max} seconds`,
+          `ask for at most ${max} (--session-duration ${max}), or raise the profile's durationSeconds`,
+        ),
+      );
+    else if (named)
+      checks.push(
+        problem(
+          'duration',
+          `the profile does not accept --role-session-name (acceptRoleSessionName is off)`,
+          'drop --role-session-name, or turn acceptRoleSessionName on in the profile',
+        ),
+      );
     else checks.push(ok('duration', `${params.durationSeconds} seconds is within the profile's ${max}`));
   }
 
@@ -258,7 +320,9 @@ export async function runChecks(opts: Options, io: CliIo): Promise<Check[]> {
   else {
     const lists = control.crls.flatMap((x) => {
       const parsed = x.enabled === true && x.crlData !== undefined ? parseCrl(Buffer.from(x.crlData)) : undefined;
-      return parsed === undefined ? [] : [{ crlArn: x.crlArn ?? '', name: x.name ?? '', issuerDerHex: parsed.issuerDerHex, revokedSerials: parsed.revokedSerials }];
+      return parsed === undefined
+        ? []
+        : [{ crlArn: x.crlArn ?? '', name: x.name ?? '', issuerDerHex: parsed.issuerDerHex, revokedSerials: parsed.revokedSerials }];
     });
     const revoked = revocationOf([identity.certificate, ...identity.chain], lists);
     if (revoked === undefined) checks.push(ok('revocation', `not revoked by the trust anchor's ${lists.length} enabled CRL(s)`));
@@ -271,7 +335,10 @@ export async function runChecks(opts: Options, io: CliIo): Promise<Check[]> {
   else {
     const skew = io.clock.now() - dateMs;
     const text = `this host's clock is ${Math.abs(Math.round(skew / 1000))} s ${skew >= 0 ? 'ahead of' : 'behind'} the service's`;
-    if (Math.abs(skew) > MAX_SKEW_MS - 30_000) checks.push(problem('clock', `${text}; SigV4 refuses requests more than 5 minutes off`, 'synchronize this host\'s clock (NTP: chronyd or systemd-timesyncd)'));
+    if (Math.abs(skew) > MAX_SKEW_MS - 30_000)
+      checks.push(
+        problem('clock', `${text}; SigV4 refuses requests more than 5 minutes off`, "synchronize this host's clock (NTP: chronyd or systemd-timesyncd)"),
+      );
     else checks.push(ok('clock', text));
   }
 
@@ -285,10 +352,15 @@ export async function runChecks(opts: Options, io: CliIo): Promise<Check[]> {
     const session = await sessionFrom(opts, io, logger, () => loaded);
     try {
       const creds = await session.client.getCredentials();
-      checks.push(ok('create-session', `CreateSession at ${session.endpointUrl.host} issued credentials ${creds.accessKeyId} until ${new Date(creds.expiration).toISOString()}`));
+      checks.push(
+        ok(
+          'create-session',
+          `CreateSession at ${session.endpointUrl.host} issued credentials ${creds.accessKeyId} until ${new Date(creds.expiration).toISOString()}`,
+        ),
+      );
     } catch (e) {
       const err = toSidecarError(e);
-      checks.push(problem('create-session', `${err.message} [${err.code}]`, 'fix the problems above; this is the service\'s own answer'));
+      checks.push(problem('create-session', `${err.message} [${err.code}]`, "fix the problems above; this is the service's own answer"));
     } finally {
       await session.client.close();
     }
@@ -305,6 +377,10 @@ export async function doctor(opts: Options, io: CliIo): Promise<number> {
   const checks = await runChecks(opts, io);
   const healthy = !checks.some((c) => c.status === 'problem');
   if (opts.bool('json')) await writeOut(io.stdout, `${JSON.stringify({ ok: healthy, checks })}\n`);
-  else await writeOut(io.stdout, checks.map(line).join('') + (healthy ? 'all checks passed\n' : `${checks.filter((c) => c.status === 'problem').length} problem(s) found\n`));
+  else
+    await writeOut(
+      io.stdout,
+      checks.map(line).join('') + (healthy ? 'all checks passed\n' : `${checks.filter((c) => c.status === 'problem').length} problem(s) found\n`),
+    );
   return healthy ? 0 : 1;
 }

@@ -51,7 +51,11 @@ export async function openState(path: string, config: EmulatorConfig, deps: { cl
       store = ControlPlaneStore.fromDocument(doc, ControlPlaneStore.optionsFor(config, deps));
     } catch (e) {
       const why = e instanceof ControlPlaneError || e instanceof SidecarError ? e.message : oneLine(String(e));
-      throw new SidecarError('CONFIG_INVALID', `the state file ${path} cannot be loaded (${why}): remove it to start from the flags, or fix --account/--emulator-region`, { cause: e });
+      throw new SidecarError(
+        'CONFIG_INVALID',
+        `the state file ${path} cannot be loaded (${why}): remove it to start from the flags, or fix --account/--emulator-region`,
+        { cause: e },
+      );
     }
   }
   let pending: Promise<void> = Promise.resolve();

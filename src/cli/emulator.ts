@@ -16,7 +16,11 @@ import { readCertsExample } from './certs-example.js';
 function readNamed(path: string, origin: string): Promise<Buffer> {
   return readFileBounded(path, {
     maxBytes: MAX_CA_BUNDLE_BYTES,
-    tooLarge: () => new SidecarError('INPUT_TOO_LARGE', `${path} given by ${origin} is larger than ${MAX_CA_BUNDLE_BYTES} bytes: give a PEM file holding only the CA certificates`),
+    tooLarge: () =>
+      new SidecarError(
+        'INPUT_TOO_LARGE',
+        `${path} given by ${origin} is larger than ${MAX_CA_BUNDLE_BYTES} bytes: give a PEM file holding only the CA certificates`,
+      ),
     unreadable: (code, cause) => new SidecarError('FILE_UNREADABLE', `cannot read ${path} given by ${origin} (${code}): fix the path`, { cause }),
   });
 }
@@ -37,8 +41,13 @@ export function adminCredentialsFrom(opts: Options, io: CliIo): { credentials: A
     throw new SidecarError('CONFIG_INVALID', '--admin-access-key-id and --admin-secret-access-key go together: give both, or neither for a random pair');
   }
   if (id !== undefined && secret !== undefined) {
-    if (!/^[A-Z0-9]{16,128}$/.test(id)) throw new SidecarError('CONFIG_INVALID', `${opts.origin('admin-access-key-id')} must be 16 to 128 upper-case letters and digits, like an AWS access key id`);
-    if (secret.length < 16 || secret.length > 128 || /\s/.test(secret)) throw new SidecarError('CONFIG_INVALID', `${opts.origin('admin-secret-access-key')} must be 16 to 128 characters without spaces`);
+    if (!/^[A-Z0-9]{16,128}$/.test(id))
+      throw new SidecarError(
+        'CONFIG_INVALID',
+        `${opts.origin('admin-access-key-id')} must be 16 to 128 upper-case letters and digits, like an AWS access key id`,
+      );
+    if (secret.length < 16 || secret.length > 128 || /\s/.test(secret))
+      throw new SidecarError('CONFIG_INVALID', `${opts.origin('admin-secret-access-key')} must be 16 to 128 characters without spaces`);
     return { credentials: { accessKeyId: id, secretAccessKey: secret }, generated: false };
   }
   return { credentials: { accessKeyId: `AKIA${randomChars(io, KEY_ALPHABET, 16)}`, secretAccessKey: randomChars(io, SECRET_ALPHABET, 40) }, generated: true };
@@ -52,7 +61,9 @@ export interface StartedEmulator extends RunningEmulator {
 export async function startEmulatorFromOptions(opts: Options, io: CliIo, extra: { tls?: { certPem: string; keyPem: string } } = {}): Promise<StartedEmulator> {
   const logger = loggerFrom(opts, io, { command: 'emulator' });
   const caPath = opts.str('trust-anchor-ca');
-  const roots = parseCaBundle((caPath !== undefined ? await readNamed(caPath, opts.origin('trust-anchor-ca')) : await readCertsExample('root-ca.pem')).toString('utf8'));
+  const roots = parseCaBundle(
+    (caPath !== undefined ? await readNamed(caPath, opts.origin('trust-anchor-ca')) : await readCertsExample('root-ca.pem')).toString('utf8'),
+  );
   const lifetime = opts.num('credential-lifetime');
   const config = defaultEmulatorConfig({
     roots,
@@ -82,12 +93,20 @@ export async function startEmulatorFromOptions(opts: Options, io: CliIo, extra: 
   const fault = opts.str('fault');
   const admin = adminCredentialsFrom(opts, io);
   const statePath = opts.str('state');
-  const persisted: PersistedState | undefined = statePath !== undefined ? await openState(statePath, config, { clock: io.clock, random: io.random }) : undefined;
+  const persisted: PersistedState | undefined =
+    statePath !== undefined ? await openState(statePath, config, { clock: io.clock, random: io.random }) : undefined;
   const assumable = opts.str('assumable-role');
   const disabled = opts.str('sts-disabled-region');
   const sts = {
     roles: assumable !== undefined ? parseStsRoleSpecs(assumable, config.profiles[0]!.roleArns[0]!) : [],
-    ...(disabled !== undefined ? { disabledRegions: disabled.split(',').map((r) => r.trim()).filter((r) => r !== '') } : {}),
+    ...(disabled !== undefined
+      ? {
+          disabledRegions: disabled
+            .split(',')
+            .map((r) => r.trim())
+            .filter((r) => r !== ''),
+        }
+      : {}),
   };
   const emu = await startEmulator({
     sts,
@@ -134,7 +153,12 @@ export function emulatorEnv(emu: RunningEmulator): Array<[string, string]> {
 /** `emulator`: runs until SIGTERM/SIGINT, printing the settings a sidecar needs. */
 export async function emulator(opts: Options, io: CliIo): Promise<number> {
   const emu = await startEmulatorFromOptions(opts, io);
-  await writeOut(io.stdout, emulatorEnv(emu).map(([k, v]) => `export ${k}=${v}\n`).join(''));
+  await writeOut(
+    io.stdout,
+    emulatorEnv(emu)
+      .map(([k, v]) => `export ${k}=${v}\n`)
+      .join(''),
+  );
   if (emu.admin.generated) {
     // The control plane's key pair is for this local emulator only; stderr, so stdout stays `eval`-able.
     await writeOut(

@@ -106,7 +106,10 @@ async function warnIfShadowed(env: Record<string, string>, io: CliIo, logger: Lo
   if (text.length === 0) return;
   const section = new RegExp(String.raw`^\s*\[\s*default\s*\][^\[]*^\s*aws_access_key_id\s*=`, 'm');
   if (section.test(text)) {
-    logger.warn('the [default] profile of the shared credentials file has access keys, which SDKs use before the credentials exec serves; remove them or point AWS_SHARED_CREDENTIALS_FILE elsewhere for this job', { path: file });
+    logger.warn(
+      'the [default] profile of the shared credentials file has access keys, which SDKs use before the credentials exec serves; remove them or point AWS_SHARED_CREDENTIALS_FILE elsewhere for this job',
+      { path: file },
+    );
   }
 }
 

@@ -6,10 +6,11 @@ const SUMMARY: Record<CommandName, string> = {
   update: 'Keep a profile in the shared credentials file up to date',
   exec: 'Run a command with credentials served to it (for CI jobs and scripts)',
   'sign-string': 'Sign data from standard input with the private key (checks that a key works)',
-  'read-certificate-data': 'Print the certificate\'s key type, serial number and base64 DER',
+  'read-certificate-data': "Print the certificate's key type, serial number and base64 DER",
   emulator: 'Run a local IAM Roles Anywhere emulator (and STS GetCallerIdentity) for offline testing',
   demo: 'Run the emulator with certs-example/ and serve credentials from it (the quick start)',
-  doctor: 'Check an identity and its Roles Anywhere setup step by step (certificate, chain, anchor, profile, role, region, duration, CRLs, clock, CreateSession), naming each problem and its fix',
+  doctor:
+    'Check an identity and its Roles Anywhere setup step by step (certificate, chain, anchor, profile, role, region, duration, CRLs, clock, CreateSession), naming each problem and its fix',
   setup: 'Create (or find) the trust anchor and profile for a CA bundle and roles, and print the settings the sidecar needs',
   version: 'Print the version',
 };

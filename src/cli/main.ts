@@ -50,7 +50,10 @@ export async function run(io: CliIo): Promise<number> {
   }
   if (first === '--version' || first === '-v') return run({ ...io, argv: ['version'] });
   if (!(COMMANDS as readonly string[]).includes(first)) {
-    await writeOut(io.stderr, `rolesanywhere-sidecar: unknown command "${oneLine(first, 64)}": run "rolesanywhere-sidecar --help" for the list [CONFIG_INVALID]\n`);
+    await writeOut(
+      io.stderr,
+      `rolesanywhere-sidecar: unknown command "${oneLine(first, 64)}": run "rolesanywhere-sidecar --help" for the list [CONFIG_INVALID]\n`,
+    );
     return 2;
   }
   const name = first as CommandName;

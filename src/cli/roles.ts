@@ -27,7 +27,9 @@ export async function rolesFrom(opts: Options): Promise<{ roles: RoleOptions[]; 
   const shared = opts.overlay(cfg.shared, none, (flag) => `${path} ${keyForFlag(flag)}`);
   const roles = cfg.roles.map((r) => ({
     name: r.name,
-    opts: opts.overlay(cfg.shared, r.values, (flag, level) => (level === 'role' ? `${path} roles.${r.name}.${keyForFlag(flag)}` : `${path} ${keyForFlag(flag)}`)),
+    opts: opts.overlay(cfg.shared, r.values, (flag, level) =>
+      level === 'role' ? `${path} roles.${r.name}.${keyForFlag(flag)}` : `${path} ${keyForFlag(flag)}`,
+    ),
     ownIdentity: r.ownIdentity,
     isDefault: r.name === cfg.defaultRole,
   }));
@@ -46,7 +48,10 @@ export async function selectRole(opts: Options): Promise<{ name: string; opts: O
   }
   const role = wanted === undefined ? all.roles.find((r) => r.isDefault)! : all.roles.find((r) => r.name === wanted);
   if (role === undefined) {
-    throw new SidecarError('CONFIG_INVALID', `${opts.origin('role-name')} "${oneLine(wanted ?? '', 64)}" is not a role of ${opts.str('config')}: use one of ${all.roles.map((r) => r.name).join(', ')}`);
+    throw new SidecarError(
+      'CONFIG_INVALID',
+      `${opts.origin('role-name')} "${oneLine(wanted ?? '', 64)}" is not a role of ${opts.str('config')}: use one of ${all.roles.map((r) => r.name).join(', ')}`,
+    );
   }
   return { name: role.name, opts: role.opts };
 }

@@ -13,7 +13,20 @@ import type { Logger } from '../core/logger.js';
 import type { Options } from '../config/parse.js';
 import type { CredentialRefresher } from '../refresh/index.js';
 import { parseRoleArn } from '../session/index.js';
-import { createContainerHandler, createImdsHandler, createOpsHandler, generateToken, ImdsTokenStore, normaliseAllowedHost, requestPath, startListener, validateContainerToken, writeSecretFile, type Listener, type RequestHandler } from '../serve/index.js';
+import {
+  createContainerHandler,
+  createImdsHandler,
+  createOpsHandler,
+  generateToken,
+  ImdsTokenStore,
+  normaliseAllowedHost,
+  requestPath,
+  startListener,
+  validateContainerToken,
+  writeSecretFile,
+  type Listener,
+  type RequestHandler,
+} from '../serve/index.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
 import { loggerFrom } from './context.js';
 import type { CliIo } from './io.js';
@@ -112,7 +125,10 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
         const roleLogger = logger.child({ role: r.name });
         let identity: IdentityHolder | undefined;
         if (!r.ownIdentity) identity = sharedIdentity ??= await createIdentityHolder(configured.shared, io, logger, hooks(true));
-        const pipeline = await createPipeline(r.opts, io, roleLogger, hooks(r.isDefault), { roleName: r.name, ...(identity !== undefined ? { identity } : {}) });
+        const pipeline = await createPipeline(r.opts, io, roleLogger, hooks(r.isDefault), {
+          roleName: r.name,
+          ...(identity !== undefined ? { identity } : {}),
+        });
         roles.push({ name: r.name, isDefault: r.isDefault, opts: r.opts, pipeline });
       }
     }
@@ -169,7 +185,17 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
           credentialGuard,
           logger,
           metrics,
-          handler: createImdsHandler({ view: viewOf(r.pipeline.refresher), roleName, allowV1: opts.bool('imdsv1'), ...(opts.bool('serve-region') ? { region: r.pipeline.session.region } : {}), tokens, clock: io.clock, random: io.random, logger, metrics }),
+          handler: createImdsHandler({
+            view: viewOf(r.pipeline.refresher),
+            roleName,
+            allowV1: opts.bool('imdsv1'),
+            ...(opts.bool('serve-region') ? { region: r.pipeline.session.region } : {}),
+            tokens,
+            clock: io.clock,
+            random: io.random,
+            logger,
+            metrics,
+          }),
         });
         listeners[r.isDefault ? 'imds' : `imds:${r.name}`] = l;
         if (configured !== undefined) roleEndpoints.push({ role: r.name, variable: 'AWS_EC2_METADATA_SERVICE_ENDPOINT', value: l.url.href });
@@ -193,17 +219,27 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
         credentialGuard,
         logger,
         metrics,
-        handler: containerRouter(roles.length === 1 && configured === undefined
-          ? [[path, createContainerHandler({ view, path, token: containerToken, clock: io.clock, logger })]]
-          : [
-              // The default role at the usual path, and every role at /roles/<name>.
-              [path, createContainerHandler({ view, path, token: containerToken, clock: io.clock, logger })],
-              ...roles.map((r): [string, RequestHandler] => [`/roles/${r.name}`, createContainerHandler({ view: viewOf(r.pipeline.refresher), path: `/roles/${r.name}`, token: containerToken!, clock: io.clock, logger })]),
-            ]),
+        handler: containerRouter(
+          roles.length === 1 && configured === undefined
+            ? [[path, createContainerHandler({ view, path, token: containerToken, clock: io.clock, logger })]]
+            : [
+                // The default role at the usual path, and every role at /roles/<name>.
+                [path, createContainerHandler({ view, path, token: containerToken, clock: io.clock, logger })],
+                ...roles.map((r): [string, RequestHandler] => [
+                  `/roles/${r.name}`,
+                  createContainerHandler({ view: viewOf(r.pipeline.refresher), path: `/roles/${r.name}`, token: containerToken!, clock: io.clock, logger }),
+                ]),
+              ],
+        ),
       });
       clientEnv.push(['AWS_CONTAINER_CREDENTIALS_FULL_URI', new URL(path, listeners.container.url).href]);
       if (configured !== undefined) {
-        for (const r of roles) roleEndpoints.push({ role: r.name, variable: 'AWS_CONTAINER_CREDENTIALS_FULL_URI', value: new URL(`/roles/${r.name}`, listeners.container.url).href });
+        for (const r of roles)
+          roleEndpoints.push({
+            role: r.name,
+            variable: 'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+            value: new URL(`/roles/${r.name}`, listeners.container.url).href,
+          });
       }
       let tokenFile = opts.str('container-token-file');
       if (tokenFile === undefined && overrides.tokenInEnvOnly !== true) {
@@ -212,7 +248,7 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
         cleanups.push(() => rm(dir, { recursive: true, force: true }));
       }
       if (tokenFile !== undefined) {
-        // No trailing newline: botocore >= 1.32, Go and Rust reject one (sdk-endpoints.md).
+        // No trailing newline: botocore >= 1.32, Go and Rust reject one (docs/sdk-endpoints.md).
         await writeSecretFile(tokenFile, containerToken, io.random);
         clientEnv.push(['AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', tokenFile]);
       }
@@ -234,7 +270,8 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
             for (const r of roles) {
               const s = r.pipeline.refresher.status();
               if (s.ready) continue;
-              const why = s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode}: ${s.lastErrorMessage ?? ''})` : 'no credentials yet';
+              const why =
+                s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode}: ${s.lastErrorMessage ?? ''})` : 'no credentials yet';
               reasons.push(configured === undefined ? why : `role ${r.name}: ${why}`);
             }
             return reasons.length === 0 ? { ready: true } : { ready: false, reason: reasons.join('; ') };
@@ -244,7 +281,10 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
     }
     if (opts.environment.proxy.anySet) {
       // botocore sends IMDS and container calls through proxies from the environment.
-      const existing = (opts.environment.proxy.noProxy ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const existing = (opts.environment.proxy.noProxy ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
       const merged = [...new Set([...existing, '127.0.0.1', 'localhost', '::1'])];
       clientEnv.push(['NO_PROXY', merged.join(',')]);
     }
@@ -290,11 +330,15 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
 function parseAllowedHosts(opts: Options): string[] {
   const raw = opts.str('allowed-host');
   if (raw === undefined) return [];
-  const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (names.length > 64) throw new SidecarError('CONFIG_INVALID', `${opts.origin('allowed-host')} names ${names.length} hosts; at most 64 are accepted`);
   return names.map((n) => {
     const h = normaliseAllowedHost(n);
-    if (h === undefined) throw new SidecarError('CONFIG_INVALID', `${opts.origin('allowed-host')} value "${n.slice(0, 64)}" is not a host name (no port, no scheme)`);
+    if (h === undefined)
+      throw new SidecarError('CONFIG_INVALID', `${opts.origin('allowed-host')} value "${n.slice(0, 64)}" is not a host name (no port, no scheme)`);
     return h;
   });
 }

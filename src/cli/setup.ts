@@ -14,7 +14,13 @@ import { controlClientFrom, controlError, controlRegionFrom, type ControlClient 
 import { loggerFrom } from './context.js';
 import { writeOut, type CliIo } from './io.js';
 
-type Anchor = { trustAnchorId?: string; trustAnchorArn?: string; name?: string; enabled?: boolean; source?: { sourceType?: string; sourceData?: { x509CertificateData?: string } } };
+type Anchor = {
+  trustAnchorId?: string;
+  trustAnchorArn?: string;
+  name?: string;
+  enabled?: boolean;
+  source?: { sourceType?: string; sourceData?: { x509CertificateData?: string } };
+};
 type Profile = { profileId?: string; profileArn?: string; name?: string; enabled?: boolean; roleArns?: string[]; durationSeconds?: number };
 
 /** Certificates compared by content, whatever the PEM line breaks. */
@@ -30,10 +36,13 @@ function bundleKey(pem: string): string {
 }
 
 function roleArnsFrom(opts: Options): string[] {
-  const list = [opts.str('role-arn'), ...(opts.str('role-arns') ?? '').split(',')].filter((r): r is string => r !== undefined && r.trim() !== '').map((r) => r.trim());
+  const list = [opts.str('role-arn'), ...(opts.str('role-arns') ?? '').split(',')]
+    .filter((r): r is string => r !== undefined && r.trim() !== '')
+    .map((r) => r.trim());
   if (list.length === 0) throw new SidecarError('CONFIG_INVALID', 'missing --role-arn (or --role-arns): name the role(s) the profile allows');
   for (const r of list) {
-    if (parseRoleArnParts(r) === undefined) throw new SidecarError('ARN_INVALID', `role ARN "${oneLine(r, 120)}" is malformed: expected arn:aws:iam::<account>:role/<name>`);
+    if (parseRoleArnParts(r) === undefined)
+      throw new SidecarError('ARN_INVALID', `role ARN "${oneLine(r, 120)}" is malformed: expected arn:aws:iam::<account>:role/<name>`);
   }
   return [...new Set(list)];
 }
@@ -69,7 +78,8 @@ async function ensureAnchor(c: ControlClient, name: string, pem: string, say: (m
   });
   const want = bundleKey(pem);
   const source = { sourceType: 'CERTIFICATE_BUNDLE' as const, sourceData: { x509CertificateData: pem } };
-  let anchor = anchors.find((a) => a.name === name && bundleKey(a.source?.sourceData?.x509CertificateData ?? '') === want) ?? anchors.find((a) => a.name === name);
+  let anchor =
+    anchors.find((a) => a.name === name && bundleKey(a.source?.sourceData?.x509CertificateData ?? '') === want) ?? anchors.find((a) => a.name === name);
   try {
     if (anchor === undefined) {
       anchor = present((await client.send(new sdk.CreateTrustAnchorCommand({ name, enabled: true, source }))).trustAnchor, 'CreateTrustAnchor');
@@ -78,7 +88,10 @@ async function ensureAnchor(c: ControlClient, name: string, pem: string, say: (m
     }
     await say(`found trust anchor ${anchor.trustAnchorArn}`);
     if (bundleKey(anchor.source?.sourceData?.x509CertificateData ?? '') !== want) {
-      anchor = present((await client.send(new sdk.UpdateTrustAnchorCommand({ trustAnchorId: anchor.trustAnchorId!, source }))).trustAnchor, 'UpdateTrustAnchor');
+      anchor = present(
+        (await client.send(new sdk.UpdateTrustAnchorCommand({ trustAnchorId: anchor.trustAnchorId!, source }))).trustAnchor,
+        'UpdateTrustAnchor',
+      );
       await say('updated its CA bundle to the one given');
     }
     if (anchor.enabled !== true) {
@@ -108,7 +121,10 @@ async function ensureProfile(c: ControlClient, name: string, roleArns: string[],
     const have = new Set(profile.roleArns ?? []);
     const missing = roleArns.filter((r) => !have.has(r));
     if (missing.length > 0) {
-      profile = present((await client.send(new sdk.UpdateProfileCommand({ profileId: profile.profileId!, roleArns: [...have, ...missing] }))).profile, 'UpdateProfile');
+      profile = present(
+        (await client.send(new sdk.UpdateProfileCommand({ profileId: profile.profileId!, roleArns: [...have, ...missing] }))).profile,
+        'UpdateProfile',
+      );
       await say(`added ${missing.length} role(s) to it`);
     }
     if (profile.enabled !== true) {
@@ -127,11 +143,16 @@ export async function setup(opts: Options, io: CliIo): Promise<number> {
   const pem = (await readFileBounded(caPath, { maxBytes: MAX_CA_BUNDLE_BYTES })).toString('utf8');
   const roots = parseCaBundle(pem, caPath);
   const notCa = roots.find((r) => !r.ca);
-  if (notCa !== undefined) throw new SidecarError('CERT_INVALID', `${caPath} holds "${oneLine(notCa.subject.replace(/\n/g, ', '), 120)}", which is not a CA certificate: give the issuing CA's certificate`);
+  if (notCa !== undefined)
+    throw new SidecarError(
+      'CERT_INVALID',
+      `${caPath} holds "${oneLine(notCa.subject.replace(/\n/g, ', '), 120)}", which is not a CA certificate: give the issuing CA's certificate`,
+    );
   const bundle = roots.map((r) => r.toString()).join('');
   const roleArns = roleArnsFrom(opts);
   const name = opts.str('name') ?? 'rolesanywhere-sidecar';
-  if (!/^[ a-zA-Z0-9_-]{1,255}$/.test(name)) throw new SidecarError('CONFIG_INVALID', `${opts.origin('name')} "${oneLine(name, 60)}" must be 1 to 255 letters, digits, spaces, "_" or "-"`);
+  if (!/^[ a-zA-Z0-9_-]{1,255}$/.test(name))
+    throw new SidecarError('CONFIG_INVALID', `${opts.origin('name')} "${oneLine(name, 60)}" must be 1 to 255 letters, digits, spaces, "_" or "-"`);
   const region = controlRegionFrom(opts, io);
   const say = (m: string): Promise<void> => writeOut(io.stderr, `rolesanywhere-sidecar setup: ${m}\n`);
   const c = await controlClientFrom(opts, region);

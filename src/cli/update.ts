@@ -23,7 +23,10 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
   const logger = loggerFrom(opts, io, { command: 'update' });
   const checkProfile = (profile: string, o: Options): string => {
     if (!/^[A-Za-z0-9_.\- ]{1,64}$/.test(profile)) {
-      throw new SidecarError('CONFIG_INVALID', `${o.origin('profile')} "${profile.slice(0, 64)}" is not a usable profile name: use letters, digits, "_", "-", "." or spaces`);
+      throw new SidecarError(
+        'CONFIG_INVALID',
+        `${o.origin('profile')} "${profile.slice(0, 64)}" is not a usable profile name: use letters, digits, "_", "-", "." or spaces`,
+      );
     }
     return profile;
   };
@@ -37,14 +40,21 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
       const buf = await readFileBounded(file, {
         maxBytes: MAX_CREDENTIALS_FILE_BYTES,
         tooLarge: () =>
-          new SidecarError('INPUT_TOO_LARGE', `${file} is larger than ${MAX_CREDENTIALS_FILE_BYTES} bytes: is AWS_SHARED_CREDENTIALS_FILE pointing at the right file?`),
+          new SidecarError(
+            'INPUT_TOO_LARGE',
+            `${file} is larger than ${MAX_CREDENTIALS_FILE_BYTES} bytes: is AWS_SHARED_CREDENTIALS_FILE pointing at the right file?`,
+          ),
         unreadable: (code, cause) =>
           code === 'ENOENT'
             ? missing
-            : new SidecarError('FILE_UNREADABLE', `cannot read ${file}: ${errnoMeaning(code)}; fix its permissions or point AWS_SHARED_CREDENTIALS_FILE elsewhere`, {
-                cause,
-                details: { path: file, errno: code },
-              }),
+            : new SidecarError(
+                'FILE_UNREADABLE',
+                `cannot read ${file}: ${errnoMeaning(code)}; fix its permissions or point AWS_SHARED_CREDENTIALS_FILE elsewhere`,
+                {
+                  cause,
+                  details: { path: file, errno: code },
+                },
+              ),
       });
       text = buf.toString('utf8');
     } catch (e) {
@@ -111,7 +121,13 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
         const profile = checkProfile(r.opts.origin('profile').includes(' roles.') ? (r.opts.str('profile') ?? r.name) : r.name, r.opts);
         let identity: IdentityHolder | undefined;
         if (!r.ownIdentity) identity = shared ??= await createIdentityHolder(configured.shared, io, logger);
-        pipelines.push({ profile, pipeline: await createPipeline(r.opts, io, logger.child({ role: r.name }), hooks(profile), { roleName: r.name, ...(identity !== undefined ? { identity } : {}) }) });
+        pipelines.push({
+          profile,
+          pipeline: await createPipeline(r.opts, io, logger.child({ role: r.name }), hooks(profile), {
+            roleName: r.name,
+            ...(identity !== undefined ? { identity } : {}),
+          }),
+        });
       }
     }
   } catch (e) {
@@ -136,10 +152,15 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
           registry,
           logger,
           readiness: () => {
-            if (writer.consecutiveFailures > 0) return { ready: false, reason: `the credentials file cannot be written (${writer.consecutiveFailures} failed attempts)` };
+            if (writer.consecutiveFailures > 0)
+              return { ready: false, reason: `the credentials file cannot be written (${writer.consecutiveFailures} failed attempts)` };
             for (const p of pipelines) {
               const s = p.pipeline.refresher.status();
-              if (!s.ready) return { ready: false, reason: `${p.profile}: ${s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode})` : 'no credentials yet'}` };
+              if (!s.ready)
+                return {
+                  ready: false,
+                  reason: `${p.profile}: ${s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode})` : 'no credentials yet'}`,
+                };
             }
             return { ready: true };
           },

@@ -32,7 +32,20 @@ test('the SDK-standard variables: upper case first, empty means unset, flags as 
 });
 
 test('any environment reads without throwing, and every value returned is one of the inputs', () => {
-  const names = ['AWS_USE_FIPS_ENDPOINT', 'AWS_USE_DUALSTACK_ENDPOINT', 'AWS_CA_BUNDLE', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'AWS_SHARED_CREDENTIALS_FILE', 'ROLESANYWHERE_CONTAINER_TOKEN', 'OTHER'];
+  const names = [
+    'AWS_USE_FIPS_ENDPOINT',
+    'AWS_USE_DUALSTACK_ENDPOINT',
+    'AWS_CA_BUNDLE',
+    'HTTPS_PROXY',
+    'https_proxy',
+    'HTTP_PROXY',
+    'http_proxy',
+    'NO_PROXY',
+    'no_proxy',
+    'AWS_SHARED_CREDENTIALS_FILE',
+    'ROLESANYWHERE_CONTAINER_TOKEN',
+    'OTHER',
+  ];
   fc.assert(
     fc.property(fc.dictionary(fc.constantFrom(...names), fc.string({ unit: 'binary', maxLength: 64 })), (env) => {
       const e = readEnvironment(env);

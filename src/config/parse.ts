@@ -105,7 +105,10 @@ export function parseArgs(command: CommandName, argv: readonly string[], env: En
     const raw = env[e];
     if (spec.noEnv === true) {
       if (raw !== undefined && raw !== '') {
-        throw new SidecarError('CONFIG_INVALID', `${e} is not read from the environment, because it lowers security where nobody sees it: pass --${spec.name} on the command line instead, or unset ${e}`);
+        throw new SidecarError(
+          'CONFIG_INVALID',
+          `${e} is not read from the environment, because it lowers security where nobody sees it: pass --${spec.name} on the command line instead, or unset ${e}`,
+        );
       }
       continue;
     }
@@ -162,7 +165,11 @@ export class Options {
    * `shared` fills only what no flag or variable set, `role` wins over everything. `origins`
    * names where each value came from, for error messages.
    */
-  overlay(shared: ReadonlyMap<string, OptionValue>, role: ReadonlyMap<string, OptionValue>, origins: (flag: string, level: 'shared' | 'role') => string): Options {
+  overlay(
+    shared: ReadonlyMap<string, OptionValue>,
+    role: ReadonlyMap<string, OptionValue>,
+    origins: (flag: string, level: 'shared' | 'role') => string,
+  ): Options {
     const values = new Map(this.parsed.values);
     const origin = new Map(this.parsed.origin);
     for (const [k, v] of shared) {

@@ -115,7 +115,8 @@ function convert(v: unknown, key: string, k: Key, where: string): OptionValue {
       return entries
         .map(([tk, tv]) => {
           const value = typeof tv === 'number' || typeof tv === 'boolean' ? String(tv) : tv;
-          if (typeof value !== 'string' || tk.includes(',') || tk.includes('=') || value.includes(',')) throw invalid(`${at}.${oneLine(tk, 40)}`, 'tag keys and values are strings without "," (keys also without "=")');
+          if (typeof value !== 'string' || tk.includes(',') || tk.includes('=') || value.includes(','))
+            throw invalid(`${at}.${oneLine(tk, 40)}`, 'tag keys and values are strings without "," (keys also without "=")');
           return `${tk}=${value}`;
         })
         .join(',');
@@ -165,7 +166,8 @@ export function parseRolesConfig(text: string, source = '--config'): RolesConfig
   const top = doc as Record<string, unknown>;
   const shared = section(top, source, 'shared');
   const rolesDoc = top.roles;
-  if (typeof rolesDoc !== 'object' || rolesDoc === null || Array.isArray(rolesDoc)) throw invalid(source, '"roles" must be a mapping of role names to their settings, e.g. roles: {reader: {assumeRoleArn: ...}}');
+  if (typeof rolesDoc !== 'object' || rolesDoc === null || Array.isArray(rolesDoc))
+    throw invalid(source, '"roles" must be a mapping of role names to their settings, e.g. roles: {reader: {assumeRoleArn: ...}}');
   const names = Object.keys(rolesDoc);
   if (names.length === 0) throw invalid(source, '"roles" names no role');
   if (names.length > MAX_ROLES) throw invalid(source, `"roles" names ${names.length} roles; at most ${MAX_ROLES} are accepted`);
@@ -173,15 +175,18 @@ export function parseRolesConfig(text: string, source = '--config'): RolesConfig
   const ports = new Map<number, string>();
   const profiles = new Map<string, string>();
   for (const name of names) {
-    if (!ROLE_NAME.test(name)) throw invalid(`${source} roles`, `role name "${oneLine(name, 60)}" must be 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit`);
+    if (!ROLE_NAME.test(name))
+      throw invalid(`${source} roles`, `role name "${oneLine(name, 60)}" must be 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit`);
     const body = (rolesDoc as Record<string, unknown>)[name] ?? {};
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid(`${source} roles.${name}`, 'must be a mapping (use {} for a role with only the shared settings)');
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw invalid(`${source} roles.${name}`, 'must be a mapping (use {} for a role with only the shared settings)');
     const values = section(body as Record<string, unknown>, `${source} roles.${name}`, 'perRole');
     const port = values.get('port');
     if (typeof port === 'number' && port !== 0) {
       if (port > 65535) throw invalid(`${source} roles.${name} imdsPort`, 'must be a port from 0 to 65535');
       const other = ports.get(port);
-      if (other !== undefined) throw invalid(`${source} roles.${name} imdsPort`, `${port} is already the IMDS port of role "${other}": each role needs its own listener`);
+      if (other !== undefined)
+        throw invalid(`${source} roles.${name} imdsPort`, `${port} is already the IMDS port of role "${other}": each role needs its own listener`);
       ports.set(port, name);
     }
     const profile = String(values.get('profile') ?? name);
@@ -191,7 +196,8 @@ export function parseRolesConfig(text: string, source = '--config'): RolesConfig
     roles.push({ name, values, ownIdentity: [...values.keys()].some((f) => IDENTITY_FLAGS.has(f)) });
   }
   const defaultRole = top.defaultRole ?? names[0];
-  if (typeof defaultRole !== 'string' || !names.includes(defaultRole)) throw invalid(source, `defaultRole "${oneLine(JSON.stringify(defaultRole) ?? typeof defaultRole, 60)}" is not one of the roles (${names.join(', ')})`);
+  if (typeof defaultRole !== 'string' || !names.includes(defaultRole))
+    throw invalid(source, `defaultRole "${oneLine(JSON.stringify(defaultRole) ?? typeof defaultRole, 60)}" is not one of the roles (${names.join(', ')})`);
   return { shared, roles, defaultRole };
 }
 

@@ -18,11 +18,5 @@ export interface CredentialSource {
 
 /** True when the credentials are non-empty and not expired at `now`. */
 export function isUsable(c: Credentials | undefined, now: number): c is Credentials {
-  return (
-    c !== undefined &&
-    c.accessKeyId.length > 0 &&
-    c.secretAccessKey.length > 0 &&
-    c.sessionToken.length > 0 &&
-    c.expiration > now
-  );
+  return c !== undefined && c.accessKeyId.length > 0 && c.secretAccessKey.length > 0 && c.sessionToken.length > 0 && c.expiration > now;
 }

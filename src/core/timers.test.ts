@@ -148,7 +148,7 @@ test('system timers fire, can be cleared, and chunk delays longer than one Node 
   assert.ok(Date.now() - started >= 9, 'fires after the whole delay, not at the first chunk boundary');
 });
 
-test('system timers are ref\'d by default, so a process waiting on them stays alive', async () => {
+test("system timers are ref'd by default, so a process waiting on them stays alive", async () => {
   const { spawnSync } = await import('node:child_process');
   const url = new URL('./timers.js', import.meta.url).href;
   // Each child schedules a 20 ms timer and then waits on a promise nothing will settle.
@@ -165,8 +165,8 @@ test('system timers are ref\'d by default, so a process waiting on them stays al
       { encoding: 'utf8', timeout: 10_000 },
     );
   const ref = run('{}');
-  assert.equal(ref.stdout.trim(), 'fired', 'the default (ref\'d) timer keeps the process alive until it fires');
+  assert.equal(ref.stdout.trim(), 'fired', "the default (ref'd) timer keeps the process alive until it fires");
   const unref = run('{ unref: true }');
-  assert.equal(unref.stdout.trim(), '', 'an unref\'d timer alone does not');
+  assert.equal(unref.stdout.trim(), '', "an unref'd timer alone does not");
   assert.equal(unref.status, 13, 'Node reports the unsettled await');
 });

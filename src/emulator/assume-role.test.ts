@@ -36,7 +36,12 @@ describe('decideAssumeRole (pure)', () => {
   });
 
   test('AccessDenied for an unknown role, an untrusted source role and a wrong or missing external id', () => {
-    const other: CallerSession = { ...caller, roleArn: 'arn:aws:iam::999999999999:role/x', accountId: '999999999999', assumedRoleArn: 'arn:aws:sts::999999999999:assumed-role/x/s' };
+    const other: CallerSession = {
+      ...caller,
+      roleArn: 'arn:aws:iam::999999999999:role/x',
+      accountId: '999999999999',
+      assumedRoleArn: 'arn:aws:sts::999999999999:assumed-role/x/s',
+    };
     for (const [p, c] of [
       [{ RoleArn: 'arn:aws:iam::210987654321:role/nope', RoleSessionName: 'ab' }, caller],
       [{ RoleArn: TARGET, RoleSessionName: 'ab' }, other],
@@ -78,12 +83,22 @@ describe('decideAssumeRole (pure)', () => {
   });
 
   test('session policies: malformed documents, the 2048-character limit, policy ARNs', () => {
-    for (const bad of ['{', '[]', '{"Statement":[]}', '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*"}}', '{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Principal":"*"}}']) {
+    for (const bad of [
+      '{',
+      '[]',
+      '{"Statement":[]}',
+      '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*"}}',
+      '{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Principal":"*"}}',
+    ]) {
       const d = decide({ RoleArn: TARGET, RoleSessionName: 'ab', Policy: bad });
       assert.ok(!d.ok, bad);
       assert.equal(d.code, 'MalformedPolicyDocument', bad);
     }
-    const long = decide({ RoleArn: TARGET, RoleSessionName: 'ab', Policy: `{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"${'a'.repeat(2100)}"}}` });
+    const long = decide({
+      RoleArn: TARGET,
+      RoleSessionName: 'ab',
+      Policy: `{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"${'a'.repeat(2100)}"}}`,
+    });
     assert.ok(!long.ok);
     assert.equal(long.code, 'ValidationError');
     const good = decide({
@@ -102,13 +117,22 @@ describe('decideAssumeRole (pure)', () => {
   });
 
   test('tags: transitive keys must be tagged, inherited transitive tags cannot be overridden, packed size is bounded', () => {
-    const d = decide({ RoleArn: TARGET, RoleSessionName: 'ab', 'Tags.member.1.Key': 'team', 'Tags.member.1.Value': 'data', 'TransitiveTagKeys.member.1': 'team' });
+    const d = decide({
+      RoleArn: TARGET,
+      RoleSessionName: 'ab',
+      'Tags.member.1.Key': 'team',
+      'Tags.member.1.Value': 'data',
+      'TransitiveTagKeys.member.1': 'team',
+    });
     assert.ok(d.ok);
     assert.deepEqual(d.grant.transitiveTags, { team: 'data' });
     const missing = decide({ RoleArn: TARGET, RoleSessionName: 'ab', 'TransitiveTagKeys.member.1': 'team' });
     assert.ok(!missing.ok);
     assert.equal(missing.code, 'InvalidParameterValue');
-    const chained = decide({ RoleArn: TARGET, RoleSessionName: 'ab', 'Tags.member.1.Key': 'Team', 'Tags.member.1.Value': 'x' }, settings, { ...caller, transitiveTags: { team: 'data' } });
+    const chained = decide({ RoleArn: TARGET, RoleSessionName: 'ab', 'Tags.member.1.Key': 'Team', 'Tags.member.1.Value': 'x' }, settings, {
+      ...caller,
+      transitiveTags: { team: 'data' },
+    });
     assert.ok(!chained.ok);
     assert.match(chained.message, /transitive session tag 'team'/);
     const dup = decide({ RoleArn: TARGET, RoleSessionName: 'ab', 'Tags.member.1.Key': 'a', 'Tags.member.2.Key': 'A' });
@@ -141,7 +165,10 @@ describe('decideAssumeRole (pure)', () => {
   });
 
   test('--assumable-role specs', () => {
-    const roles = parseStsRoleSpecs(`${TARGET},${VENDOR};trust=arn:aws:iam::123456789012:root|${DEFAULT_ROLE_ARN};external-id=a,b;max-duration=7200`, DEFAULT_ROLE_ARN);
+    const roles = parseStsRoleSpecs(
+      `${TARGET},${VENDOR};trust=arn:aws:iam::123456789012:root|${DEFAULT_ROLE_ARN};external-id=a,b;max-duration=7200`,
+      DEFAULT_ROLE_ARN,
+    );
     assert.deepEqual(roles, [
       { arn: TARGET, trustedPrincipals: [DEFAULT_ROLE_ARN] },
       { arn: VENDOR, trustedPrincipals: ['arn:aws:iam::123456789012:root', DEFAULT_ROLE_ARN], externalId: 'a,b', maxSessionDurationSeconds: 7200 },
@@ -183,7 +210,11 @@ describe('AssumeRole through @aws-sdk/client-sts against the emulator', () => {
     assert.match(out.AssumedRoleUser?.AssumedRoleId ?? '', /^AROA[A-Z0-9]{17}:cross-1$/);
     assert.equal(out.SourceIdentity, 'CN=workload-ec256');
     assert.ok(out.Credentials?.Expiration instanceof Date);
-    const chained = client({ accessKeyId: out.Credentials.AccessKeyId!, secretAccessKey: out.Credentials.SecretAccessKey!, sessionToken: out.Credentials.SessionToken! });
+    const chained = client({
+      accessKeyId: out.Credentials.AccessKeyId!,
+      secretAccessKey: out.Credentials.SecretAccessKey!,
+      sessionToken: out.Credentials.SessionToken!,
+    });
     try {
       const id = await chained.send(new GetCallerIdentityCommand({}));
       assert.equal(id.Arn, 'arn:aws:sts::210987654321:assumed-role/cross-account-reader/cross-1');
@@ -200,21 +231,33 @@ describe('AssumeRole through @aws-sdk/client-sts against the emulator', () => {
   });
 
   test('each refusal reaches the SDK as its STS error', async () => {
-    await assert.rejects(assume({ RoleArn: VENDOR, RoleSessionName: 'vv', ExternalId: 'wrong-id' }), (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
-      assert.equal(e.name, 'AccessDenied');
-      assert.equal(e.$metadata?.httpStatusCode, 403);
-      return true;
-    });
+    await assert.rejects(
+      assume({ RoleArn: VENDOR, RoleSessionName: 'vv', ExternalId: 'wrong-id' }),
+      (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
+        assert.equal(e.name, 'AccessDenied');
+        assert.equal(e.$metadata?.httpStatusCode, 403);
+        return true;
+      },
+    );
     await assert.rejects(assume({ RoleArn: TARGET, RoleSessionName: 'vv', DurationSeconds: 7200 }), { name: 'ValidationError' });
     await assert.rejects(assume({ RoleArn: TARGET, RoleSessionName: 'vv', Policy: '{"Statement":' }), { name: 'MalformedPolicyDocumentException' });
-    const ok = await assume({ RoleArn: VENDOR, RoleSessionName: 'vv', ExternalId: 'Vendor-42', DurationSeconds: 3600, Policy: '{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}' });
+    const ok = await assume({
+      RoleArn: VENDOR,
+      RoleSessionName: 'vv',
+      ExternalId: 'Vendor-42',
+      DurationSeconds: 3600,
+      Policy: '{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}',
+    });
     assert.ok((ok.PackedPolicySize ?? 0) > 0);
   });
 
   test('the admin API replaces roles and scripts an outage', async () => {
     const post = (body: unknown) => sendRaw(emu.url, 'POST', '/__emulator/sts', [['content-type', 'application/json']], JSON.stringify(body));
     assert.equal((await post({ outage: true })).status, 200);
-    await assert.rejects(assume({ RoleArn: TARGET, RoleSessionName: 'oo' }), (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 503);
+    await assert.rejects(
+      assume({ RoleArn: TARGET, RoleSessionName: 'oo' }),
+      (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 503,
+    );
     assert.equal((await post({ outage: false, roles: [{ arn: TARGET, trustedPrincipals: [DEFAULT_ROLE_ARN], externalId: 'new-id' }] })).status, 200);
     await assert.rejects(assume({ RoleArn: TARGET, RoleSessionName: 'oo' }), { name: 'AccessDenied' });
     assert.ok(await assume({ RoleArn: TARGET, RoleSessionName: 'oo', ExternalId: 'new-id' }));

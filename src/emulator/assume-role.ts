@@ -132,7 +132,8 @@ export function decideAssumeRole(
   settings: StsSettings,
   context: { readonly signingRegion: string; readonly partition: string },
 ): AssumeRoleDecision {
-  if (settings.outage === true) return fail(503, 'ServiceUnavailable', 'Service is unavailable, please try again later (the emulator is scripted to an STS outage)');
+  if (settings.outage === true)
+    return fail(503, 'ServiceUnavailable', 'Service is unavailable, please try again later (the emulator is scripted to an STS outage)');
   if (settings.disabledRegions?.includes(context.signingRegion) === true) {
     return fail(
       403,
@@ -145,58 +146,79 @@ export function decideAssumeRole(
   const roleArn = params.get('RoleArn');
   const sessionName = params.get('RoleSessionName');
   if (roleArn === undefined) problems.push("Value null at 'roleArn' failed to satisfy constraint: Member must not be null");
-  else if (roleArn.length < 20 || roleArn.length > MAX_ARN_LENGTH) problems.push(`Value '${shown(roleArn)}' at 'roleArn' failed to satisfy constraint: Member must have length between 20 and ${MAX_ARN_LENGTH}`);
+  else if (roleArn.length < 20 || roleArn.length > MAX_ARN_LENGTH)
+    problems.push(`Value '${shown(roleArn)}' at 'roleArn' failed to satisfy constraint: Member must have length between 20 and ${MAX_ARN_LENGTH}`);
   if (sessionName === undefined) problems.push("Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null");
   else if (!ROLE_SESSION_NAME.test(sessionName)) {
-    problems.push(`Value '${shown(sessionName)}' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*`);
+    problems.push(
+      `Value '${shown(sessionName)}' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64 and satisfy regular expression pattern: [\\w+=,.@-]*`,
+    );
   }
   const durationRaw = params.get('DurationSeconds');
   let durationSeconds = 3600;
   if (durationRaw !== undefined) {
-    if (!/^\d{1,6}$/.test(durationRaw)) problems.push(`Value '${shown(durationRaw)}' at 'durationSeconds' failed to satisfy constraint: Member must be an integer`);
+    if (!/^\d{1,6}$/.test(durationRaw))
+      problems.push(`Value '${shown(durationRaw)}' at 'durationSeconds' failed to satisfy constraint: Member must be an integer`);
     else {
       durationSeconds = Number(durationRaw);
-      if (durationSeconds < 900) problems.push(`Value '${durationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900`);
-      if (durationSeconds > 43200) problems.push(`Value '${durationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200`);
+      if (durationSeconds < 900)
+        problems.push(`Value '${durationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900`);
+      if (durationSeconds > 43200)
+        problems.push(`Value '${durationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200`);
     }
   }
   const externalId = params.get('ExternalId');
   if (externalId !== undefined && !EXTERNAL_ID.test(externalId)) {
-    problems.push(`Value at 'externalId' failed to satisfy constraint: Member must have length between 2 and 1224 and satisfy regular expression pattern: [\\w+=,.@:/-]*`);
+    problems.push(
+      `Value at 'externalId' failed to satisfy constraint: Member must have length between 2 and 1224 and satisfy regular expression pattern: [\\w+=,.@:/-]*`,
+    );
   }
   const sourceIdentity = params.get('SourceIdentity');
   if (sourceIdentity !== undefined && (!SOURCE_IDENTITY.test(sourceIdentity) || sourceIdentity.toLowerCase().startsWith('aws:'))) {
-    problems.push(`Value '${shown(sourceIdentity)}' at 'sourceIdentity' failed to satisfy constraint: Member must have length between 2 and 64, satisfy regular expression pattern: [\\w+=,.@-]* and not begin with "aws:"`);
+    problems.push(
+      `Value '${shown(sourceIdentity)}' at 'sourceIdentity' failed to satisfy constraint: Member must have length between 2 and 64, satisfy regular expression pattern: [\\w+=,.@-]* and not begin with "aws:"`,
+    );
   }
   const policy = params.get('Policy');
   if (policy !== undefined && (policy.length < 1 || policy.length > MAX_POLICY_CHARS)) {
     problems.push(`Value at 'policy' failed to satisfy constraint: Member must have length between 1 and ${MAX_POLICY_CHARS}`);
   }
   const policyArns = [...members(params, 'PolicyArns', '.arn').values()];
-  if (policyArns.length > MAX_POLICY_ARNS) problems.push(`Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to ${MAX_POLICY_ARNS}`);
+  if (policyArns.length > MAX_POLICY_ARNS)
+    problems.push(`Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to ${MAX_POLICY_ARNS}`);
   for (const a of policyArns) {
-    if (!POLICY_ARN.test(a)) problems.push(`Value '${shown(a)}' at 'policyArns.member.arn' failed to satisfy constraint: Member must be an IAM policy ARN (arn:aws:iam::<account or aws>:policy/<name>)`);
+    if (!POLICY_ARN.test(a))
+      problems.push(
+        `Value '${shown(a)}' at 'policyArns.member.arn' failed to satisfy constraint: Member must be an IAM policy ARN (arn:aws:iam::<account or aws>:policy/<name>)`,
+      );
   }
   const tagKeys = members(params, 'Tags', '.Key');
   const tagValues = members(params, 'Tags', '.Value');
-  if (tagKeys.size > MAX_SESSION_TAGS) problems.push(`Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SESSION_TAGS}`);
+  if (tagKeys.size > MAX_SESSION_TAGS)
+    problems.push(`Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SESSION_TAGS}`);
   const tags: Record<string, string> = {};
   const seenKeys = new Set<string>();
   for (const [i, key] of tagKeys) {
     const value = tagValues.get(i) ?? '';
     if (key.length < 1 || key.length > MAX_TAG_KEY || !TAG_CHARS.test(key) || key.toLowerCase().startsWith('aws:')) {
-      problems.push(`Value '${shown(key)}' at 'tags.${i}.member.key' failed to satisfy constraint: Member must have length between 1 and ${MAX_TAG_KEY}, satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+ and not begin with "aws:"`);
+      problems.push(
+        `Value '${shown(key)}' at 'tags.${i}.member.key' failed to satisfy constraint: Member must have length between 1 and ${MAX_TAG_KEY}, satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+ and not begin with "aws:"`,
+      );
     }
     if (value.length > MAX_TAG_VALUE || !TAG_CHARS.test(value)) {
-      problems.push(`Value at 'tags.${i}.member.value' failed to satisfy constraint: Member must have length less than or equal to ${MAX_TAG_VALUE} and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`);
+      problems.push(
+        `Value at 'tags.${i}.member.value' failed to satisfy constraint: Member must have length less than or equal to ${MAX_TAG_VALUE} and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`,
+      );
     }
     if (seenKeys.has(key.toLowerCase())) problems.push(`Duplicate tag keys found: '${shown(key)}' (tag keys are case insensitive)`);
     seenKeys.add(key.toLowerCase());
     tags[key] = value;
   }
   const transitiveKeys = [...members(params, 'TransitiveTagKeys').values()];
-  if (transitiveKeys.length > MAX_SESSION_TAGS) problems.push(`Value at 'transitiveTagKeys' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SESSION_TAGS}`);
-  if (members(params, 'Tags', '.Key').size + policyArns.length + transitiveKeys.length > 3 * MAX_INDEXED_MEMBERS) problems.push('Value at request failed to satisfy constraint: too many list members');
+  if (transitiveKeys.length > MAX_SESSION_TAGS)
+    problems.push(`Value at 'transitiveTagKeys' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SESSION_TAGS}`);
+  if (members(params, 'Tags', '.Key').size + policyArns.length + transitiveKeys.length > 3 * MAX_INDEXED_MEMBERS)
+    problems.push('Value at request failed to satisfy constraint: too many list members');
   if (problems.length > 0) return validationError(problems.slice(0, 5));
 
   for (const k of transitiveKeys) {
@@ -208,7 +230,11 @@ export function decideAssumeRole(
   for (const k of Object.keys(tags)) {
     const clash = Object.keys(inherited).find((i) => i.toLowerCase() === k.toLowerCase());
     if (clash !== undefined) {
-      return fail(400, 'InvalidParameterValue', `One or more tags in the request conflict with the transitive session tag '${shown(clash)}' of the calling session: a chained session cannot override it.`);
+      return fail(
+        400,
+        'InvalidParameterValue',
+        `One or more tags in the request conflict with the transitive session tag '${shown(clash)}' of the calling session: a chained session cannot override it.`,
+      );
     }
   }
 
@@ -336,18 +362,22 @@ export function validateStsRoles(roles: readonly StsRole[], partition: string): 
   const seen = new Set<string>();
   for (const r of roles) {
     const p = parseRoleArnParts(r.arn);
-    if (p === undefined || p.partition !== partition) throw invalid(`STS role "${shown(r.arn)}" is not a role ARN of partition ${partition}: expected arn:${partition}:iam::<account>:role/<name>`);
+    if (p === undefined || p.partition !== partition)
+      throw invalid(`STS role "${shown(r.arn)}" is not a role ARN of partition ${partition}: expected arn:${partition}:iam::<account>:role/<name>`);
     if (seen.has(r.arn)) throw invalid(`STS role "${r.arn}" is configured twice`);
     seen.add(r.arn);
-    if (r.trustedPrincipals.length === 0 || r.trustedPrincipals.length > 100) throw invalid(`STS role "${r.arn}" must trust 1 to 100 principals (role ARNs or arn:${partition}:iam::<account>:root)`);
+    if (r.trustedPrincipals.length === 0 || r.trustedPrincipals.length > 100)
+      throw invalid(`STS role "${r.arn}" must trust 1 to 100 principals (role ARNs or arn:${partition}:iam::<account>:root)`);
     for (const t of r.trustedPrincipals) {
       if (parseRoleArnParts(t) === undefined && !new RegExp(`^arn:${partition}:iam::\\d{12}:root$`).test(t)) {
         throw invalid(`STS role "${r.arn}" trusts "${shown(t)}", which is neither a role ARN nor arn:${partition}:iam::<account>:root`);
       }
     }
-    if (r.externalId !== undefined && !EXTERNAL_ID.test(r.externalId)) throw invalid(`STS role "${r.arn}" has an external id that is not 2 to 1224 characters of [\\w+=,.@:/-]`);
+    if (r.externalId !== undefined && !EXTERNAL_ID.test(r.externalId))
+      throw invalid(`STS role "${r.arn}" has an external id that is not 2 to 1224 characters of [\\w+=,.@:/-]`);
     const max = r.maxSessionDurationSeconds;
-    if (max !== undefined && (!Number.isInteger(max) || max < 3600 || max > 43200)) throw invalid(`STS role "${r.arn}" has max session duration ${max}: use 3600 to 43200 seconds`);
+    if (max !== undefined && (!Number.isInteger(max) || max < 3600 || max > 43200))
+      throw invalid(`STS role "${r.arn}" has max session duration ${max}: use 3600 to 43200 seconds`);
   }
 }
 
@@ -368,14 +398,23 @@ export function parseStsRoleSpecs(spec: string, defaultTrusted: string): StsRole
       const eq = f.indexOf('=');
       const key = (eq < 0 ? f : f.slice(0, eq)).trim();
       const value = eq < 0 ? '' : f.slice(eq + 1).trim();
-      if (key === 'trust') trusted = value.split('|').map((s) => s.trim()).filter((s) => s !== '');
+      if (key === 'trust')
+        trusted = value
+          .split('|')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
       else if (key === 'external-id') externalId = value;
       else if (key === 'max-duration') {
         if (!/^\d{1,6}$/.test(value)) throw invalid(`--assumable-role ${shown(arn)}: max-duration must be a whole number of seconds, got "${shown(value)}"`);
         max = Number(value);
       } else throw invalid(`--assumable-role ${shown(arn)}: unknown field "${shown(key)}": use trust=, external-id= or max-duration=`);
     }
-    out.push({ arn, trustedPrincipals: trusted, ...(externalId !== undefined ? { externalId } : {}), ...(max !== undefined ? { maxSessionDurationSeconds: max } : {}) });
+    out.push({
+      arn,
+      trustedPrincipals: trusted,
+      ...(externalId !== undefined ? { externalId } : {}),
+      ...(max !== undefined ? { maxSessionDurationSeconds: max } : {}),
+    });
   }
   return out;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createKeySigner } from '../signing/key-signer.js';
+import { createKeySigner } from '../identity/key-signer.js';
 import { signCreateSession } from '../signing/create-session.js';
 import { parseCaBundle } from '../identity/ca-bundle.js';
 import { defaultEmulatorConfig } from './config.js';
@@ -25,7 +25,12 @@ test('the committed demo certificates are accepted by the default emulator world
     const chain = chainFiles.flatMap((f) => parseCaBundle(read(f)));
     assert.match(cert.subject, /DO NOT TRUST/);
     const signed = await signCreateSession(
-      { certificateDer: cert.raw, chainDer: chain.map((c) => c.raw), serialDecimal: decimalSerial(cert), signer: createKeySigner(createPrivateKey(read(keyFile))) },
+      {
+        certificateDer: cert.raw,
+        chainDer: chain.map((c) => c.raw),
+        serialDecimal: decimalSerial(cert),
+        signer: createKeySigner(createPrivateKey(read(keyFile))),
+      },
       DEFAULT_PARAMS,
       'us-east-1',
       '127.0.0.1:8443',

@@ -73,14 +73,12 @@ function signedBy(child: X509Certificate, issuer: X509Certificate): boolean {
  * issued the leaf first). A copy of the root itself at the end of the chain is tolerated,
  * since bundles often include it; it is then treated as the anchor.
  */
-export function validateChain(
-  leaf: X509Certificate,
-  intermediates: readonly X509Certificate[],
-  roots: readonly X509Certificate[],
-  nowMs: number,
-): ChainResult {
+export function validateChain(leaf: X509Certificate, intermediates: readonly X509Certificate[], roots: readonly X509Certificate[], nowMs: number): ChainResult {
   if (intermediates.length > MAX_INTERMEDIATES + 1) {
-    return { ok: false, message: `the certificate chain holds ${intermediates.length} certificates, more than the ${MAX_INTERMEDIATES} intermediates accepted` };
+    return {
+      ok: false,
+      message: `the certificate chain holds ${intermediates.length} certificates, more than the ${MAX_INTERMEDIATES} intermediates accepted`,
+    };
   }
   let chain = [...intermediates];
   const last = chain[chain.length - 1];
@@ -91,7 +89,10 @@ export function validateChain(
 
   const leafP = parse(leaf);
   if (leafP.isCa) {
-    return { ok: false, message: `the signing certificate "${subjectOf(leaf)}" is a CA certificate (basicConstraints cA=true); sign with an end-entity certificate` };
+    return {
+      ok: false,
+      message: `the signing certificate "${subjectOf(leaf)}" is a CA certificate (basicConstraints cA=true); sign with an end-entity certificate`,
+    };
   }
   if (leafP.keyUsage !== undefined && (leafP.keyUsage & x509.KeyUsageFlags.digitalSignature) === 0) {
     return { ok: false, message: `the signing certificate "${subjectOf(leaf)}" has a keyUsage extension without digitalSignature` };

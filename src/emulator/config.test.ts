@@ -39,7 +39,10 @@ test('refuses worlds the service could not have', () => {
     [{ ...good, accountId: '1234' }, /12-digit/],
     [{ ...good, region: 'Europe' }, /not an AWS region/],
     [{ ...good, trustAnchors: [{ arn: DEFAULT_TRUST_ANCHOR_ARN, roots: [pki.leafRsa.cert] }] }, /not a CA certificate/],
-    [{ ...good, trustAnchors: [{ arn: DEFAULT_TRUST_ANCHOR_ARN.replace('us-east-1', 'eu-west-1'), roots: [pki.root.cert] }] }, /not in the emulator's us-east-1/],
+    [
+      { ...good, trustAnchors: [{ arn: DEFAULT_TRUST_ANCHOR_ARN.replace('us-east-1', 'eu-west-1'), roots: [pki.root.cert] }] },
+      /not in the emulator's us-east-1/,
+    ],
     [{ ...good, trustAnchors: [] }, /no trust anchor/],
     [{ ...good, profiles: [{ arn: DEFAULT_PROFILE_ARN, roleArns: ['arn:aws:iam::999999999999:role/x'] }] }, /not in the emulator's account/],
     [{ ...good, profiles: [{ arn: DEFAULT_PROFILE_ARN, roleArns: [DEFAULT_ROLE_ARN], maxDurationSeconds: 600 }] }, /maxDurationSeconds 600/],

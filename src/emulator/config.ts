@@ -186,26 +186,34 @@ export function validateEmulatorConfig(c: EmulatorConfig): void {
     throw invalid(`emulator partition "${String(partition)}" is unknown: use one of ${PARTITIONS.join(', ')}`);
   }
   if (!/^\d{12}$/.test(c.accountId)) throw invalid(`emulator account "${c.accountId}" is not a 12-digit AWS account id: pass e.g. --account 123456789012`);
-  if (!/^[a-z]{2,8}(-[a-z0-9]+)+-\d{1,3}$/.test(c.region)) throw invalid(`emulator region "${c.region}" is not an AWS region name: pass e.g. --region us-east-1`);
+  if (!/^[a-z]{2,8}(-[a-z0-9]+)+-\d{1,3}$/.test(c.region))
+    throw invalid(`emulator region "${c.region}" is not an AWS region name: pass e.g. --region us-east-1`);
   if (c.trustAnchors.length === 0) throw invalid('the emulator has no trust anchor: give it at least one CA certificate (--trust-anchor-ca)');
   const where = `${c.region}, account ${c.accountId}, partition ${partition}`;
   const seen = new Set<string>();
   for (const ta of c.trustAnchors) {
     const p = parseRolesAnywhereArn(ta.arn);
-    if (p === undefined || p.type !== 'trust-anchor') throw invalid(`trust anchor ARN "${ta.arn}" is malformed: expected arn:aws:rolesanywhere:<region>:<account>:trust-anchor/<id>`);
-    if (p.region !== c.region || p.accountId !== c.accountId || p.partition !== partition) throw invalid(`trust anchor "${ta.arn}" is not in the emulator's ${where}: use an ARN in that region and account`);
+    if (p === undefined || p.type !== 'trust-anchor')
+      throw invalid(`trust anchor ARN "${ta.arn}" is malformed: expected arn:aws:rolesanywhere:<region>:<account>:trust-anchor/<id>`);
+    if (p.region !== c.region || p.accountId !== c.accountId || p.partition !== partition)
+      throw invalid(`trust anchor "${ta.arn}" is not in the emulator's ${where}: use an ARN in that region and account`);
     if (seen.has(ta.arn)) throw invalid(`trust anchor "${ta.arn}" is configured twice: give each trust anchor its own id`);
     seen.add(ta.arn);
     if (ta.roots.length === 0) throw invalid(`trust anchor "${ta.arn}" has no CA certificates: give it at least one root`);
     for (const root of ta.roots) {
-      if (!root.ca) throw invalid(`trust anchor "${ta.arn}" holds "${subjectLine(root)}", which is not a CA certificate (basicConstraints cA is not set): use the issuing CA's certificate`);
+      if (!root.ca)
+        throw invalid(
+          `trust anchor "${ta.arn}" holds "${subjectLine(root)}", which is not a CA certificate (basicConstraints cA is not set): use the issuing CA's certificate`,
+        );
     }
   }
   if (c.profiles.length === 0) throw invalid('the emulator has no profile: configure at least one profile with a role');
   for (const pr of c.profiles) {
     const p = parseRolesAnywhereArn(pr.arn);
-    if (p === undefined || p.type !== 'profile') throw invalid(`profile ARN "${pr.arn}" is malformed: expected arn:aws:rolesanywhere:<region>:<account>:profile/<id>`);
-    if (p.region !== c.region || p.accountId !== c.accountId || p.partition !== partition) throw invalid(`profile "${pr.arn}" is not in the emulator's ${where}: use an ARN in that region and account`);
+    if (p === undefined || p.type !== 'profile')
+      throw invalid(`profile ARN "${pr.arn}" is malformed: expected arn:aws:rolesanywhere:<region>:<account>:profile/<id>`);
+    if (p.region !== c.region || p.accountId !== c.accountId || p.partition !== partition)
+      throw invalid(`profile "${pr.arn}" is not in the emulator's ${where}: use an ARN in that region and account`);
     if (seen.has(pr.arn)) throw invalid(`profile "${pr.arn}" is configured twice: give each profile its own id`);
     seen.add(pr.arn);
     if (pr.roleArns.length === 0) throw invalid(`profile "${pr.arn}" lists no role: add at least one role ARN`);
@@ -213,7 +221,8 @@ export function validateEmulatorConfig(c: EmulatorConfig): void {
       const rp = parseRoleArnParts(r);
       // The service refuses roles in another account than the profile's (no cross-account pass-role).
       if (rp === undefined) throw invalid(`role ARN "${r}" in profile "${pr.arn}" is malformed: expected arn:aws:iam::<account>:role/<name>`);
-      if (rp.accountId !== c.accountId || rp.partition !== partition) throw invalid(`role "${r}" in profile "${pr.arn}" is not in the emulator's account ${c.accountId}: use a role of that account`);
+      if (rp.accountId !== c.accountId || rp.partition !== partition)
+        throw invalid(`role "${r}" in profile "${pr.arn}" is not in the emulator's account ${c.accountId}: use a role of that account`);
     }
     const max = pr.maxDurationSeconds ?? DEFAULT_PROFILE_MAX_DURATION_SECONDS;
     if (!Number.isInteger(max) || max < MIN_DURATION_SECONDS || max > MAX_DURATION_SECONDS) {

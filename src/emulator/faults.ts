@@ -170,7 +170,8 @@ function checkDelay(v: unknown, where: string): number | undefined {
 
 /** Checks a fault from code, JSON (admin API) or the CLI; throws CONFIG_INVALID saying what is wrong. */
 export function validateFault(f: unknown, where = 'fault'): ScriptedFault {
-  if (typeof f !== 'object' || f === null || Array.isArray(f)) throw bad(where, 'must be an object such as {"status":429,"retryAfterSeconds":2}, {"drop":true} or {"delayMs":500}');
+  if (typeof f !== 'object' || f === null || Array.isArray(f))
+    throw bad(where, 'must be an object such as {"status":429,"retryAfterSeconds":2}, {"drop":true} or {"delayMs":500}');
   const o = f as Record<string, unknown>;
   const known = new Set(['status', 'retryAfterSeconds', 'body', 'errorType', 'delayMs', 'drop']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw bad(where, `unknown field "${oneLine(k, 40)}"`);
@@ -200,11 +201,13 @@ export function validateFault(f: unknown, where = 'fault'): ScriptedFault {
     out.retryAfterSeconds = o.retryAfterSeconds;
   }
   if (o.body !== undefined) {
-    if (typeof o.body !== 'string' || Buffer.byteLength(o.body, 'utf8') > MAX_FAULT_BODY_BYTES) throw bad(where, `body must be a string of at most ${MAX_FAULT_BODY_BYTES} bytes`);
+    if (typeof o.body !== 'string' || Buffer.byteLength(o.body, 'utf8') > MAX_FAULT_BODY_BYTES)
+      throw bad(where, `body must be a string of at most ${MAX_FAULT_BODY_BYTES} bytes`);
     out.body = o.body;
   }
   if (o.errorType !== undefined) {
-    if (typeof o.errorType !== 'string' || !/^[A-Za-z0-9_.:#/-]{1,200}$/.test(o.errorType)) throw bad(where, 'errorType must be a name such as ThrottlingException');
+    if (typeof o.errorType !== 'string' || !/^[A-Za-z0-9_.:#/-]{1,200}$/.test(o.errorType))
+      throw bad(where, 'errorType must be a name such as ThrottlingException');
     out.errorType = o.errorType;
   }
   return out;

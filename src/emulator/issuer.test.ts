@@ -43,7 +43,10 @@ test('the store forgets the oldest sessions beyond its capacity', () => {
   store.add(rec('C'));
   assert.equal(store.size, 2);
   assert.equal(store.get('A'), undefined);
-  assert.deepEqual(store.records().map((r) => r.accessKeyId), ['B', 'C']);
+  assert.deepEqual(
+    store.records().map((r) => r.accessKeyId),
+    ['B', 'C'],
+  );
   assert.ok(store.records().every((r) => !('secretAccessKey' in r) && !('sessionToken' in r)));
 });
 

@@ -62,10 +62,7 @@ function signingAlgorithm(spec: KeySpec): webcrypto.Algorithm | webcrypto.EcdsaP
 
 async function generateKeys(spec: KeySpec, subtle: webcrypto.SubtleCrypto): Promise<webcrypto.CryptoKeyPair> {
   const alg = keyAlgorithm(spec);
-  const gen =
-    alg.name === 'ECDSA'
-      ? alg
-      : { ...alg, modulusLength: Number(spec.slice(4)), publicExponent: new Uint8Array([1, 0, 1]) };
+  const gen = alg.name === 'ECDSA' ? alg : { ...alg, modulusLength: Number(spec.slice(4)), publicExponent: new Uint8Array([1, 0, 1]) };
   return await subtle.generateKey(gen as webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams, true, ['sign', 'verify']);
 }
 
@@ -84,8 +81,7 @@ export async function issueCertificate(opts: IssueOptions, issuer?: IssuedCertif
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(opts.isCa === true, opts.isCa === true ? opts.pathLength : undefined, true),
     new x509.KeyUsagesExtension(
-      opts.keyUsage ??
-        (opts.isCa === true ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature),
+      opts.keyUsage ?? (opts.isCa === true ? x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign : x509.KeyUsageFlags.digitalSignature),
       true,
     ),
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
@@ -113,10 +109,7 @@ export async function issueCertificate(opts: IssueOptions, issuer?: IssuedCertif
   };
   const generated =
     signer === undefined
-      ? await x509.X509CertificateGenerator.createSelfSigned(
-          { ...common, name: opts.subject, keys, signingAlgorithm: signingAlgorithm(opts.keySpec) },
-          crypto,
-        )
+      ? await x509.X509CertificateGenerator.createSelfSigned({ ...common, name: opts.subject, keys, signingAlgorithm: signingAlgorithm(opts.keySpec) }, crypto)
       : await x509.X509CertificateGenerator.create(
           {
             ...common,

@@ -34,7 +34,10 @@ interface Line {
 }
 
 function captureLogger(lines: Line[], base: LogFields = {}): Logger {
-  const log = (level: string) => (msg: string, fields: LogFields = {}) => lines.push({ level, msg, fields: { ...base, ...fields } });
+  const log =
+    (level: string) =>
+    (msg: string, fields: LogFields = {}) =>
+      lines.push({ level, msg, fields: { ...base, ...fields } });
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: (f) => captureLogger(lines, { ...base, ...f }) };
 }
 
@@ -102,7 +105,10 @@ describe('emulator over HTTP', () => {
   });
 
   test('gives each session fresh credentials, and a chosen session name', async () => {
-    const a = await sendSigned(emu.url, signWith(pki.leafEc256, { host: emu.url.host, nowMs: clock.now(), params: { roleSessionName: 'ci-job-7', durationSeconds: 900 } }));
+    const a = await sendSigned(
+      emu.url,
+      signWith(pki.leafEc256, { host: emu.url.host, nowMs: clock.now(), params: { roleSessionName: 'ci-job-7', durationSeconds: 900 } }),
+    );
     const b = await sendSigned(emu.url, signWith(pki.leafEc256, { host: emu.url.host, nowMs: clock.now() }));
     assert.equal(a.status, 201);
     assert.equal(b.status, 201);
@@ -249,7 +255,13 @@ describe('admin API (adminApi: true)', () => {
   const json = [['content-type', 'application/json']] as const;
 
   test('scripts faults, reports stats and lists issued sessions without secrets', async () => {
-    const set = await sendRaw(emu.url, 'POST', '/__emulator/faults', json, JSON.stringify({ faults: [{ status: 503 }, { status: 429, retryAfterSeconds: 1 }] }));
+    const set = await sendRaw(
+      emu.url,
+      'POST',
+      '/__emulator/faults',
+      json,
+      JSON.stringify({ faults: [{ status: 503 }, { status: 429, retryAfterSeconds: 1 }] }),
+    );
     assert.equal(set.status, 200, set.body);
     assert.deepEqual(JSON.parse(set.body), { pending: 2, outage: false, throttlePerSecond: null });
     const call = () => sendSigned(emu.url, signWith(pki.leafEc256, { host: emu.url.host, nowMs: clock.now() }));
@@ -288,13 +300,29 @@ describe('admin API (adminApi: true)', () => {
 });
 
 test('serves HTTPS with a certificate from a private CA', async () => {
-  const ca = await issueCertificate({ subject: 'CN=Emulator TLS CA', keySpec: 'ec-p256', notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 86400_000), isCa: true });
+  const ca = await issueCertificate({
+    subject: 'CN=Emulator TLS CA',
+    keySpec: 'ec-p256',
+    notBefore: new Date(Date.now() - 3600_000),
+    notAfter: new Date(Date.now() + 86400_000),
+    isCa: true,
+  });
   const server = await issueCertificate(
-    { subject: 'CN=localhost', keySpec: 'ec-p256', notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 86400_000), serverNames: { dns: ['localhost'], ips: ['127.0.0.1'] } },
+    {
+      subject: 'CN=localhost',
+      keySpec: 'ec-p256',
+      notBefore: new Date(Date.now() - 3600_000),
+      notAfter: new Date(Date.now() + 86400_000),
+      serverNames: { dns: ['localhost'], ips: ['127.0.0.1'] },
+    },
     ca,
   );
   const clock = new ManualClock(TEST_NOW);
-  const emu = await startEmulator({ config: defaultEmulatorConfig({ roots: [pki.root.cert] }), clock, tls: { certPem: server.certPem, keyPem: server.keyPem } });
+  const emu = await startEmulator({
+    config: defaultEmulatorConfig({ roots: [pki.root.cert] }),
+    clock,
+    tls: { certPem: server.certPem, keyPem: server.keyPem },
+  });
   try {
     assert.equal(emu.url.protocol, 'https:');
     const signed = signWith(pki.leafEc384, { chain: [pki.intermediate.cert], host: emu.url.host, nowMs: clock.now() });
@@ -309,7 +337,10 @@ test('serves HTTPS with a certificate from a private CA', async () => {
 
 test('refuses an invalid world at start', async () => {
   const leafOnly = await issueCertificate({ subject: 'CN=not a ca', keySpec: 'ec-p256', notBefore: PKI_NOT_BEFORE, notAfter: PKI_NOT_AFTER });
-  const config = { ...defaultEmulatorConfig({ roots: [pki.root.cert] }), trustAnchors: [{ arn: 'arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/x', roots: [leafOnly.cert] }] };
+  const config = {
+    ...defaultEmulatorConfig({ roots: [pki.root.cert] }),
+    trustAnchors: [{ arn: 'arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/x', roots: [leafOnly.cert] }],
+  };
   await assert.rejects(startEmulator({ config }), /not a CA certificate/);
 });
 

@@ -157,7 +157,8 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
     const merged: StsSettings = { ...stsSettings, ...next };
     validateStsRoles(merged.roles, partition);
     for (const r of merged.disabledRegions ?? []) {
-      if (!/^[a-z]{2,8}(-[a-z0-9]+)+-\d{1,3}$/.test(r)) throw new SidecarError('CONFIG_INVALID', `disabled STS region "${oneLine(r, 40)}" is not a region name`);
+      if (!/^[a-z]{2,8}(-[a-z0-9]+)+-\d{1,3}$/.test(r))
+        throw new SidecarError('CONFIG_INVALID', `disabled STS region "${oneLine(r, 40)}" is not a region name`);
     }
     stsSettings = merged;
     return stsSettings;
@@ -236,7 +237,12 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
       code: out.code,
       accessKeyId: out.accessKeyId,
       ...(out.issued !== undefined
-        ? { issuedAccessKeyId: out.issued.accessKeyId, roleArn: out.issued.roleArn, sessionName: out.issued.sessionName, expiration: new Date(out.issued.expiration).toISOString() }
+        ? {
+            issuedAccessKeyId: out.issued.accessKeyId,
+            roleArn: out.issued.roleArn,
+            sessionName: out.issued.sessionName,
+            expiration: new Date(out.issued.expiration).toISOString(),
+          }
         : {}),
     });
     send(res, out.status, out.headers, out.body);
@@ -310,7 +316,13 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
     const isControl = opts.adminCredentials !== undefined && !isAdmin && path !== '/sessions' && path !== '/' && isControlPath(path);
     if (path !== '/sessions' && path !== '/' && !isAdmin && !isControl) {
       req.resume();
-      sendJsonError(res, 404, 'UnknownOperationException', `no operation at ${oneLine(path, 80)}: the emulator serves POST /sessions (CreateSession) and / (STS GetCallerIdentity)`, rid);
+      sendJsonError(
+        res,
+        404,
+        'UnknownOperationException',
+        `no operation at ${oneLine(path, 80)}: the emulator serves POST /sessions (CreateSession) and / (STS GetCallerIdentity)`,
+        rid,
+      );
       return;
     }
     const limit = isControl ? MAX_CONTROL_BODY_BYTES : MAX_BODY_BYTES;
@@ -343,7 +355,13 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Running
     const onError = (e: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);
       if (e.code === 'EADDRINUSE') {
-        reject(new SidecarError('ADDRESS_IN_USE', `the emulator cannot listen on ${host}:${opts.port ?? 0}: the address is in use; pick another --port (0 picks a free one)`, { cause: e }));
+        reject(
+          new SidecarError(
+            'ADDRESS_IN_USE',
+            `the emulator cannot listen on ${host}:${opts.port ?? 0}: the address is in use; pick another --port (0 picks a free one)`,
+            { cause: e },
+          ),
+        );
       } else {
         reject(new SidecarError('INTERNAL', `the emulator cannot listen on ${host}:${opts.port ?? 0}: ${oneLine(e.message)}`, { cause: e }));
       }
@@ -428,7 +446,8 @@ function parseAdminSts(body: Buffer): Partial<StsSettings> {
   } catch {
     throw new SidecarError('CONFIG_INVALID', 'the admin request body is not JSON');
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new SidecarError('CONFIG_INVALID', 'the admin request body must be an object such as {"roles":[...]}');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new SidecarError('CONFIG_INVALID', 'the admin request body must be an object such as {"roles":[...]}');
   const o = doc as Record<string, unknown>;
   const out: { roles?: StsRole[]; disabledRegions?: string[]; outage?: boolean } = {};
   for (const [k, v] of Object.entries(o)) {
@@ -436,7 +455,8 @@ function parseAdminSts(body: Buffer): Partial<StsSettings> {
       if (typeof v !== 'boolean') throw new SidecarError('CONFIG_INVALID', 'outage must be true or false');
       out.outage = v;
     } else if (k === 'disabledRegions') {
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new SidecarError('CONFIG_INVALID', 'disabledRegions must be a list of region names');
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+        throw new SidecarError('CONFIG_INVALID', 'disabledRegions must be a list of region names');
       out.disabledRegions = v;
     } else if (k === 'roles') {
       if (!Array.isArray(v)) throw new SidecarError('CONFIG_INVALID', 'roles must be a list');
@@ -445,7 +465,10 @@ function parseAdminSts(body: Buffer): Partial<StsSettings> {
         const x = r as Record<string, unknown>;
         for (const f of Object.keys(x)) {
           if (!['arn', 'trustedPrincipals', 'externalId', 'maxSessionDurationSeconds'].includes(f)) {
-            throw new SidecarError('CONFIG_INVALID', `roles[${i}] has an unknown field "${oneLine(f, 40)}": use arn, trustedPrincipals, externalId, maxSessionDurationSeconds`);
+            throw new SidecarError(
+              'CONFIG_INVALID',
+              `roles[${i}] has an unknown field "${oneLine(f, 40)}": use arn, trustedPrincipals, externalId, maxSessionDurationSeconds`,
+            );
           }
         }
         if (typeof x.arn !== 'string') throw new SidecarError('CONFIG_INVALID', `roles[${i}].arn must be a role ARN`);

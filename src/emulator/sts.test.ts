@@ -118,9 +118,22 @@ describe('STS GetCallerIdentity with @aws-sdk/client-sts', () => {
 describe('STS over GET and raw requests', () => {
   test('accepts a GET with the query, signed by the SDK signer', async () => {
     const creds = await createSession();
-    const signer = new SignatureV4({ service: 'sts', region: 'eu-west-1', credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken }, sha256: Sha256 });
+    const signer = new SignatureV4({
+      service: 'sts',
+      region: 'eu-west-1',
+      credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken },
+      sha256: Sha256,
+    });
     const query = { Action: 'GetCallerIdentity', Version: '2011-06-15' };
-    const req = await signer.sign({ method: 'GET', protocol: 'http:', hostname: emu.url.hostname, port: Number(emu.url.port), path: '/', query, headers: { host: emu.url.host } });
+    const req = await signer.sign({
+      method: 'GET',
+      protocol: 'http:',
+      hostname: emu.url.hostname,
+      port: Number(emu.url.port),
+      path: '/',
+      query,
+      headers: { host: emu.url.host },
+    });
     const res = await sendRaw(emu.url, 'GET', '/?Action=GetCallerIdentity&Version=2011-06-15', Object.entries(req.headers), '');
     assert.equal(res.status, 200, res.body);
     assert.match(res.body, new RegExp(`<Arn>${creds.assumedRoleArn}</Arn>`));
@@ -133,7 +146,13 @@ describe('STS over GET and raw requests', () => {
   });
 
   test('answers unsigned and unknown actions with STS errors', async () => {
-    const unsigned = await sendRaw(emu.url, 'POST', '/', [['content-type', 'application/x-www-form-urlencoded']], 'Action=GetCallerIdentity&Version=2011-06-15');
+    const unsigned = await sendRaw(
+      emu.url,
+      'POST',
+      '/',
+      [['content-type', 'application/x-www-form-urlencoded']],
+      'Action=GetCallerIdentity&Version=2011-06-15',
+    );
     assert.equal(unsigned.status, 403);
     assert.match(unsigned.body, /<Code>MissingAuthenticationToken<\/Code>/);
     const unknown = await sendRaw(emu.url, 'POST', '/', [['content-type', 'application/x-www-form-urlencoded']], 'Action=GetSessionToken&Version=2011-06-15');
@@ -143,7 +162,12 @@ describe('STS over GET and raw requests', () => {
 
   test('rejects a body that does not match x-amz-content-sha256', async () => {
     const creds = await createSession();
-    const signer = new SignatureV4({ service: 'sts', region: 'us-east-1', credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken }, sha256: Sha256 });
+    const signer = new SignatureV4({
+      service: 'sts',
+      region: 'us-east-1',
+      credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken },
+      sha256: Sha256,
+    });
     const body = 'Action=GetCallerIdentity&Version=2011-06-15';
     const headers = { host: emu.url.host, 'content-type': 'application/x-www-form-urlencoded' };
     const req = await signer.sign({ method: 'POST', protocol: 'http:', hostname: emu.url.hostname, path: '/', query: {}, headers, body });

@@ -104,20 +104,41 @@ export async function handleSts(req: ReceivedRequest, ctx: StsContext): Promise<
   const version = params.find(([k]) => k === 'Version')?.[1];
   if (action === undefined) return stsError(400, 'MissingAction', 'the request has no Action parameter: send Action=GetCallerIdentity&Version=2011-06-15', rid);
   if ((action !== 'GetCallerIdentity' && action !== 'AssumeRole') || version !== STS_VERSION) {
-    return stsError(400, 'InvalidAction', `Could not find operation ${action.slice(0, 60)} for version ${(version ?? '').slice(0, 20)}: the emulator implements GetCallerIdentity and AssumeRole (Version ${STS_VERSION})`, rid);
+    return stsError(
+      400,
+      'InvalidAction',
+      `Could not find operation ${action.slice(0, 60)} for version ${(version ?? '').slice(0, 20)}: the emulator implements GetCallerIdentity and AssumeRole (Version ${STS_VERSION})`,
+      rid,
+    );
   }
 
   const authHeader = header('authorization');
   if (authHeader === undefined) {
-    return stsError(403, 'MissingAuthenticationToken', 'Request is missing Authentication Token: sign it with SigV4 (presigned URLs are not supported by the emulator)', rid);
+    return stsError(
+      403,
+      'MissingAuthenticationToken',
+      'Request is missing Authentication Token: sign it with SigV4 (presigned URLs are not supported by the emulator)',
+      rid,
+    );
   }
   const auth = parseAuthorization(authHeader);
   if (auth === undefined || auth.algorithm !== 'AWS4-HMAC-SHA256') {
-    return stsError(400, 'IncompleteSignature', 'the Authorization header is not AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/sts/aws4_request, SignedHeaders=..., Signature=...', rid);
+    return stsError(
+      400,
+      'IncompleteSignature',
+      'the Authorization header is not AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/sts/aws4_request, SignedHeaders=..., Signature=...',
+      rid,
+    );
   }
   const accessKeyId = auth.serial;
   if (auth.service !== 'sts' || auth.terminator !== 'aws4_request') {
-    return stsError(403, 'SignatureDoesNotMatch', `Credential should be scoped to correct service: 'sts' (got '${auth.service.slice(0, 40)}/${auth.terminator.slice(0, 40)}')`, rid, accessKeyId);
+    return stsError(
+      403,
+      'SignatureDoesNotMatch',
+      `Credential should be scoped to correct service: 'sts' (got '${auth.service.slice(0, 40)}/${auth.terminator.slice(0, 40)}')`,
+      rid,
+      accessKeyId,
+    );
   }
   const amzDate = header('x-amz-date');
   const signedAt = amzDate === undefined ? undefined : parseAmzDate(amzDate);
@@ -274,5 +295,13 @@ function assumeRole(pairs: ReadonlyArray<[string, string]>, caller: IssuedSecret
     `      <SessionToken>${xmlEscape(issued.sessionToken)}</SessionToken>\n      <Expiration>${new Date(expiration).toISOString()}</Expiration>\n    </Credentials>\n` +
     (g.packedPolicySize !== undefined ? `    <PackedPolicySize>${g.packedPolicySize}</PackedPolicySize>\n` : '') +
     `  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>${xmlEscape(rid)}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n`;
-  return { status: 200, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': rid }, body, ok: true, accessKeyId: caller.accessKeyId, action: 'AssumeRole', issued };
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/xml', 'x-amzn-requestid': rid },
+    body,
+    ok: true,
+    accessKeyId: caller.accessKeyId,
+    action: 'AssumeRole',
+    issued,
+  };
 }

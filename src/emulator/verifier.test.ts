@@ -3,16 +3,10 @@ import assert from 'node:assert/strict';
 import { X509Certificate, generateKeyPairSync, webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describeKey, signBytes } from '../signing/key-signer.js';
+import { describeKey, signBytes } from '../identity/key-signer.js';
 import { authorizationHeader, canonicalRequest, credentialScope, signableHeaderNames, stringToSign } from '../signing/canonical.js';
 import { amzDate } from '../core/clock.js';
-import {
-  DEFAULT_PROFILE_ARN,
-  DEFAULT_ROLE_ARN,
-  DEFAULT_TRUST_ANCHOR_ARN,
-  defaultEmulatorConfig,
-  type EmulatorConfig,
-} from './config.js';
+import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN, defaultEmulatorConfig, type EmulatorConfig } from './config.js';
 import { issueCertificate, type IssuedCertificate } from './pki.js';
 import * as x509 from '@peculiar/x509';
 const { KeyUsageFlags } = x509;
@@ -160,7 +154,13 @@ describe('captured ECDSA P-384 request (official helper v1.1.1)', () => {
   });
 
   test('is rejected by an emulator that does not trust its root', async () => {
-    const other = await issueCertificate({ subject: 'CN=Other Root', keySpec: 'ec-p256', notBefore: new Date('2024-01-01'), notAfter: new Date('2030-01-01'), isCa: true });
+    const other = await issueCertificate({
+      subject: 'CN=Other Root',
+      keySpec: 'ec-p256',
+      notBefore: new Date('2024-01-01'),
+      notAfter: new Date('2030-01-01'),
+      isCa: true,
+    });
     const untrusting: EmulatorConfig = { ...config, trustAnchors: [{ arn: TA, roots: [other.cert] }] };
     assertRejected(verifyCreateSession(captured, untrusting, capturedAt), 403, /untrusted signing certificate/);
   });
@@ -178,7 +178,12 @@ test('captured RSA request (official helper v1.1.1) is accepted at its instant',
     accountId: '291738886548',
     region: 'us-east-2',
     trustAnchors: [{ arn: 'arn:aws:rolesanywhere:us-east-2:291738886548:trust-anchor/a545a1fc-5d86-4032-8f4c-61cdd6ff92da', roots: [root] }],
-    profiles: [{ arn: 'arn:aws:rolesanywhere:us-east-2:291738886548:profile/6f4943fb-13d4-4242-89c4-be367595c380', roleArns: ['arn:aws:iam::291738886548:role/rolesanywhere1'] }],
+    profiles: [
+      {
+        arn: 'arn:aws:rolesanywhere:us-east-2:291738886548:profile/6f4943fb-13d4-4242-89c4-be367595c380',
+        roleArns: ['arn:aws:iam::291738886548:role/rolesanywhere1'],
+      },
+    ],
   };
   const req: ReceivedRequest = {
     method: 'POST',
@@ -247,7 +252,12 @@ describe('round trips with this project signer', () => {
   test('accepts the three ARNs in the JSON body instead of the query', () => {
     const signer = describeKey(pki.leafEc256.key);
     const date = amzDate(TEST_NOW);
-    const body = JSON.stringify({ durationSeconds: 1800, profileArn: DEFAULT_PROFILE_ARN, roleArn: DEFAULT_ROLE_ARN, trustAnchorArn: DEFAULT_TRUST_ANCHOR_ARN });
+    const body = JSON.stringify({
+      durationSeconds: 1800,
+      profileArn: DEFAULT_PROFILE_ARN,
+      roleArn: DEFAULT_ROLE_ARN,
+      trustAnchorArn: DEFAULT_TRUST_ANCHOR_ARN,
+    });
     const headers: Array<[string, string]> = [
       ['Content-Type', 'application/json'],
       ['Host', 'rolesanywhere.us-east-1.amazonaws.com'],
@@ -281,9 +291,16 @@ describe('round trips with this project signer', () => {
     });
 
     test('an expired intermediate', async () => {
-      const inter = await issueCertificate({ ...base, notAfter: new Date('2025-12-01T00:00:00Z'), subject: 'CN=Old Intermediate', keySpec: 'ec-p256', isCa: true }, pki.root);
+      const inter = await issueCertificate(
+        { ...base, notAfter: new Date('2025-12-01T00:00:00Z'), subject: 'CN=Old Intermediate', keySpec: 'ec-p256', isCa: true },
+        pki.root,
+      );
       const leaf = await leafUnder(inter);
-      assertRejected(verifyCreateSession(received(signWith(leaf, { chain: [inter.cert] })), config, TEST_NOW), 403, /intermediate #1 certificate .* has expired/);
+      assertRejected(
+        verifyCreateSession(received(signWith(leaf, { chain: [inter.cert] })), config, TEST_NOW),
+        403,
+        /intermediate #1 certificate .* has expired/,
+      );
     });
 
     test('a CA certificate used as the signing certificate', () => {
@@ -328,9 +345,21 @@ describe('round trips with this project signer', () => {
     });
 
     test('durations outside 900..43200 and over the profile maximum', () => {
-      assertRejected(verifyCreateSession(received(signWith(pki.leafEc256, { params: { durationSeconds: 899 } })), config, TEST_NOW), 400, /durationSeconds 899 is out of range/);
-      assertRejected(verifyCreateSession(received(signWith(pki.leafEc256, { params: { durationSeconds: 43201 } })), config, TEST_NOW), 400, /durationSeconds 43201 is out of range/);
-      assertRejected(verifyCreateSession(received(signWith(pki.leafEc256, { params: { durationSeconds: 3601 } })), config, TEST_NOW), 400, /exceeds the profile's maximum of 3600/);
+      assertRejected(
+        verifyCreateSession(received(signWith(pki.leafEc256, { params: { durationSeconds: 899 } })), config, TEST_NOW),
+        400,
+        /durationSeconds 899 is out of range/,
+      );
+      assertRejected(
+        verifyCreateSession(received(signWith(pki.leafEc256, { params: { durationSeconds: 43201 } })), config, TEST_NOW),
+        400,
+        /durationSeconds 43201 is out of range/,
+      );
+      assertRejected(
+        verifyCreateSession(received(signWith(pki.leafEc256, { params: { durationSeconds: 3601 } })), config, TEST_NOW),
+        400,
+        /exceeds the profile's maximum of 3600/,
+      );
       const long = defaultEmulatorConfig({ roots: [pki.root.cert], maxDurationSeconds: 43200 });
       assertAccepted(verifyCreateSession(received(signWith(pki.leafEc256, { params: { durationSeconds: 43200 } })), long, TEST_NOW));
     });
@@ -342,7 +371,11 @@ describe('round trips with this project signer', () => {
     });
 
     test('a region in the scope other than the emulator and trust anchor region', () => {
-      assertRejected(verifyCreateSession(received(signWith(pki.leafEc256, { region: 'us-west-2' })), config, TEST_NOW), 403, /scope region "us-west-2".*us-east-1/);
+      assertRejected(
+        verifyCreateSession(received(signWith(pki.leafEc256, { region: 'us-west-2' })), config, TEST_NOW),
+        403,
+        /scope region "us-west-2".*us-east-1/,
+      );
     });
 
     test('the serial in hex or with leading zeros', async () => {
@@ -350,7 +383,11 @@ describe('round trips with this project signer', () => {
       assertAccepted(verifyCreateSession(received(signWith(leaf)), config, TEST_NOW));
       assertRejected(verifyCreateSession(received(signWith(leaf, { serialDecimal: '7a0b1c2d3e4f5a6b7c8d9eafbacbdced' })), config, TEST_NOW), 403, /decimal/);
       assertRejected(verifyCreateSession(received(signWith(leaf, { serialDecimal: `00${decimalSerial(leaf.cert)}` })), config, TEST_NOW), 403, /leading zeros/);
-      assertRejected(verifyCreateSession(received(signWith(leaf, { serialDecimal: '12345' })), config, TEST_NOW), 403, /is not the signing certificate's serial/);
+      assertRejected(
+        verifyCreateSession(received(signWith(leaf, { serialDecimal: '12345' })), config, TEST_NOW),
+        403,
+        /is not the signing certificate's serial/,
+      );
     });
 
     test('a role not in the profile', () => {
@@ -367,8 +404,16 @@ describe('round trips with this project signer', () => {
 
     test('a roleSessionName the profile does not accept', () => {
       const strict: EmulatorConfig = { ...config, profiles: config.profiles.map((p) => ({ ...p, acceptRoleSessionName: false })) };
-      assertRejected(verifyCreateSession(received(signWith(pki.leafEc256, { params: { roleSessionName: 'mine' } })), strict, TEST_NOW), 400, /does not accept a roleSessionName/);
-      assertRejected(verifyCreateSession(received(signWith(pki.leafEc256, { params: { roleSessionName: 'has space' } })), config, TEST_NOW), 400, /roleSessionName/);
+      assertRejected(
+        verifyCreateSession(received(signWith(pki.leafEc256, { params: { roleSessionName: 'mine' } })), strict, TEST_NOW),
+        400,
+        /does not accept a roleSessionName/,
+      );
+      assertRejected(
+        verifyCreateSession(received(signWith(pki.leafEc256, { params: { roleSessionName: 'has space' } })), config, TEST_NOW),
+        400,
+        /roleSessionName/,
+      );
     });
 
     test('malformed ARNs', () => {
@@ -385,11 +430,23 @@ describe('round trips with this project signer', () => {
 
     test('unknown trust anchor or profile, or one in another region', () => {
       const ta = DEFAULT_TRUST_ANCHOR_ARN.replace(/.$/, '0');
-      assertRejected(verifyCreateSession(received(signWith(pki.leafEc256, { params: { trustAnchorArn: ta } })), config, TEST_NOW), 404, /trust anchor .* does not exist/);
+      assertRejected(
+        verifyCreateSession(received(signWith(pki.leafEc256, { params: { trustAnchorArn: ta } })), config, TEST_NOW),
+        404,
+        /trust anchor .* does not exist/,
+      );
       const pr = DEFAULT_PROFILE_ARN.replace(/.$/, '0');
-      assertRejected(verifyCreateSession(received(signWith(pki.leafEc256, { params: { profileArn: pr } })), config, TEST_NOW), 404, /profile .* does not exist/);
+      assertRejected(
+        verifyCreateSession(received(signWith(pki.leafEc256, { params: { profileArn: pr } })), config, TEST_NOW),
+        404,
+        /profile .* does not exist/,
+      );
       const west = DEFAULT_TRUST_ANCHOR_ARN.replace('us-east-1', 'us-west-2');
-      assertRejected(verifyCreateSession(received(signWith(pki.leafEc256, { params: { trustAnchorArn: west } })), config, TEST_NOW), 404, /not in this endpoint's region us-east-1/);
+      assertRejected(
+        verifyCreateSession(received(signWith(pki.leafEc256, { params: { trustAnchorArn: west } })), config, TEST_NOW),
+        404,
+        /not in this endpoint's region us-east-1/,
+      );
     });
 
     test('clock skew beyond 5 minutes', () => {
@@ -402,10 +459,17 @@ describe('round trips with this project signer', () => {
     test('a chain header that is not signed, or not a certificate', () => {
       const s = received(signWith(pki.leafRsa, { chain: [pki.intermediate.cert] }));
       const unsignedChain = received(signWith(pki.leafRsa));
-      const withChain: ReceivedRequest = { ...unsignedChain, headers: [...unsignedChain.headers, ['X-Amz-X509-Chain', pki.intermediate.cert.raw.toString('base64')]] };
+      const withChain: ReceivedRequest = {
+        ...unsignedChain,
+        headers: [...unsignedChain.headers, ['X-Amz-X509-Chain', pki.intermediate.cert.raw.toString('base64')]],
+      };
       assertRejected(verifyCreateSession(withChain, config, TEST_NOW), 403, /SignedHeaders does not include x-amz-x509-chain/);
       assertRejected(verifyCreateSession(setHeader(s, 'X-Amz-X509-Chain', `${headerOf(s, 'X-Amz-X509-Chain')}, `), config, TEST_NOW), 403, /Chain entry #2/);
-      assertRejected(verifyCreateSession(setHeader(s, 'X-Amz-X509', Buffer.from(pki.leafRsa.certPem).toString('base64')), config, TEST_NOW), 403, /not a base64-encoded DER/);
+      assertRejected(
+        verifyCreateSession(setHeader(s, 'X-Amz-X509', Buffer.from(pki.leafRsa.certPem).toString('base64')), config, TEST_NOW),
+        403,
+        /not a base64-encoded DER/,
+      );
     });
 
     test('missing or malformed authentication parts', () => {
@@ -417,9 +481,21 @@ describe('round trips with this project signer', () => {
       assertRejected(verifyCreateSession(setHeader(s, 'Authorization', 'Bearer abc'), config, TEST_NOW), 403, /malformed/);
       assertRejected(verifyCreateSession(setHeader(s, 'X-Amz-Date', '2026-01-15T12:00:00Z'), config, TEST_NOW), 403, /YYYYMMDDTHHMMSSZ/);
       const auth = headerOf(s, 'Authorization');
-      assertRejected(verifyCreateSession(setHeader(s, 'Authorization', auth.replace('AWS4-X509-ECDSA-SHA256', 'AWS4-HMAC-SHA256')), config, TEST_NOW), 403, /not supported/);
-      assertRejected(verifyCreateSession(setHeader(s, 'Authorization', auth.replace('content-type;', '')), config, TEST_NOW), 403, /does not include content-type/);
-      assertRejected(verifyCreateSession(setHeader(s, 'Authorization', auth.replace('content-type;host', 'host;content-type')), config, TEST_NOW), 403, /sorted/);
+      assertRejected(
+        verifyCreateSession(setHeader(s, 'Authorization', auth.replace('AWS4-X509-ECDSA-SHA256', 'AWS4-HMAC-SHA256')), config, TEST_NOW),
+        403,
+        /not supported/,
+      );
+      assertRejected(
+        verifyCreateSession(setHeader(s, 'Authorization', auth.replace('content-type;', '')), config, TEST_NOW),
+        403,
+        /does not include content-type/,
+      );
+      assertRejected(
+        verifyCreateSession(setHeader(s, 'Authorization', auth.replace('content-type;host', 'host;content-type')), config, TEST_NOW),
+        403,
+        /sorted/,
+      );
       const dup: ReceivedRequest = { ...s, headers: [...s.headers, ['x-amz-date', headerOf(s, 'x-amz-date')]] };
       assertRejected(verifyCreateSession(dup, config, TEST_NOW), 400, /x-amz-date appears 2 times/);
     });
@@ -432,7 +508,11 @@ describe('round trips with this project signer', () => {
     });
 
     test('another path', () => {
-      assertRejected(verifyCreateSession({ ...received(signWith(pki.leafEc256)), path: '/session' }, config, TEST_NOW), 404, /CreateSession is POST \/sessions/);
+      assertRejected(
+        verifyCreateSession({ ...received(signWith(pki.leafEc256)), path: '/session' }, config, TEST_NOW),
+        404,
+        /CreateSession is POST \/sessions/,
+      );
     });
   });
 });

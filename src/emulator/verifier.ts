@@ -32,7 +32,7 @@ import {
   sha256Hex,
   stringToSign,
 } from '../signing/canonical.js';
-import { describeKey, verifyBytes } from '../signing/key-signer.js';
+import { describeKey, verifyBytes } from '../identity/key-signer.js';
 import { validateChain, fingerprintOf, MAX_INTERMEDIATES } from './chain.js';
 import { revocationOf } from './control/crl.js';
 import {
@@ -65,11 +65,7 @@ export interface ReceivedRequest {
   readonly body: Buffer;
 }
 
-export type CreateSessionErrorType =
-  | 'AccessDeniedException'
-  | 'ValidationException'
-  | 'ResourceNotFoundException'
-  | 'UnknownOperationException';
+export type CreateSessionErrorType = 'AccessDeniedException' | 'ValidationException' | 'ResourceNotFoundException' | 'UnknownOperationException';
 
 export interface VerifyFailure {
   readonly ok: false;
@@ -130,7 +126,10 @@ const invalid = (m: string): VerifyFailure => fail(400, 'ValidationException', m
 const notFound = (m: string): VerifyFailure => fail(404, 'ResourceNotFoundException', m);
 
 function oneLineMessage(s: string): string {
-  const flat = s.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const flat = s
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return flat.length > 600 ? `${flat.slice(0, 597)}...` : flat;
 }
 
@@ -267,7 +266,9 @@ export function verifyCreateSession(req: ReceivedRequest, config: EmulatorConfig
   // ---- trust anchor (404/403) ----
   const partition = config.partition ?? 'aws';
   if (ta.region !== config.region || ta.accountId !== config.accountId || ta.partition !== partition) {
-    return notFound(`trust anchor "${shown(trustAnchorArn)}" is not in this endpoint's region ${config.region} and account ${config.accountId}: use the endpoint of the trust anchor's region`);
+    return notFound(
+      `trust anchor "${shown(trustAnchorArn)}" is not in this endpoint's region ${config.region} and account ${config.accountId}: use the endpoint of the trust anchor's region`,
+    );
   }
   const anchor = config.trustAnchors.find((t) => t.arn === trustAnchorArn);
   if (anchor === undefined) return notFound(`trust anchor "${shown(trustAnchorArn)}" does not exist`);
@@ -288,10 +289,13 @@ export function verifyCreateSession(req: ReceivedRequest, config: EmulatorConfig
   const header = (name: string): string | undefined => headers.get(name)?.[0];
 
   const authHeader = header('authorization');
-  if (authHeader === undefined) return denied('the request has no Authorization header: sign it with SigV4-X509 (AWS4-X509-RSA-SHA256, AWS4-X509-ECDSA-SHA256 or AWS4-X509-MLDSA)');
+  if (authHeader === undefined)
+    return denied('the request has no Authorization header: sign it with SigV4-X509 (AWS4-X509-RSA-SHA256, AWS4-X509-ECDSA-SHA256 or AWS4-X509-MLDSA)');
   const auth = parseAuthorization(authHeader);
   if (auth === undefined) {
-    return denied('the Authorization header is malformed: expected "<algorithm> Credential=<serial>/<date>/<region>/rolesanywhere/aws4_request, SignedHeaders=<list>, Signature=<hex>"');
+    return denied(
+      'the Authorization header is malformed: expected "<algorithm> Credential=<serial>/<date>/<region>/rolesanywhere/aws4_request, SignedHeaders=<list>, Signature=<hex>"',
+    );
   }
   if (!KNOWN_ALGORITHMS.has(auth.algorithm)) {
     return denied(`signing algorithm "${shown(auth.algorithm, 40)}" is not supported: use AWS4-X509-RSA-SHA256, AWS4-X509-ECDSA-SHA256 or AWS4-X509-MLDSA`);
@@ -311,7 +315,8 @@ export function verifyCreateSession(req: ReceivedRequest, config: EmulatorConfig
   }
 
   if (auth.date !== amzDate.slice(0, 8)) return denied(`the credential scope date ${auth.date} does not match the X-Amz-Date date ${amzDate.slice(0, 8)}`);
-  if (auth.region !== config.region) return denied(`the credential scope region "${shown(auth.region, 40)}" is wrong: this endpoint and the trust anchor are in ${config.region}`);
+  if (auth.region !== config.region)
+    return denied(`the credential scope region "${shown(auth.region, 40)}" is wrong: this endpoint and the trust anchor are in ${config.region}`);
   if (auth.service !== SERVICE) return denied(`the credential scope service "${shown(auth.service, 40)}" is wrong: expected ${SERVICE}`);
   if (auth.terminator !== TERMINATOR) return denied(`the credential scope terminator "${shown(auth.terminator, 40)}" is wrong: expected ${TERMINATOR}`);
 
@@ -327,7 +332,9 @@ export function verifyCreateSession(req: ReceivedRequest, config: EmulatorConfig
   if (signed.includes('authorization')) return denied('SignedHeaders must not include authorization');
 
   if (!DECIMAL.test(auth.serial)) {
-    return denied(`the credential serial "${shown(auth.serial, 80)}" is not a decimal number without leading zeros: use the certificate serial number in decimal`);
+    return denied(
+      `the credential serial "${shown(auth.serial, 80)}" is not a decimal number without leading zeros: use the certificate serial number in decimal`,
+    );
   }
 
   const x509Header = header('x-amz-x509');
@@ -339,10 +346,12 @@ export function verifyCreateSession(req: ReceivedRequest, config: EmulatorConfig
   if (chainHeader !== undefined) {
     if (chainHeader.length > MAX_CHAIN_HEADER_CHARS) return denied(`X-Amz-X509-Chain is longer than ${MAX_CHAIN_HEADER_CHARS} characters`);
     const parts = chainHeader.split(',');
-    if (parts.length > MAX_INTERMEDIATES + 1) return denied(`X-Amz-X509-Chain holds ${parts.length} certificates, more than the ${MAX_INTERMEDIATES} intermediates accepted`);
+    if (parts.length > MAX_INTERMEDIATES + 1)
+      return denied(`X-Amz-X509-Chain holds ${parts.length} certificates, more than the ${MAX_INTERMEDIATES} intermediates accepted`);
     for (const [i, part] of parts.entries()) {
       const cert = decodeCertificate(part);
-      if (cert === undefined) return denied(`X-Amz-X509-Chain entry #${i + 1} is not a base64-encoded DER X.509 certificate (entries are separated by "," without spaces)`);
+      if (cert === undefined)
+        return denied(`X-Amz-X509-Chain entry #${i + 1} is not a base64-encoded DER X.509 certificate (entries are separated by "," without spaces)`);
       intermediates.push(cert);
     }
   }
@@ -357,7 +366,8 @@ export function verifyCreateSession(req: ReceivedRequest, config: EmulatorConfig
     return denied(`algorithm ${algorithm} does not match the certificate's ${keyKind} key: use ${ALGORITHMS[keyKind]}`);
   }
   // RFC 5280 serials are positive; Node shows a negative one as "-4E97...", which is no hex.
-  if (leaf.serialNumber.startsWith('-')) return denied('the signing certificate has a negative serial number, which RFC 5280 forbids: issue a certificate with a positive serial');
+  if (leaf.serialNumber.startsWith('-'))
+    return denied('the signing certificate has a negative serial number, which RFC 5280 forbids: issue a certificate with a positive serial');
   const serialDecimal = serialToDecimal(leaf);
   if (auth.serial !== serialDecimal) {
     return denied(`the credential serial ${shown(auth.serial, 80)} is not the signing certificate's serial number ${serialDecimal} (decimal)`);
@@ -434,4 +444,3 @@ export function verifyCreateSession(req: ReceivedRequest, config: EmulatorConfig
     profile,
   };
 }
-

@@ -7,7 +7,17 @@ import { createHash, type X509Certificate } from 'node:crypto';
 import { isoSeconds as iso } from '../core/clock.js';
 import type { Identity, KeySigner } from '../core/identity.js';
 import type { Logger } from '../core/logger.js';
-import { assertNotCa, checkValidity, EXPIRY_WARNING_MS, expiresSoon, orderChain, parseCertificates, serialToDecimal, subjectOf, validity } from './certificate.js';
+import {
+  assertNotCa,
+  checkValidity,
+  EXPIRY_WARNING_MS,
+  expiresSoon,
+  orderChain,
+  parseCertificates,
+  serialToDecimal,
+  subjectOf,
+  validity,
+} from './certificate.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

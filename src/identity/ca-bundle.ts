@@ -26,9 +26,13 @@ export const MAX_CA_BUNDLE_BLOCKS = 10_000;
 export function parseCaBundle(pem: string | Buffer, source = 'the CA bundle'): X509Certificate[] {
   const size = typeof pem === 'string' ? Buffer.byteLength(pem, 'utf8') : pem.length;
   if (size > MAX_CA_BUNDLE_BYTES) {
-    throw new SidecarError('INPUT_TOO_LARGE', `${source} is larger than ${MAX_CA_BUNDLE_BYTES} bytes: give a PEM file holding only the CA certificates you need`, {
-      details: { maxBytes: MAX_CA_BUNDLE_BYTES },
-    });
+    throw new SidecarError(
+      'INPUT_TOO_LARGE',
+      `${source} is larger than ${MAX_CA_BUNDLE_BYTES} bytes: give a PEM file holding only the CA certificates you need`,
+      {
+        details: { maxBytes: MAX_CA_BUNDLE_BYTES },
+      },
+    );
   }
   const blocks = parsePemBlocks(pem, { maxBlocks: MAX_CA_BUNDLE_BLOCKS, label: source, tooManyBlocks: 'more than any CA bundle holds' });
   const out: X509Certificate[] = [];
@@ -37,7 +41,11 @@ export function parseCaBundle(pem: string | Buffer, source = 'the CA bundle'): X
     try {
       out.push(new X509Certificate(b.der));
     } catch (e) {
-      throw new SidecarError('PEM_INVALID', `certificate #${out.length + 1} in ${source} does not parse (${oneLine((e as Error).message, 100)}): fix or remove it`, { cause: e });
+      throw new SidecarError(
+        'PEM_INVALID',
+        `certificate #${out.length + 1} in ${source} does not parse (${oneLine((e as Error).message, 100)}): fix or remove it`,
+        { cause: e },
+      );
     }
   }
   if (out.length === 0) throw new SidecarError('PEM_INVALID', `${source} holds no "BEGIN CERTIFICATE" block: give a PEM file of CA certificates`);

@@ -1,15 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { X509Certificate } from 'node:crypto';
-import {
-  assertNotCa,
-  checkValidity,
-  expiresSoon,
-  isSelfSigned,
-  orderChain,
-  parseCertificates,
-  serialToDecimal,
-} from './certificate.js';
+import { assertNotCa, checkValidity, expiresSoon, isSelfSigned, orderChain, parseCertificates, serialToDecimal } from './certificate.js';
 import type { IssuedCertificate } from '../emulator/pki.js';
 import { expectError, leaf, makePki, NOW_MS, openssl, tempDir, write, read, type Pki } from '../../test/fixtures/identity/make.js';
 
@@ -24,12 +16,24 @@ before(async () => {
   pki = await makePki(['ec-p256']);
   const { issueCertificate } = await import('../emulator/pki.js');
   inter2 = await issueCertificate(
-    { subject: 'CN=Second Intermediate', keySpec: 'ec-p256', notBefore: new Date('2025-01-01T00:00:00Z'), notAfter: new Date('2035-01-01T00:00:00Z'), isCa: true },
+    {
+      subject: 'CN=Second Intermediate',
+      keySpec: 'ec-p256',
+      notBefore: new Date('2025-01-01T00:00:00Z'),
+      notAfter: new Date('2035-01-01T00:00:00Z'),
+      isCa: true,
+    },
     pki.root,
   );
   // root -> inter2 -> inter3 -> deep, to test ordering over three levels.
   const inter3 = await issueCertificate(
-    { subject: 'CN=Third Intermediate', keySpec: 'ec-p384', notBefore: new Date('2025-01-01T00:00:00Z'), notAfter: new Date('2035-01-01T00:00:00Z'), isCa: true },
+    {
+      subject: 'CN=Third Intermediate',
+      keySpec: 'ec-p384',
+      notBefore: new Date('2025-01-01T00:00:00Z'),
+      notAfter: new Date('2035-01-01T00:00:00Z'),
+      isCa: true,
+    },
     inter2,
   );
   deep = await leaf(inter3, { subject: 'CN=deep-leaf' });
@@ -135,7 +139,13 @@ test('orderChain: a certificate off the path is CHAIN_INVALID naming it', () => 
 test('orderChain keeps a cross-signed alternative issuer after the main path', async () => {
   // Same subject and key as inter, signed by a second root: a cross-signed intermediate.
   const { issueCertificate } = await import('../emulator/pki.js');
-  const root2 = await issueCertificate({ subject: 'CN=Other Root', keySpec: 'ec-p256', notBefore: new Date('2025-01-01T00:00:00Z'), notAfter: new Date('2035-01-01T00:00:00Z'), isCa: true });
+  const root2 = await issueCertificate({
+    subject: 'CN=Other Root',
+    keySpec: 'ec-p256',
+    notBefore: new Date('2025-01-01T00:00:00Z'),
+    notAfter: new Date('2035-01-01T00:00:00Z'),
+    isCa: true,
+  });
   const x509 = await import('@peculiar/x509');
   const { webcrypto, X509Certificate } = await import('node:crypto');
   const cross = await x509.X509CertificateGenerator.create(

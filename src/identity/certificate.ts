@@ -8,7 +8,6 @@ import { SidecarError } from '../core/errors.js';
 import { MAX_PEM_BLOCKS } from './limits.js';
 import { isPem, parsePemBlocks } from './pem.js';
 
-
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const EXPIRY_WARNING_MS = 7 * DAY_MS;
 
@@ -29,10 +28,14 @@ function parseOne(der: Buffer, label: string, index: number): X509Certificate {
     return new X509Certificate(der);
   } catch (e) {
     const which = index === 0 ? 'the certificate' : `certificate #${index + 1}`;
-    throw new SidecarError('CERT_INVALID', `${label}: ${which} cannot be parsed as X.509 (${(e as Error).message}); check that the file holds X.509 certificates`, {
-      cause: e,
-      details: { source: label },
-    });
+    throw new SidecarError(
+      'CERT_INVALID',
+      `${label}: ${which} cannot be parsed as X.509 (${(e as Error).message}); check that the file holds X.509 certificates`,
+      {
+        cause: e,
+        details: { source: label },
+      },
+    );
   }
 }
 
@@ -75,7 +78,10 @@ export function validity(cert: X509Certificate): { notBefore: number; notAfter: 
   const notBefore = Date.parse(cert.validFrom);
   const notAfter = Date.parse(cert.validTo);
   if (Number.isNaN(notBefore) || Number.isNaN(notAfter)) {
-    throw new SidecarError('CERT_INVALID', `certificate ${subjectOf(cert)} has validity dates that cannot be read ("${cert.validFrom}", "${cert.validTo}"): reissue the certificate`);
+    throw new SidecarError(
+      'CERT_INVALID',
+      `certificate ${subjectOf(cert)} has validity dates that cannot be read ("${cert.validFrom}", "${cert.validTo}"): reissue the certificate`,
+    );
   }
   return { notBefore, notAfter };
 }
@@ -166,7 +172,7 @@ export function orderChain(leaf: X509Certificate, intermediates: readonly X509Ce
     ordered.push(issuer.cert);
     current = issuer.cert;
   }
-  for (let again = true; again; ) {
+  for (let again = true; again;) {
     again = false;
     for (let i = 0; i < pool.length; i++) {
       const p = pool[i]!;

@@ -56,23 +56,6 @@ export function isDerSequence(buf: Buffer): boolean {
   return t !== undefined && t.tag === TAG_SEQUENCE && t.end === buf.length;
 }
 
-/** Dotted form of an OID's content bytes. */
-export function oidToString(content: Buffer): string {
-  if (content.length === 0) return '';
-  const parts: bigint[] = [];
-  let acc = 0n;
-  for (const b of content) {
-    acc = (acc << 7n) | BigInt(b & 0x7f);
-    if ((b & 0x80) === 0) {
-      parts.push(acc);
-      acc = 0n;
-    }
-  }
-  const first = parts.shift() ?? 0n;
-  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
-  return [...head, ...parts].map(String).join('.');
-}
-
 /** Small non-negative INTEGER value (versions, iteration counts); undefined when absent or too big. */
 export function smallInteger(buf: Buffer, t: Tlv | undefined): number | undefined {
   if (t === undefined || t.tag !== TAG_INTEGER || t.end - t.start > 6 || t.end === t.start) return undefined;

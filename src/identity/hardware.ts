@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { SidecarError } from '../core/errors.js';
 import type { Identity, KeySigner } from '../core/identity.js';
 import { nullLogger } from '../core/logger.js';
-import { verifyBytes } from '../signing/key-signer.js';
+import { verifyBytes } from './key-signer.js';
 import { assembleIdentity } from './assemble.js';
 import { parseCertificates, subjectOf } from './certificate.js';
 import { readInput } from './input.js';
@@ -72,7 +72,10 @@ export interface HardwareInputs {
   readonly inputs: ResolvedInputs;
 }
 
-async function certificateFrom(inp: HardwareInputs, hw: HardwareOptions): Promise<{ leaf: X509Certificate; others: X509Certificate[]; label: string; tokenId?: Buffer; session?: TokenSession }> {
+async function certificateFrom(
+  inp: HardwareInputs,
+  hw: HardwareOptions,
+): Promise<{ leaf: X509Certificate; others: X509Certificate[]; label: string; tokenId?: Buffer; session?: TokenSession }> {
   if ('kind' in inp.certificate) {
     const session = sessionFor(inp.certificate, hw);
     const c = await readTokenCertificate(session, { ...inp.certificate.uri, type: 'cert' });
@@ -82,7 +85,12 @@ async function certificateFrom(inp: HardwareInputs, hw: HardwareOptions): Promis
   return { leaf: certs[0]!, others: certs.slice(1), label: inp.certificate.label };
 }
 
-async function signerFor(inp: HardwareInputs, hw: HardwareOptions, cert: Awaited<ReturnType<typeof certificateFrom>>, env: Readonly<Record<string, string | undefined>>): Promise<KeySigner> {
+async function signerFor(
+  inp: HardwareInputs,
+  hw: HardwareOptions,
+  cert: Awaited<ReturnType<typeof certificateFrom>>,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<KeySigner> {
   const key = inp.key;
   if (key === undefined || key.kind === 'pkcs11') {
     if (key === undefined && cert.session === undefined) {
@@ -116,7 +124,11 @@ async function signerFor(inp: HardwareInputs, hw: HardwareOptions, cert: Awaited
 }
 
 /** The whole identity: certificate (file or token), hardware signer, checks, chain. */
-export async function loadHardwareIdentity(inp: HardwareInputs, hw: HardwareOptions, deps: { nowMs: number; logger?: import('../core/logger.js').Logger; env: Readonly<Record<string, string | undefined>> }): Promise<Identity> {
+export async function loadHardwareIdentity(
+  inp: HardwareInputs,
+  hw: HardwareOptions,
+  deps: { nowMs: number; logger?: import('../core/logger.js').Logger; env: Readonly<Record<string, string | undefined>> },
+): Promise<Identity> {
   const cert = await certificateFrom(inp, hw);
   const signer = await signerFor(inp, hw, cert, deps.env);
   return assembleIdentity({
@@ -140,7 +152,12 @@ export async function loadHardwareCertificate(ref: Pkcs11Ref, hw: HardwareOption
  * A signer for sign-string: a TPM key on its own, or a token key with its certificate (the
  * certificate tells the key type): the --certificate given, or the one beside the key.
  */
-export async function loadHardwareSigner(key: KeyStoreRef, certificate: HardwareInputs['certificate'] | undefined, hw: HardwareOptions, env: Readonly<Record<string, string | undefined>>): Promise<KeySigner> {
+export async function loadHardwareSigner(
+  key: KeyStoreRef,
+  certificate: HardwareInputs['certificate'] | undefined,
+  hw: HardwareOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<KeySigner> {
   if (key.kind === 'tpm') {
     return (await createTpmSigner({ key: key.key, label: key.label, env, ...tpmPasswordField(hw, key) })).signer;
   }

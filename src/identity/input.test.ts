@@ -71,7 +71,9 @@ test('env: PEM text as is, with literal \\n sequences, or base64 of PEM or DER',
   const env = {
     PLAIN: pem,
     ESCAPED: pem.replace(/\n/g, '\\n'),
-    B64PEM: Buffer.from(pem).toString('base64').replace(/(.{20})/g, '$1\n'),
+    B64PEM: Buffer.from(pem)
+      .toString('base64')
+      .replace(/(.{20})/g, '$1\n'),
     B64DER: der.toString('base64'),
   };
   const read = async (name: string) => readInput({ kind: 'env', name }, { ...base, env });

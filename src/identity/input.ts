@@ -136,7 +136,10 @@ export async function readInput(src: InputSource, opts: ReadInputOptions): Promi
       }
       const data = await readStreamBounded(opts.stdin, opts.maxBytes, () => tooLarge('stdin', opts.maxBytes, opts.flag));
       if (data.length === 0) {
-        throw new SidecarError('FILE_UNREADABLE', `stdin was empty: pipe the certificate or key into the command, or ${fixFor(opts.flag, 'give a file path instead of -')}`);
+        throw new SidecarError(
+          'FILE_UNREADABLE',
+          `stdin was empty: pipe the certificate or key into the command, or ${fixFor(opts.flag, 'give a file path instead of -')}`,
+        );
       }
       return { label, data };
     }

@@ -2,8 +2,20 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { LogFields, Logger } from '../core/logger.js';
-import { verifyBytes } from '../signing/key-signer.js';
-import { encryptPkcs8, expectRejection, makePki, NOT_AFTER, NOW_MS, openssl, PASSWORD, read, tempDir, write, type Pki } from '../../test/fixtures/identity/make.js';
+import { verifyBytes } from './key-signer.js';
+import {
+  encryptPkcs8,
+  expectRejection,
+  makePki,
+  NOT_AFTER,
+  NOW_MS,
+  openssl,
+  PASSWORD,
+  read,
+  tempDir,
+  write,
+  type Pki,
+} from '../../test/fixtures/identity/make.js';
 import { needsKeyDerivation } from './key-derivation.js';
 import { buildIdentity, decodeIdentity } from './load.js';
 
@@ -21,7 +33,20 @@ before(async () => {
   openssl(['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-passout', `pass:${PASSWORD}`, '-in', plain, '-out', out]);
   encryptedPem = read(out);
   const p12Path = join(dir, 'b.p12');
-  openssl(['pkcs12', '-export', '-in', write(dir, 'c.pem', l.certPem), '-inkey', plain, '-certfile', write(dir, 'i.pem', pki.inter.certPem), '-passout', `pass:${PASSWORD}`, '-out', p12Path]);
+  openssl([
+    'pkcs12',
+    '-export',
+    '-in',
+    write(dir, 'c.pem', l.certPem),
+    '-inkey',
+    plain,
+    '-certfile',
+    write(dir, 'i.pem', pki.inter.certPem),
+    '-passout',
+    `pass:${PASSWORD}`,
+    '-out',
+    p12Path,
+  ]);
   p12 = read(p12Path);
 });
 
@@ -54,7 +79,10 @@ test('decoded in the worker: the same identity as buildIdentity, with a key that
     const viaWorker = await decodeIdentity(input);
     assert.equal(viaWorker.fingerprint, direct.fingerprint, c.certLabel);
     assert.equal(viaWorker.serialDecimal, direct.serialDecimal);
-    assert.deepEqual(viaWorker.chain.map((x) => x.fingerprint256), direct.chain.map((x) => x.fingerprint256));
+    assert.deepEqual(
+      viaWorker.chain.map((x) => x.fingerprint256),
+      direct.chain.map((x) => x.fingerprint256),
+    );
     assert.equal(viaWorker.signer.description, direct.signer.description);
     const data = Buffer.from('signed in the parent thread');
     assert.ok(verifyBytes(viaWorker.signer.kind, viaWorker.certificate.publicKey, data, await viaWorker.signer.sign(data)));
@@ -63,11 +91,21 @@ test('decoded in the worker: the same identity as buildIdentity, with a key that
 
 test('errors from the worker keep their code, message and details; its log lines reach the parent logger', async () => {
   const l = pki.leaves['ec-p256'];
-  await expectRejection(decodeIdentity({ certData: Buffer.from(l.certPem), certLabel: 'file c.pem', keyData: encryptedPem, keyLabel: 'file k.pem', password: 'wrong', nowMs: NOW_MS }), {
-    code: 'KEY_PASSWORD_WRONG',
-    mentions: ['file k.pem'],
-    secrets: ['wrong'],
-  });
+  await expectRejection(
+    decodeIdentity({
+      certData: Buffer.from(l.certPem),
+      certLabel: 'file c.pem',
+      keyData: encryptedPem,
+      keyLabel: 'file k.pem',
+      password: 'wrong',
+      nowMs: NOW_MS,
+    }),
+    {
+      code: 'KEY_PASSWORD_WRONG',
+      mentions: ['file k.pem'],
+      secrets: ['wrong'],
+    },
+  );
   await expectRejection(decodeIdentity({ certData: p12, certLabel: 'file b.p12', nowMs: NOW_MS }), { code: 'KEY_PASSWORD_REQUIRED', mentions: ['file b.p12'] });
   // Three days before expiry: buildIdentity warns, from inside the worker.
   const logger = recorder();

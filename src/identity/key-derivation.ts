@@ -27,7 +27,13 @@ export function needsKeyDerivation(data: Buffer, label: string): boolean {
 /** What the worker sends back: plain data only (a KeyObject is cloned, never exported). */
 export type WorkerReply =
   | { readonly ok: true; readonly leaf: Buffer; readonly chain: Buffer[]; readonly key: KeyObject; readonly logs: LogRecord[] }
-  | { readonly ok: false; readonly code?: string; readonly message: string; readonly details?: Record<string, string | number | boolean | undefined>; readonly logs: LogRecord[] };
+  | {
+      readonly ok: false;
+      readonly code?: string;
+      readonly message: string;
+      readonly details?: Record<string, string | number | boolean | undefined>;
+      readonly logs: LogRecord[];
+    };
 
 export interface LogRecord {
   readonly level: LogLevel;

@@ -1,6 +1,6 @@
 /**
  * Turns a private KeyObject into a KeySigner, and verifies signatures with a public key.
- * The algorithm rules (shared/spec/createsession.md): RSA is PKCS#1 v1.5 over SHA-256;
+ * The algorithm rules (docs/createsession.md, "Key algorithms"): RSA is PKCS#1 v1.5 over SHA-256;
  * ECDSA is always SHA-256 (also P-384 and P-521) with a DER SEQUENCE{r,s}; ML-DSA is pure
  * ML-DSA over the raw string to sign (Node >= 24.7).
  */
@@ -34,10 +34,7 @@ export function describeKey(key: KeyObject): KeyDescription {
     const curve = details.namedCurve ?? '';
     const name = { prime256v1: 'P-256', 'P-256': 'P-256', secp384r1: 'P-384', 'P-384': 'P-384', secp521r1: 'P-521', 'P-521': 'P-521' }[curve];
     if (name === undefined) {
-      throw new SidecarError(
-        'KEY_UNSUPPORTED',
-        `EC key on curve "${curve}" is not supported: use P-256, P-384 or P-521`,
-      );
+      throw new SidecarError('KEY_UNSUPPORTED', `EC key on curve "${curve}" is not supported: use P-256, P-384 or P-521`);
     }
     return { kind: 'EC', algorithm: 'AWS4-X509-ECDSA-SHA256', description: `EC-${name}` };
   }

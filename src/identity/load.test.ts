@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { ManualClock } from '../core/clock.js';
 import type { Identity } from '../core/identity.js';
 import type { LogFields, Logger } from '../core/logger.js';
-import { verifyBytes } from '../signing/key-signer.js';
+import { verifyBytes } from './key-signer.js';
 import type { IssuedCertificate } from '../emulator/pki.js';
 import { buildIdentity, identitySummary, loadCertificateOnly, loadIdentity, loadPrivateKey, type IdentityConfig } from './load.js';
 import { MAX_INPUT_BYTES } from './limits.js';
@@ -67,13 +67,54 @@ before(async () => {
   openssl(['ec', '-in', f('ec-p521.key'), '-out', f('ec-p521.sec1.pem')]);
   openssl(['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-passout', `pass:${PASSWORD}`, '-in', f('ec-p384.key'), '-out', f('ec-p384.enc.pem')]);
   openssl(['pkcs8', '-topk8', '-scrypt', '-passout', `pass:${PASSWORD}`, '-in', f('rsa-2048.key'), '-out', f('rsa-2048.scrypt.pem')]);
-  openssl(['pkcs12', '-export', '-in', f('ec-p256.crt'), '-inkey', f('ec-p256.key'), '-certfile', f('root-inter.pem'), '-out', f('ec-p256.p12'), '-passout', `pass:${PASSWORD}`]);
-  openssl(['pkcs12', '-export', '-legacy', '-in', f('rsa-2048.crt'), '-inkey', f('rsa-2048.key'), '-out', f('rsa-2048-legacy.pfx'), '-passout', `pass:${PASSWORD}`]);
+  openssl([
+    'pkcs12',
+    '-export',
+    '-in',
+    f('ec-p256.crt'),
+    '-inkey',
+    f('ec-p256.key'),
+    '-certfile',
+    f('root-inter.pem'),
+    '-out',
+    f('ec-p256.p12'),
+    '-passout',
+    `pass:${PASSWORD}`,
+  ]);
+  openssl([
+    'pkcs12',
+    '-export',
+    '-legacy',
+    '-in',
+    f('rsa-2048.crt'),
+    '-inkey',
+    f('rsa-2048.key'),
+    '-out',
+    f('rsa-2048-legacy.pfx'),
+    '-passout',
+    `pass:${PASSWORD}`,
+  ]);
   write(dir, 'password.txt', `${PASSWORD}\n`);
   write(dir, 'leaf-root-inter.pem', pki.leaves['ec-p256'].certPem + pki.root.certPem + pki.inter.certPem);
   write(dir, 'combined.pem', pki.leaves['ec-p384'].certPem + pki.inter.certPem + pki.leaves['ec-p384'].keyPem);
   // RSA-1024: OpenSSL still makes one; the service (and the sidecar) refuse it.
-  openssl(['req', '-x509', '-newkey', 'rsa:1024', '-nodes', '-keyout', f('rsa1024.key'), '-out', f('rsa1024.crt'), '-subj', '/CN=weak', '-days', '30', '-addext', 'basicConstraints=critical,CA:FALSE']);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:1024',
+    '-nodes',
+    '-keyout',
+    f('rsa1024.key'),
+    '-out',
+    f('rsa1024.crt'),
+    '-subj',
+    '/CN=weak',
+    '-days',
+    '30',
+    '-addext',
+    'basicConstraints=critical,CA:FALSE',
+  ]);
 });
 
 test('every key type loads from PEM files, with the fields the signer and logs need', async () => {
@@ -113,8 +154,16 @@ test('other encodings: DER certificate, PKCS#1, SEC1, encrypted PKCS#8 (value an
   const cases: [string, IdentityConfig, IssuedCertificate][] = [
     ['DER cert + PKCS#1 key', { certificate: file('rsa-2048.der'), privateKey: file('rsa-2048.pkcs1.pem') }, pki.leaves['rsa-2048']],
     ['SEC1 P-521', { certificate: file('ec-p521.crt'), privateKey: file('ec-p521.sec1.pem') }, pki.leaves['ec-p521']],
-    ['PBKDF2, password value', { certificate: file('ec-p384.crt'), privateKey: file('ec-p384.enc.pem'), password: { kind: 'value', value: PASSWORD } }, pki.leaves['ec-p384']],
-    ['scrypt, password file', { certificate: file('rsa-2048.crt'), privateKey: file('rsa-2048.scrypt.pem'), password: { kind: 'file', path: f('password.txt') } }, pki.leaves['rsa-2048']],
+    [
+      'PBKDF2, password value',
+      { certificate: file('ec-p384.crt'), privateKey: file('ec-p384.enc.pem'), password: { kind: 'value', value: PASSWORD } },
+      pki.leaves['ec-p384'],
+    ],
+    [
+      'scrypt, password file',
+      { certificate: file('rsa-2048.crt'), privateKey: file('rsa-2048.scrypt.pem'), password: { kind: 'file', path: f('password.txt') } },
+      pki.leaves['rsa-2048'],
+    ],
     ['PKCS#12 default with chain', { certificate: file('ec-p256.p12'), password: { kind: 'value', value: PASSWORD } }, pki.leaves['ec-p256']],
     ['PKCS#12 legacy .pfx', { certificate: file('rsa-2048-legacy.pfx'), password: { kind: 'file', path: f('password.txt') } }, pki.leaves['rsa-2048']],
     ['combined cert+chain+key PEM', { certificate: file('combined.pem') }, pki.leaves['ec-p384']],
@@ -125,7 +174,10 @@ test('other encodings: DER certificate, PKCS#1, SEC1, encrypted PKCS#8 (value an
     await assertSigns(id);
   }
   const p12 = await loadIdentity({ certificate: file('ec-p256.p12'), password: { kind: 'value', value: PASSWORD } }, { clock });
-  assert.deepEqual(p12.chain.map((c) => c.subject), [pki.inter.cert.subject]);
+  assert.deepEqual(
+    p12.chain.map((c) => c.subject),
+    [pki.inter.cert.subject],
+  );
   const combined = await loadIdentity({ certificate: file('combined.pem') }, { clock });
   assert.equal(combined.chain.length, 1);
 });
@@ -136,7 +188,10 @@ test('the chain merges the certificate file extras and --intermediates: deduplic
     { certificate: file('leaf-root-inter.pem'), privateKey: file('ec-p256.key'), intermediates: file('root-inter.pem') },
     { clock },
   );
-  assert.deepEqual(id.chain.map((c) => c.subject), [pki.inter.cert.subject]);
+  assert.deepEqual(
+    id.chain.map((c) => c.subject),
+    [pki.inter.cert.subject],
+  );
   // A bundle written root-first: the leaf is the certificate that matches the key.
   write(dir, 'root-first.pem', pki.inter.certPem + pki.leaves['ec-p256'].certPem);
   const id2 = await loadIdentity({ certificate: file('root-first.pem'), privateKey: file('ec-p256.key') }, { clock });
@@ -201,33 +256,66 @@ test('validity and leaf checks: expired, not yet valid, CA as leaf, RSA-1024', a
   } finally {
     clock.set(NOW_MS);
   }
-  expectError(() => buildIdentity({ certData: Buffer.from(pki.inter.certPem), certLabel: 'file ca.pem', keyData: Buffer.from(pki.inter.keyPem), keyLabel: 'file ca.key', nowMs: NOW_MS }), {
-    code: 'CERT_INVALID',
-    mentions: ['file ca.pem', 'CA certificate'],
-    secrets: [pemBody(pki.inter.keyPem)],
-  });
+  expectError(
+    () =>
+      buildIdentity({
+        certData: Buffer.from(pki.inter.certPem),
+        certLabel: 'file ca.pem',
+        keyData: Buffer.from(pki.inter.keyPem),
+        keyLabel: 'file ca.key',
+        nowMs: NOW_MS,
+      }),
+    {
+      code: 'CERT_INVALID',
+      mentions: ['file ca.pem', 'CA certificate'],
+      secrets: [pemBody(pki.inter.keyPem)],
+    },
+  );
   await expectRejection(loadIdentity({ certificate: file('rsa1024.crt'), privateKey: file('rsa1024.key') }, { clock }), {
     code: 'KEY_UNSUPPORTED',
     mentions: [f('rsa1024.key'), 'RSA key of 1024 bits', '2048 to 4096'],
   });
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
-  expectError(() => buildIdentity({ certData: Buffer.from(pki.leaves['ec-p256'].certPem), certLabel: 'file c', keyData: privateKey.export({ type: 'pkcs8', format: 'der' }), keyLabel: 'file k1.der', nowMs: NOW_MS }), {
-    code: 'KEY_UNSUPPORTED',
-    mentions: ['file k1.der', 'secp256k1'],
-  });
+  expectError(
+    () =>
+      buildIdentity({
+        certData: Buffer.from(pki.leaves['ec-p256'].certPem),
+        certLabel: 'file c',
+        keyData: privateKey.export({ type: 'pkcs8', format: 'der' }),
+        keyLabel: 'file k1.der',
+        nowMs: NOW_MS,
+      }),
+    {
+      code: 'KEY_UNSUPPORTED',
+      mentions: ['file k1.der', 'secp256k1'],
+    },
+  );
 });
 
 test('a certificate close to expiry loads, with a warning carrying notAfter and daysLeft', async () => {
   const soon = await leaf(pki.inter, { notAfter: new Date(NOW_MS + 3.5 * 24 * 3600 * 1000) });
   const logs: Logged[] = [];
-  const id = buildIdentity({ certData: Buffer.from(soon.certPem), certLabel: 'file soon.pem', keyData: Buffer.from(soon.keyPem), keyLabel: 'file soon.key', nowMs: NOW_MS, logger: recordingLogger(logs) });
+  const id = buildIdentity({
+    certData: Buffer.from(soon.certPem),
+    certLabel: 'file soon.pem',
+    keyData: Buffer.from(soon.keyPem),
+    keyLabel: 'file soon.key',
+    nowMs: NOW_MS,
+    logger: recordingLogger(logs),
+  });
   await assertSigns(id);
   const warn = logs.find((l) => l.level === 'warn');
   assert.ok(warn !== undefined);
   assert.equal(warn.fields?.['daysLeft'], 3);
   assert.equal(warn.fields?.['notAfter'], new Date(NOW_MS + 3.5 * 24 * 3600 * 1000).toISOString().replace('.000Z', 'Z'));
   const quiet: Logged[] = [];
-  buildIdentity({ certData: Buffer.from(pki.leaves['ec-p256'].certPem), certLabel: 'file c', keyData: Buffer.from(pki.leaves['ec-p256'].keyPem), nowMs: NOW_MS, logger: recordingLogger(quiet) });
+  buildIdentity({
+    certData: Buffer.from(pki.leaves['ec-p256'].certPem),
+    certLabel: 'file c',
+    keyData: Buffer.from(pki.leaves['ec-p256'].keyPem),
+    nowMs: NOW_MS,
+    logger: recordingLogger(quiet),
+  });
   assert.equal(quiet.filter((l) => l.level === 'warn').length, 0);
 });
 
@@ -240,23 +328,32 @@ test('input and password errors name the source and the flag, never the password
     code: 'KEY_PASSWORD_REQUIRED',
     mentions: [f('ec-p384.enc.pem'), '--pkcs8-password'],
   });
-  await expectRejection(loadIdentity({ certificate: file('ec-p384.crt'), privateKey: file('ec-p384.enc.pem'), password: { kind: 'value', value: 'Wr0ng-pass-77' } }, { clock }), {
-    code: 'KEY_PASSWORD_WRONG',
-    secrets: ['Wr0ng-pass-77', PASSWORD],
-  });
+  await expectRejection(
+    loadIdentity({ certificate: file('ec-p384.crt'), privateKey: file('ec-p384.enc.pem'), password: { kind: 'value', value: 'Wr0ng-pass-77' } }, { clock }),
+    {
+      code: 'KEY_PASSWORD_WRONG',
+      secrets: ['Wr0ng-pass-77', PASSWORD],
+    },
+  );
   await expectRejection(loadIdentity({ certificate: file('ec-p256.p12'), password: { kind: 'value', value: 'Wr0ng-pass-77' } }, { clock }), {
     code: 'KEY_PASSWORD_WRONG',
     mentions: [f('ec-p256.p12')],
     secrets: ['Wr0ng-pass-77'],
   });
-  await expectRejection(loadIdentity({ certificate: file('ec-p384.crt'), privateKey: file('ec-p384.enc.pem'), password: { kind: 'file', path: f('nope.txt') } }, { clock }), {
-    code: 'FILE_UNREADABLE',
-    mentions: ['--pkcs8-password-file'],
-  });
-  await expectRejection(loadIdentity({ certificate: file('ec-p256.p12'), privateKey: file('ec-p256.key'), password: { kind: 'value', value: PASSWORD } }, { clock }), {
-    code: 'CONFIG_INVALID',
-    mentions: ['drop --private-key'],
-  });
+  await expectRejection(
+    loadIdentity({ certificate: file('ec-p384.crt'), privateKey: file('ec-p384.enc.pem'), password: { kind: 'file', path: f('nope.txt') } }, { clock }),
+    {
+      code: 'FILE_UNREADABLE',
+      mentions: ['--pkcs8-password-file'],
+    },
+  );
+  await expectRejection(
+    loadIdentity({ certificate: file('ec-p256.p12'), privateKey: file('ec-p256.key'), password: { kind: 'value', value: PASSWORD } }, { clock }),
+    {
+      code: 'CONFIG_INVALID',
+      mentions: ['drop --private-key'],
+    },
+  );
   await expectRejection(loadIdentity({ certificate: file('ec-p256.crt') }, { clock }), { code: 'CONFIG_INVALID', mentions: ['--private-key'] });
   await expectRejection(loadIdentity({ certificate: file('ec-p256.key'), privateKey: file('ec-p256.key') }, { clock }), {
     code: 'CERT_INVALID',
@@ -268,7 +365,10 @@ test('input and password errors name the source and the flag, never the password
     mentions: [`file ${f('ec-p256.crt')} holds a CERTIFICATE, not a private key`],
   });
   write(dir, 'garbage.pem', '-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n');
-  await expectRejection(loadIdentity({ certificate: file('garbage.pem'), privateKey: file('ec-p256.key') }, { clock }), { code: 'PEM_INVALID', mentions: [f('garbage.pem')] });
+  await expectRejection(loadIdentity({ certificate: file('garbage.pem'), privateKey: file('ec-p256.key') }, { clock }), {
+    code: 'PEM_INVALID',
+    mentions: [f('garbage.pem')],
+  });
   write(dir, 'truncated.pem', pki.leaves['ec-p256'].certPem.slice(0, 300));
   await expectRejection(loadIdentity({ certificate: file('truncated.pem'), privateKey: file('ec-p256.key') }, { clock }), {
     code: 'PEM_INVALID',
@@ -285,7 +385,10 @@ test('input and password errors name the source and the flag, never the password
 });
 
 test('ML-DSA: a clear KEY_UNSUPPORTED before Node 24.7, a working signer after', async () => {
-  const cfg = { certificate: { kind: 'file' as const, path: join(COMMITTED_DIR, 'mldsa65-cert.pem') }, privateKey: { kind: 'file' as const, path: join(COMMITTED_DIR, 'mldsa65-key.pem') } };
+  const cfg = {
+    certificate: { kind: 'file' as const, path: join(COMMITTED_DIR, 'mldsa65-cert.pem') },
+    privateKey: { kind: 'file' as const, path: join(COMMITTED_DIR, 'mldsa65-key.pem') },
+  };
   let supported = true;
   try {
     generateKeyPairSync('ml-dsa-65' as never);
@@ -318,7 +421,10 @@ test('loadCertificateOnly (read-certificate-data) and loadPrivateKey (sign-strin
   assert.equal(fromP12.chain.length, 1);
 
   const spki = (k: Parameters<typeof createPublicKey>[0]) => createPublicKey(k).export({ type: 'spki', format: 'der' });
-  const k1 = await loadPrivateKey({ certificate: file('missing.crt'), privateKey: file('ec-p384.enc.pem'), password: { kind: 'file', path: f('password.txt') } }, { clock });
+  const k1 = await loadPrivateKey(
+    { certificate: file('missing.crt'), privateKey: file('ec-p384.enc.pem'), password: { kind: 'file', path: f('password.txt') } },
+    { clock },
+  );
   assert.ok(spki(k1).equals(spki(pki.leaves['ec-p384'].key)));
   const k2 = await loadPrivateKey({ certificate: file('rsa-2048-legacy.pfx'), password: { kind: 'value', value: PASSWORD } }, { clock });
   assert.ok(spki(k2).equals(spki(pki.leaves['rsa-2048'].key)));

@@ -14,15 +14,8 @@ import type { Pkcs11Sessions } from './pkcs11/identity.js';
 import { describePkcs11Uri, type Pkcs11Uri } from './pkcs11/uri.js';
 import { isTss2Pem, tss2EmptyAuth } from './tpm/key-ref.js';
 import { nullLogger, type Logger } from '../core/logger.js';
-import { createKeySigner, signBytes, verifyBytes } from '../signing/key-signer.js';
-import {
-  nameForMessage,
-  orderChain,
-  parseCertificates,
-  serialToDecimal,
-  subjectOf,
-  validity,
-} from './certificate.js';
+import { createKeySigner, signBytes, verifyBytes } from './key-signer.js';
+import { nameForMessage, orderChain, parseCertificates, serialToDecimal, subjectOf, validity } from './certificate.js';
 import { isByteInput, isStdin, readInput, sourceLabel, type InputData, type InputSource } from './input.js';
 import { decodeInWorker, needsKeyDerivation } from './key-derivation.js';
 import { MAX_INPUT_BYTES, MAX_PASSWORD_BYTES } from './limits.js';
@@ -70,7 +63,6 @@ export function inputLabel(s: InputSource | KeyStoreRef): string {
   return s.kind === 'pkcs11' ? describePkcs11Uri(s.uri) : s.label;
 }
 
-
 function hardwareOf(cfg: { hardware?: HardwareOptions }): HardwareOptions {
   return cfg.hardware ?? { cache: {} };
 }
@@ -100,8 +92,6 @@ export interface BuildIdentityInput {
   readonly logger?: Logger;
   readonly nodeVersion?: string;
 }
-
-
 
 /** Names the source in key-type errors, which createKeySigner raises without one. */
 function signerFor(key: KeyObject, label: string): KeySigner {
@@ -186,11 +176,12 @@ export function buildIdentityWithKey(input: BuildIdentityInput): { identity: Ide
     signer,
     nowMs: input.nowMs,
     logger,
-    ...(input.intermediatesData === undefined ? {} : { intermediatesData: input.intermediatesData, intermediatesLabel: input.intermediatesLabel ?? 'the intermediates' }),
+    ...(input.intermediatesData === undefined
+      ? {}
+      : { intermediatesData: input.intermediatesData, intermediatesLabel: input.intermediatesLabel ?? 'the intermediates' }),
   });
   return { identity, key };
 }
-
 
 /**
  * buildIdentity for product code: inputs whose key is behind a password-based key
@@ -198,7 +189,8 @@ export function buildIdentityWithKey(input: BuildIdentityInput): { identity: Ide
  * (see key-derivation.ts), every other input here.
  */
 export async function decodeIdentity(input: BuildIdentityInput): Promise<Identity> {
-  const costly = needsKeyDerivation(input.certData, input.certLabel) || (input.keyData !== undefined && needsKeyDerivation(input.keyData, input.keyLabel ?? ''));
+  const costly =
+    needsKeyDerivation(input.certData, input.certLabel) || (input.keyData !== undefined && needsKeyDerivation(input.keyData, input.keyLabel ?? ''));
   if (!costly) return buildIdentity(input);
   const { logger, ...data } = input;
   const parts = await decodeInWorker(data, logger ?? nullLogger);
@@ -266,7 +258,11 @@ function flagFor(src: InputSource, file: string, env: string): string {
 }
 
 /** Reads the wanted inputs, bounded. At most one input may be stdin. */
-async function readInputs(cfg: KeyConfig & { readonly intermediates?: InputSource }, deps: LoadIdentityDeps, want: { cert: boolean; key: boolean; inter: boolean }): Promise<RawInputs> {
+async function readInputs(
+  cfg: KeyConfig & { readonly intermediates?: InputSource },
+  deps: LoadIdentityDeps,
+  want: { cert: boolean; key: boolean; inter: boolean },
+): Promise<RawInputs> {
   const stdinUsers = [cfg.certificate, cfg.privateKey, cfg.intermediates].filter((s) => isByteInput(s) && isStdin(s));
   if (stdinUsers.length > 1) {
     throw new SidecarError('CONFIG_INVALID', 'more than one input reads stdin ("-"): only one of --certificate, --private-key and --intermediates can be -');
@@ -275,7 +271,10 @@ async function readInputs(cfg: KeyConfig & { readonly intermediates?: InputSourc
     throw new SidecarError('CONFIG_INVALID', '--pkcs8-password-file cannot be -: give the path of a file holding the password');
   }
   const common = { maxBytes: MAX_INPUT_BYTES, env: deps.env ?? {}, ...(deps.stdin === undefined ? {} : { stdin: deps.stdin }) };
-  const cert = want.cert && isByteInput(cfg.certificate) ? await readInput(cfg.certificate, { ...common, flag: flagFor(cfg.certificate, '--certificate', '--certificate-env') }) : undefined;
+  const cert =
+    want.cert && isByteInput(cfg.certificate)
+      ? await readInput(cfg.certificate, { ...common, flag: flagFor(cfg.certificate, '--certificate', '--certificate-env') })
+      : undefined;
   const key =
     want.key && isByteInput(cfg.privateKey)
       ? await readInput(cfg.privateKey, { ...common, flag: flagFor(cfg.privateKey, '--private-key', '--private-key-env') })
@@ -353,7 +352,9 @@ export interface CertificateInfo {
  * it does not vouch for it. The leaf is the first certificate (PKCS#12: the one matching
  * the bundle's key, since the bundle must be opened anyway).
  */
-export function buildCertificateInfo(input: Pick<BuildIdentityInput, 'certData' | 'certLabel' | 'intermediatesData' | 'intermediatesLabel' | 'password' | 'nodeVersion'>): CertificateInfo {
+export function buildCertificateInfo(
+  input: Pick<BuildIdentityInput, 'certData' | 'certLabel' | 'intermediatesData' | 'intermediatesLabel' | 'password' | 'nodeVersion'>,
+): CertificateInfo {
   const { certData, certLabel } = input;
   let leaf: X509Certificate;
   let rest: X509Certificate[];

@@ -7,7 +7,8 @@
  * apart; decrypting and looking at the structure does.
  */
 import { createDecipheriv, pbkdf2Sync, scryptSync } from 'node:crypto';
-import { children, oidToString, readTlv, smallInteger, TAG_INTEGER, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, type Tlv } from './der.js';
+import type { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { loadAsn1, type Asn1Libraries } from './asn1-loader.js';
 import { MAX_KEY_DERIVATION_COST } from './limits.js';
 
 const PBES2 = '1.2.840.113549.1.5.13';
@@ -32,33 +33,97 @@ const SCRYPT_MAXMEM = 256 * 1024 * 1024;
 
 export type Pbes2Result = { readonly status: 'ok'; readonly plain: Buffer } | { readonly status: 'bad-padding' } | { readonly status: 'unsupported' };
 
-function oidOf(der: Buffer, algId: Tlv | undefined): { oid: string; params: Tlv | undefined } | undefined {
-  if (algId === undefined || algId.tag !== TAG_SEQUENCE) return undefined;
-  const [o, params] = children(der, algId, 2);
-  if (o === undefined || o.tag !== TAG_OID) return undefined;
-  return { oid: oidToString(der.subarray(o.start, o.end)), params };
+interface Pbes2Params {
+  keyDerivationFunc: AlgorithmIdentifier;
+  encryptionScheme: AlgorithmIdentifier;
+}
+interface Pbkdf2Params {
+  salt: ArrayBuffer;
+  iterationCount: number;
+  keyLength?: number;
+  prf?: AlgorithmIdentifier;
+}
+interface ScryptParams {
+  salt: ArrayBuffer;
+  costParameter: number;
+  blockSize: number;
+  parallelizationParameter: number;
+  keyLength?: number;
 }
 
-function deriveKey(der: Buffer, kdf: { oid: string; params: Tlv | undefined }, password: string, keyLength: number): Buffer | undefined {
-  if (kdf.params === undefined || kdf.params.tag !== TAG_SEQUENCE) return undefined;
-  const p = children(der, kdf.params, 5);
-  const salt = p[0];
-  if (salt === undefined || salt.tag !== TAG_OCTET_STRING) return undefined;
-  const saltBytes = der.subarray(salt.start, salt.end);
-  if (kdf.oid === PBKDF2) {
-    const iterations = smallInteger(der, p[1]);
-    if (iterations === undefined || iterations < 1 || iterations > MAX_KEY_DERIVATION_COST) return undefined;
-    // Optional keyLength INTEGER, then optional prf AlgorithmIdentifier (default hmacWithSHA1).
-    const prfTlv = p.slice(2).find((t) => t.tag === TAG_SEQUENCE);
-    const prf = prfTlv === undefined ? 'sha1' : PRF[oidOf(der, prfTlv)?.oid ?? ''];
-    if (prf === undefined) return undefined;
-    return pbkdf2Sync(password, saltBytes, iterations, keyLength, prf);
+/**
+ * The RFC 8018 (PBES2, PBKDF2) and RFC 7914 (scrypt) parameter structures as asn1-schema
+ * types. Declared with the library's decorator functions applied by hand, since the project
+ * compiles without TypeScript's legacy decorators.
+ */
+function schemas(lib: Asn1Libraries) {
+  const { AsnProp, AsnPropTypes, AsnType, AsnTypeTypes } = lib.schema;
+  const { AlgorithmIdentifier } = lib.x509;
+  const seq = AsnType({ type: AsnTypeTypes.Sequence });
+  const octets = AsnProp({ type: AsnPropTypes.OctetString });
+  const integer = AsnProp({ type: AsnPropTypes.Integer });
+  const optionalInteger = AsnProp({ type: AsnPropTypes.Integer, optional: true });
+
+  class Pbes2 implements Pbes2Params {
+    keyDerivationFunc = new AlgorithmIdentifier();
+    encryptionScheme = new AlgorithmIdentifier();
   }
-  if (kdf.oid === SCRYPT) {
-    const [n, r, par] = [smallInteger(der, p[1]), smallInteger(der, p[2]), smallInteger(der, p[3])];
-    if (n === undefined || r === undefined || par === undefined || p[1]?.tag !== TAG_INTEGER || n > MAX_KEY_DERIVATION_COST) return undefined;
+  AsnProp({ type: AlgorithmIdentifier })(Pbes2.prototype, 'keyDerivationFunc');
+  AsnProp({ type: AlgorithmIdentifier })(Pbes2.prototype, 'encryptionScheme');
+  seq(Pbes2);
+
+  class Pbkdf2 implements Pbkdf2Params {
+    salt = new ArrayBuffer(0);
+    iterationCount = 0;
+    keyLength?: number;
+    prf?: AlgorithmIdentifier;
+  }
+  octets(Pbkdf2.prototype, 'salt'); // the CHOICE's otherSource is reserved by RFC 8018
+  integer(Pbkdf2.prototype, 'iterationCount');
+  optionalInteger(Pbkdf2.prototype, 'keyLength');
+  AsnProp({ type: AlgorithmIdentifier, optional: true })(Pbkdf2.prototype, 'prf');
+  seq(Pbkdf2);
+
+  class Scrypt implements ScryptParams {
+    salt = new ArrayBuffer(0);
+    costParameter = 0;
+    blockSize = 0;
+    parallelizationParameter = 0;
+    keyLength?: number;
+  }
+  octets(Scrypt.prototype, 'salt');
+  integer(Scrypt.prototype, 'costParameter');
+  integer(Scrypt.prototype, 'blockSize');
+  integer(Scrypt.prototype, 'parallelizationParameter');
+  optionalInteger(Scrypt.prototype, 'keyLength');
+  seq(Scrypt);
+
+  return { Pbes2, Pbkdf2, Scrypt };
+}
+
+/** A small positive INTEGER; asn1-schema gives larger ones as bytes. */
+const count = (v: unknown, max: number): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= max ? v : undefined);
+
+function deriveKey(lib: Asn1Libraries, kdf: AlgorithmIdentifier, password: string, keyLength: number): Buffer | undefined {
+  if (kdf.parameters === null || kdf.parameters === undefined) return undefined;
+  const { AsnConvert } = lib.schema;
+  const { Pbkdf2, Scrypt } = schemas(lib);
+  if (kdf.algorithm === PBKDF2) {
+    const p = AsnConvert.parse(kdf.parameters, Pbkdf2);
+    const iterations = count(p.iterationCount, MAX_KEY_DERIVATION_COST);
+    // prf DEFAULT hmacWithSHA1
+    const prf = p.prf === undefined ? 'sha1' : PRF[p.prf.algorithm];
+    if (iterations === undefined || prf === undefined) return undefined;
+    return pbkdf2Sync(password, Buffer.from(p.salt), iterations, keyLength, prf);
+  }
+  if (kdf.algorithm === SCRYPT) {
+    const p = AsnConvert.parse(kdf.parameters, Scrypt);
+    const n = count(p.costParameter, MAX_KEY_DERIVATION_COST);
+    const r = count(p.blockSize, 1024);
+    const par = count(p.parallelizationParameter, 1024);
+    if (n === undefined || r === undefined || par === undefined) return undefined;
     try {
-      return scryptSync(password, saltBytes, keyLength, { N: n, r, p: par, maxmem: SCRYPT_MAXMEM });
+      return scryptSync(password, Buffer.from(p.salt), keyLength, { N: n, r, p: par, maxmem: SCRYPT_MAXMEM });
     } catch {
       return undefined;
     }
@@ -68,23 +133,31 @@ function deriveKey(der: Buffer, kdf: { oid: string; params: Tlv | undefined }, p
 
 /** Decrypts a PBES2 EncryptedPrivateKeyInfo; `unsupported` for schemes this reader does not know. */
 export function decryptPbes2(der: Buffer, password: string): Pbes2Result {
-  const top = readTlv(der, 0);
-  if (top === undefined || top.tag !== TAG_SEQUENCE) return { status: 'unsupported' };
-  const [algId, data] = children(der, top, 2);
-  const alg = oidOf(der, algId);
-  if (alg === undefined || alg.oid !== PBES2 || alg.params === undefined || data === undefined || data.tag !== TAG_OCTET_STRING) {
+  const lib = loadAsn1();
+  const { AsnConvert, OctetString } = lib.schema;
+  let key: Buffer | undefined;
+  let cipher: { name: string; keyLength: number } | undefined;
+  let iv: Buffer;
+  let data: Buffer;
+  try {
+    const info = AsnConvert.parse(der, lib.pkcs8.EncryptedPrivateKeyInfo);
+    const alg = info.encryptionAlgorithm;
+    if (alg.algorithm !== PBES2 || alg.parameters === null || alg.parameters === undefined) return { status: 'unsupported' };
+    const params = AsnConvert.parse(alg.parameters, schemas(lib).Pbes2);
+    cipher = CIPHERS[params.encryptionScheme.algorithm];
+    const ivParams = params.encryptionScheme.parameters;
+    if (cipher === undefined || ivParams === null || ivParams === undefined) return { status: 'unsupported' };
+    iv = Buffer.from(AsnConvert.parse(ivParams, OctetString).buffer);
+    data = Buffer.from(info.encryptedData.buffer);
+    key = deriveKey(lib, params.keyDerivationFunc, password, cipher.keyLength);
+  } catch {
+    // not DER of these structures
     return { status: 'unsupported' };
   }
-  const [kdfTlv, encTlv] = children(der, alg.params, 2);
-  const kdf = oidOf(der, kdfTlv);
-  const enc = oidOf(der, encTlv);
-  const cipher = enc === undefined ? undefined : CIPHERS[enc.oid];
-  if (kdf === undefined || enc === undefined || cipher === undefined || enc.params?.tag !== TAG_OCTET_STRING) return { status: 'unsupported' };
-  const key = deriveKey(der, kdf, password, cipher.keyLength);
   if (key === undefined) return { status: 'unsupported' };
   try {
-    const d = createDecipheriv(cipher.name, key, der.subarray(enc.params.start, enc.params.end));
-    return { status: 'ok', plain: Buffer.concat([d.update(der.subarray(data.start, data.end)), d.final()]) };
+    const d = createDecipheriv(cipher.name, key, iv);
+    return { status: 'ok', plain: Buffer.concat([d.update(data), d.final()]) };
   } catch {
     return { status: 'bad-padding' };
   } finally {

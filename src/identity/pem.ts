@@ -69,10 +69,16 @@ export function parsePemBlocks(text: string | Buffer, opts: PemParseOptions): Pe
     const begin = BEGIN_RE.exec(line);
     if (begin !== null) {
       if (current !== undefined) {
-        throw invalid(opts.label, `BEGIN ${begin[1]} at line ${i + 1} inside the ${current.type} block opened at line ${current.line} (its END line is missing)`);
+        throw invalid(
+          opts.label,
+          `BEGIN ${begin[1]} at line ${i + 1} inside the ${current.type} block opened at line ${current.line} (its END line is missing)`,
+        );
       }
       if (blocks.length >= opts.maxBlocks) {
-        throw invalid(opts.label, `more than ${opts.maxBlocks} PEM blocks (${opts.tooManyBlocks ?? 'a certificate file holds one certificate and its chain, not a CA bundle'})`);
+        throw invalid(
+          opts.label,
+          `more than ${opts.maxBlocks} PEM blocks (${opts.tooManyBlocks ?? 'a certificate file holds one certificate and its chain, not a CA bundle'})`,
+        );
       }
       current = { type: begin[1]!, line: i + 1, headers: {}, body: [], headerPhase: true };
       continue;
@@ -88,7 +94,12 @@ export function parsePemBlocks(text: string | Buffer, opts: PemParseOptions): Pe
       const b64 = current.body.join('');
       const der = decodeStrictBase64(b64);
       if (der === undefined) {
-        throw invalid(opts.label, b64.length === 0 ? `the ${current.type} block at line ${current.line} is empty` : `the ${current.type} block at line ${current.line} is not valid base64 (wrong length or padding)`);
+        throw invalid(
+          opts.label,
+          b64.length === 0
+            ? `the ${current.type} block at line ${current.line} is empty`
+            : `the ${current.type} block at line ${current.line} is not valid base64 (wrong length or padding)`,
+        );
       }
       blocks.push({ type: current.type, der, headers: Object.freeze(current.headers) });
       current = undefined;

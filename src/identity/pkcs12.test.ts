@@ -77,7 +77,10 @@ test('an RSA leaf signed by an ECDSA CA keeps its exact DER (no re-encoded signa
 });
 
 test('a bundle holding a chain: leaf picked by key, intermediates ordered, root dropped, bytes exact', () => {
-  for (const [name, l] of [['ec-chain', pki.leaves['ec-p256']], ['rsa-chain', pki.leaves['rsa-2048']]] as const) {
+  for (const [name, l] of [
+    ['ec-chain', pki.leaves['ec-p256']],
+    ['rsa-chain', pki.leaves['rsa-2048']],
+  ] as const) {
     const r = parsePkcs12(read(bundles[name]!), `file ${name}.p12`, PASSWORD);
     assert.ok(r.leaf.raw.equals(l.cert.raw), name);
     assert.equal(r.chain.length, 1, name);

@@ -2,7 +2,7 @@
  * PKCS#12 (.p12/.pfx) bundles. Node has no PKCS#12 reader; node-forge verifies the MAC and
  * decrypts both OpenSSL 3's default bundles (PBES2: PBKDF2 + AES-256-CBC, SHA-256 MAC) and
  * legacy ones (3DES/RC2, SHA-1 MAC). Forge builds key objects for RSA only, so every key
- * goes to Node as PKCS#8 DER (shared/spec/identity-formats.md).
+ * goes to Node as PKCS#8 DER (docs/identity-formats.md, "PKCS#12").
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import type forge from 'node-forge';
@@ -102,7 +102,11 @@ function attempt(data: Buffer, candidate: string | null, label: string): Attempt
       throw invalid(label, 'not a PKCS#12 bundle; pass a .p12/.pfx file, or a PEM certificate with --private-key', e);
     }
     if (/Unsupported OID|Unsupported PRF|unsupported MAC|Unsupported PKCS#12 contentType|public-key integrity|password integrity mode/i.test(msg)) {
-      throw invalid(label, `the bundle uses a format this reader does not support (${msg.slice(0, 120)}); re-export it with "openssl pkcs12 -export" defaults`, e);
+      throw invalid(
+        label,
+        `the bundle uses a format this reader does not support (${msg.slice(0, 120)}); re-export it with "openssl pkcs12 -export" defaults`,
+        e,
+      );
     }
     return { ok: false, passwordProblem: PASSWORD_ERRORS.test(msg) || !hasMac, error: e };
   }
@@ -122,7 +126,10 @@ export function parsePkcs12(data: Buffer, label: string, password?: string, opts
   const forge = loadForge();
   const iterations = maxIterationCount(data);
   if (iterations > MAX_KEY_DERIVATION_COST) {
-    throw invalid(label, `the bundle asks for ${iterations} key-derivation iterations, more than the ${MAX_KEY_DERIVATION_COST} this reader allows; re-export it with "openssl pkcs12 -export" defaults`);
+    throw invalid(
+      label,
+      `the bundle asks for ${iterations} key-derivation iterations, more than the ${MAX_KEY_DERIVATION_COST} this reader allows; re-export it with "openssl pkcs12 -export" defaults`,
+    );
   }
   const candidates: (string | null)[] = password === undefined || password === '' ? ['', null] : [password];
   let pfx: forge.pkcs12.Pkcs12Pfx | undefined;
@@ -146,9 +153,13 @@ export function parsePkcs12(data: Buffer, label: string, password?: string, opts
         details: { source: label },
       });
     }
-    throw new SidecarError('KEY_PASSWORD_WRONG', `the password does not open the PKCS#12 bundle ${label}: check the value given by --pkcs8-password, ROLESANYWHERE_PKCS8_PASSWORD or --pkcs8-password-file`, {
-      details: { source: label },
-    });
+    throw new SidecarError(
+      'KEY_PASSWORD_WRONG',
+      `the password does not open the PKCS#12 bundle ${label}: check the value given by --pkcs8-password, ROLESANYWHERE_PKCS8_PASSWORD or --pkcs8-password-file`,
+      {
+        details: { source: label },
+      },
+    );
   }
 
   const certs: X509Certificate[] = [];

@@ -3,7 +3,19 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { mlDsaVariant, parsePrivateKey, pkcs8AlgorithmOid } from './private-key.js';
-import { COMMITTED_DIR, encryptPkcs8, expectError, makePki, openssl, PASSWORD, pemBody, read, tempDir, write, type Pki } from '../../test/fixtures/identity/make.js';
+import {
+  COMMITTED_DIR,
+  encryptPkcs8,
+  expectError,
+  makePki,
+  openssl,
+  PASSWORD,
+  pemBody,
+  read,
+  tempDir,
+  write,
+  type Pki,
+} from '../../test/fixtures/identity/make.js';
 
 const { dir, cleanup } = tempDir();
 after(cleanup);
@@ -162,7 +174,10 @@ test('encrypted keys that OpenSSL refuses without "bad decrypt": wrong password 
   // An encrypted ML-DSA key with the right password.
   const ml = Buffer.from(pemBody(read(join(COMMITTED_DIR, 'mldsa65-key.pem')).toString()), 'base64');
   const enc = encryptPkcs8(ml, PASSWORD);
-  const pem = `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${enc.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END ENCRYPTED PRIVATE KEY-----\n`;
+  const pem = `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${enc
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END ENCRYPTED PRIVATE KEY-----\n`;
   let supported = true;
   try {
     generateKeyPairSync('ml-dsa-65' as never);

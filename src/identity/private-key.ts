@@ -1,12 +1,13 @@
 /**
  * Private keys: PKCS#8 (plain or encrypted with PBES2/PBKDF2 or scrypt), PKCS#1 and SEC1,
  * as PEM or DER, or the key block of a combined certificate+key PEM. Node's own crypto
- * decodes them (shared/spec/identity-formats.md); this module picks the format, maps
+ * decodes them (docs/identity-formats.md); this module picks the format, maps
  * failures to one-line errors, and never puts key material or the password in a message.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { SidecarError } from '../core/errors.js';
-import { children, isDerSequence, maxIterationCount, oidToString, readTlv, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE } from './der.js';
+import { loadAsn1 } from './asn1-loader.js';
+import { children, isDerSequence, maxIterationCount, readTlv, TAG_OCTET_STRING, TAG_SEQUENCE } from './der.js';
 import { isPem, parsePemBlocks, type PemBlock } from './pem.js';
 import { MAX_KEY_DERIVATION_COST, MAX_PEM_BLOCKS } from './limits.js';
 import { decryptPbes2 } from './pbes2.js';
@@ -38,15 +39,14 @@ const LOADABLE_OIDS = new Set(['1.2.840.113549.1.1.1', '1.2.840.113549.1.1.10', 
 
 export const PASSWORD_FIX = 'pass --pkcs8-password, set ROLESANYWHERE_PKCS8_PASSWORD, or use --pkcs8-password-file';
 
-/** The algorithm OID of a plain PKCS#8 PrivateKeyInfo, read without loading the key. */
+/** The algorithm OID of a plain PKCS#8 PrivateKeyInfo, read without loading the key (only to explain a key Node refused). */
 export function pkcs8AlgorithmOid(der: Buffer): string | undefined {
-  const top = readTlv(der, 0);
-  if (top === undefined || top.tag !== TAG_SEQUENCE) return undefined;
-  const alg = children(der, top, 3)[1];
-  if (alg === undefined || alg.tag !== TAG_SEQUENCE) return undefined;
-  const oid = children(der, alg, 1)[0];
-  if (oid === undefined || oid.tag !== TAG_OID) return undefined;
-  return oidToString(der.subarray(oid.start, oid.end));
+  const { schema, pkcs8 } = loadAsn1();
+  try {
+    return schema.AsnConvert.parse(der, pkcs8.PrivateKeyInfo).privateKeyAlgorithm.algorithm;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `SEQUENCE { AlgorithmIdentifier, OCTET STRING }`: an EncryptedPrivateKeyInfo, not a PrivateKeyInfo (which starts with an INTEGER). */
@@ -93,15 +93,23 @@ function explainEncryptedFailure(der: Buffer, label: string, password: string, n
       if (variant !== undefined) return mlDsaUnsupported(variant, label, nodeVersion, cause);
       const oid = pkcs8AlgorithmOid(r.plain) ?? 'unknown';
       if (LOADABLE_OIDS.has(oid)) {
-        return new SidecarError('KEY_INVALID', `the private key in ${label} decrypts, but the key inside cannot be loaded (${code}): check that the file is complete and unmodified`, {
+        return new SidecarError(
+          'KEY_INVALID',
+          `the private key in ${label} decrypts, but the key inside cannot be loaded (${code}): check that the file is complete and unmodified`,
+          {
+            cause,
+            details: { source: label },
+          },
+        );
+      }
+      return new SidecarError(
+        'KEY_UNSUPPORTED',
+        `the private key in ${label} is of an algorithm (OID ${oid}) this Node.js (${nodeVersion}) cannot load: use an RSA or ECDSA key`,
+        {
           cause,
           details: { source: label },
-        });
-      }
-      return new SidecarError('KEY_UNSUPPORTED', `the private key in ${label} is of an algorithm (OID ${oid}) this Node.js (${nodeVersion}) cannot load: use an RSA or ECDSA key`, {
-        cause,
-        details: { source: label },
-      });
+        },
+      );
     } finally {
       r.plain.fill(0);
     }
@@ -138,18 +146,20 @@ export function loadKeyDer(
     );
   }
   try {
-    return encrypted
-      ? createPrivateKey({ key: der, format: 'der', type: 'pkcs8', passphrase: password })
-      : createPrivateKey({ key: der, format: 'der', type });
+    return encrypted ? createPrivateKey({ key: der, format: 'der', type: 'pkcs8', passphrase: password }) : createPrivateKey({ key: der, format: 'der', type });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'unknown';
     if (encrypted) throw explainEncryptedFailure(der, label, password!, nodeVersion, code, e);
     const variant = mlDsaVariant(der);
     if (variant !== undefined) throw mlDsaUnsupported(variant, label, nodeVersion, e);
-    throw new SidecarError('KEY_INVALID', `${label}: the ${type.toUpperCase()} private key cannot be loaded (${code}): check that it is a complete, unmodified private key`, {
-      cause: e,
-      details: { source: label },
-    });
+    throw new SidecarError(
+      'KEY_INVALID',
+      `${label}: the ${type.toUpperCase()} private key cannot be loaded (${code}): check that it is a complete, unmodified private key`,
+      {
+        cause: e,
+        details: { source: label },
+      },
+    );
   }
 }
 
@@ -158,19 +168,27 @@ function keyFromPemBlocks(blocks: readonly PemBlock[], label: string, password: 
   if (keyBlocks.length === 0) {
     const types = [...new Set(blocks.map((b) => b.type))];
     if (types.includes('OPENSSH PRIVATE KEY')) {
-      throw new SidecarError('KEY_UNSUPPORTED', `${label} holds an OpenSSH-format key: convert a copy to PKCS#8 with "ssh-keygen -p -m PKCS8 -f <copy>"`, { details: { source: label } });
+      throw new SidecarError('KEY_UNSUPPORTED', `${label} holds an OpenSSH-format key: convert a copy to PKCS#8 with "ssh-keygen -p -m PKCS8 -f <copy>"`, {
+        details: { source: label },
+      });
     }
     if (types.includes('TSS2 PRIVATE KEY')) {
-      throw new SidecarError('KEY_UNSUPPORTED', `${label} holds a TPM 2.0 key, which this sidecar cannot use yet: use a PEM private key`, { details: { source: label } });
+      throw new SidecarError('KEY_UNSUPPORTED', `${label} holds a TPM 2.0 key, which this sidecar cannot use yet: use a PEM private key`, {
+        details: { source: label },
+      });
     }
     if (types.includes('DSA PRIVATE KEY')) {
-      throw new SidecarError('KEY_UNSUPPORTED', `${label} holds a DSA key, which Roles Anywhere does not accept: use an RSA or ECDSA key`, { details: { source: label } });
+      throw new SidecarError('KEY_UNSUPPORTED', `${label} holds a DSA key, which Roles Anywhere does not accept: use an RSA or ECDSA key`, {
+        details: { source: label },
+      });
     }
     const holds = types.length === 0 ? 'no PEM block' : `a ${types.join(' and a ')}`;
     throw new SidecarError('KEY_INVALID', `${label} holds ${holds}, not a private key: pass the key with --private-key`, { details: { source: label } });
   }
   if (keyBlocks.length > 1) {
-    throw new SidecarError('KEY_INVALID', `${label} holds ${keyBlocks.length} private keys: keep only the key that belongs to the certificate`, { details: { source: label } });
+    throw new SidecarError('KEY_INVALID', `${label} holds ${keyBlocks.length} private keys: keep only the key that belongs to the certificate`, {
+      details: { source: label },
+    });
   }
   const block = keyBlocks[0]!;
   if ((block.headers['Proc-Type'] ?? '').includes('ENCRYPTED')) {
@@ -188,10 +206,16 @@ function keyFromPemBlocks(blocks: readonly PemBlock[], label: string, password: 
 
 function keyFromDer(data: Buffer, label: string, password: string | undefined, opts: PrivateKeyOptions): KeyObject {
   if (isPkcs12(data)) {
-    throw new SidecarError('KEY_INVALID', `${label} holds a PKCS#12 bundle, not a private key: pass the bundle with --certificate alone and drop --private-key`, { details: { source: label } });
+    throw new SidecarError(
+      'KEY_INVALID',
+      `${label} holds a PKCS#12 bundle, not a private key: pass the bundle with --certificate alone and drop --private-key`,
+      { details: { source: label } },
+    );
   }
   if (!isDerSequence(data)) {
-    throw new SidecarError('KEY_INVALID', `${label} holds neither PEM nor DER: pass a PEM or DER private key with --private-key`, { details: { source: label } });
+    throw new SidecarError('KEY_INVALID', `${label} holds neither PEM nor DER: pass a PEM or DER private key with --private-key`, {
+      details: { source: label },
+    });
   }
   if (isEncryptedPkcs8Der(data)) return loadKeyDer(data, 'pkcs8', true, label, password, opts);
   let isCert = false;

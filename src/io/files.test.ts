@@ -78,11 +78,28 @@ test('bounded reads: inspect can refuse a file before it is read; errno errors s
     const p = join(dir, 'f');
     writeFileSync(p, 'x');
     const refused = new Error('refused');
-    await assert.rejects(readFileBounded(p, { maxBytes: 10, inspect: () => { throw refused; } }), (e: unknown) => e === refused);
-    await assert.rejects(readFileBounded(join(dir, 'missing'), { maxBytes: 10 }), (e: unknown) => e instanceof SidecarError && e.code === 'FILE_UNREADABLE' && e.message.includes('does not exist'));
-    await assert.rejects(readFileBounded(dir, { maxBytes: 10 }), (e: unknown) => e instanceof SidecarError && e.code === 'FILE_UNREADABLE' && e.message.includes('is a directory'));
+    await assert.rejects(
+      readFileBounded(p, {
+        maxBytes: 10,
+        inspect: () => {
+          throw refused;
+        },
+      }),
+      (e: unknown) => e === refused,
+    );
+    await assert.rejects(
+      readFileBounded(join(dir, 'missing'), { maxBytes: 10 }),
+      (e: unknown) => e instanceof SidecarError && e.code === 'FILE_UNREADABLE' && e.message.includes('does not exist'),
+    );
+    await assert.rejects(
+      readFileBounded(dir, { maxBytes: 10 }),
+      (e: unknown) => e instanceof SidecarError && e.code === 'FILE_UNREADABLE' && e.message.includes('is a directory'),
+    );
     const custom = new Error('custom');
-    await assert.rejects(readFileBounded(join(dir, 'missing'), { maxBytes: 10, unreadable: (code) => (code === 'ENOENT' ? custom : new Error(code)) }), (e: unknown) => e === custom);
+    await assert.rejects(
+      readFileBounded(join(dir, 'missing'), { maxBytes: 10, unreadable: (code) => (code === 'ENOENT' ? custom : new Error(code)) }),
+      (e: unknown) => e === custom,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -91,5 +108,8 @@ test('bounded reads: inspect can refuse a file before it is read; errno errors s
 test('bounded stream reads stop at the cap', async () => {
   const tooLarge = new Error('too large');
   assert.equal((await readStreamBounded(Readable.from([Buffer.from('ab'), 'cd']), 4, () => tooLarge)).toString(), 'abcd');
-  await assert.rejects(readStreamBounded(Readable.from([Buffer.from('ab'), 'cde']), 4, () => tooLarge), (e: unknown) => e === tooLarge);
+  await assert.rejects(
+    readStreamBounded(Readable.from([Buffer.from('ab'), 'cde']), 4, () => tooLarge),
+    (e: unknown) => e === tooLarge,
+  );
 });

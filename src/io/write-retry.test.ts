@@ -11,7 +11,10 @@ const random: Random = { float: () => 0.5, bytes: (n) => Buffer.alloc(n) };
 
 function recorder(): { logger: Logger; lines: Array<{ level: string; msg: string; fields: LogFields }> } {
   const lines: Array<{ level: string; msg: string; fields: LogFields }> = [];
-  const at = (level: string) => (msg: string, fields: LogFields = {}) => void lines.push({ level, msg, fields });
+  const at =
+    (level: string) =>
+    (msg: string, fields: LogFields = {}) =>
+      void lines.push({ level, msg, fields });
   const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
   return { logger, lines };
 }
@@ -32,7 +35,10 @@ test('writeFailureAdvice names the cause and the fix for each errno', () => {
 });
 
 test('writeRetryDelayMs: capped exponential with full jitter and a floor', () => {
-  assert.deepEqual([1, 2, 3, 7, 8, 50].map((n) => writeRetryDelayMs(n, 1, 1_000, 60_000)), [1_000, 2_000, 4_000, 60_000, 60_000, 60_000]);
+  assert.deepEqual(
+    [1, 2, 3, 7, 8, 50].map((n) => writeRetryDelayMs(n, 1, 1_000, 60_000)),
+    [1_000, 2_000, 4_000, 60_000, 60_000, 60_000],
+  );
   assert.equal(writeRetryDelayMs(3, 0, 1_000, 60_000), 100);
   assert.equal(writeRetryDelayMs(3, Number.NaN, 1_000, 60_000), 100);
   assert.equal(writeRetryDelayMs(1, 0.5, 50, 60_000, 10), 25);
@@ -44,7 +50,15 @@ test('a failing write is retried with backoff until it lands, the cause logged o
   const failuresSeen: string[] = [];
   let full = true;
   const attempts: number[] = [];
-  const w = new RetryingWriter({ what: 'the credentials file', path: '/x/credentials', dir: '/x', timers: vt, random, logger, onFailure: (e) => failuresSeen.push(e) });
+  const w = new RetryingWriter({
+    what: 'the credentials file',
+    path: '/x/credentials',
+    dir: '/x',
+    timers: vt,
+    random,
+    logger,
+    onFailure: (e) => failuresSeen.push(e),
+  });
   w.submit(async () => {
     attempts.push(vt.now());
     if (full) throw unwritable('ENOSPC');
@@ -81,7 +95,10 @@ test('a new cause is logged again; newer content supersedes the retried one and 
   await vt.advanceAsync(3_000);
   errno = 'EACCES';
   await vt.advanceAsync(10_000);
-  assert.deepEqual(lines.filter((l) => l.level === 'error').map((l) => l.fields['errno']), ['EROFS', 'EACCES']);
+  assert.deepEqual(
+    lines.filter((l) => l.level === 'error').map((l) => l.fields['errno']),
+    ['EROFS', 'EACCES'],
+  );
   errno = undefined;
   w.submit(content('v2'));
   await vt.advanceAsync(1);

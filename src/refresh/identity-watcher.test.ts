@@ -9,7 +9,7 @@ import { SidecarError, toSidecarError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { LogFields, Logger, LogLevel } from '../core/logger.js';
 import { VirtualTime } from '../core/timers.js';
-import { createKeySigner } from '../signing/key-signer.js';
+import { createKeySigner } from '../identity/key-signer.js';
 import { hashIdentityFiles, IdentityWatcher, type CheckResult } from './identity-watcher.js';
 
 interface Pem {

@@ -83,10 +83,7 @@ export interface WatchStart {
  * SHA-256 over the files' contents (following symlinks), framed with each path and length
  * so moving bytes between files changes the hash. Each file is bounded by `maxFileBytes`.
  */
-export async function hashIdentityFiles(
-  paths: readonly string[],
-  maxFileBytes: number = MAX_IDENTITY_FILE_BYTES,
-): Promise<string> {
+export async function hashIdentityFiles(paths: readonly string[], maxFileBytes: number = MAX_IDENTITY_FILE_BYTES): Promise<string> {
   const h = createHash('sha256');
   for (const p of paths) {
     const data = await readBounded(p, maxFileBytes);
@@ -97,7 +94,11 @@ export async function hashIdentityFiles(
 }
 
 /** hashIdentityFiles, plus content read from elsewhere (a token's certificate) when given. */
-export async function hashIdentityInputs(paths: readonly string[], extra: (() => Promise<Buffer>) | undefined, maxFileBytes: number = MAX_IDENTITY_FILE_BYTES): Promise<string> {
+export async function hashIdentityInputs(
+  paths: readonly string[],
+  extra: (() => Promise<Buffer>) | undefined,
+  maxFileBytes: number = MAX_IDENTITY_FILE_BYTES,
+): Promise<string> {
   const files = await hashIdentityFiles(paths, maxFileBytes);
   if (extra === undefined) return files;
   const data = await extra();

@@ -14,19 +14,6 @@ export {
 } from './schedule.js';
 export type { RefreshTimeInput, RetryOptions } from './schedule.js';
 export { CredentialRefresher } from './refresher.js';
-export type {
-  CredentialRefresherOptions,
-  CredentialSnapshot,
-  RefreshFailureInfo,
-  RefreshSuccessInfo,
-  RefresherStatus,
-} from './refresher.js';
-export {
-  DEFAULT_IDENTITY_POLL_MS,
-  IdentityWatcher,
-  MAX_IDENTITY_FILE_BYTES,
-  hashIdentityFiles,
-  hashIdentityInputs,
-  identityKey,
-} from './identity-watcher.js';
+export type { CredentialRefresherOptions, CredentialSnapshot, RefreshFailureInfo, RefreshSuccessInfo, RefresherStatus } from './refresher.js';
+export { DEFAULT_IDENTITY_POLL_MS, IdentityWatcher, MAX_IDENTITY_FILE_BYTES, hashIdentityFiles, hashIdentityInputs, identityKey } from './identity-watcher.js';
 export type { CheckResult, IdentityWatcherOptions, WatchStart } from './identity-watcher.js';

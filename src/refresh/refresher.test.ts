@@ -25,7 +25,10 @@ class ScriptedSource implements CredentialSource {
   latencyMs: number;
   script: (call: number, now: number) => Outcome = () => 'ok';
 
-  constructor(private readonly vt: VirtualTime, opts: { lifetimeMs: number; latencyMs?: number }) {
+  constructor(
+    private readonly vt: VirtualTime,
+    opts: { lifetimeMs: number; latencyMs?: number },
+  ) {
     this.lifetimeMs = opts.lifetimeMs;
     this.latencyMs = opts.latencyMs ?? 0;
   }
@@ -108,8 +111,7 @@ function setup(opts: { lifetimeMs: number; latencyMs?: number; random?: Random; 
   return { vt, source, logger, refresher };
 }
 
-const unavailable = (): SidecarError =>
-  new SidecarError('SERVICE_UNAVAILABLE', 'Roles Anywhere answered 503; retrying');
+const unavailable = (): SidecarError => new SidecarError('SERVICE_UNAVAILABLE', 'Roles Anywhere answered 503; retrying');
 
 test('fetches in the background at start and serves nothing before that', async () => {
   const { vt, source, refresher, logger } = setup({ lifetimeMs: HOUR, latencyMs: 300 });
@@ -205,11 +207,17 @@ test('a failing source keeps the last good credentials, retries with growing del
   assert.equal(s.credentialsExpireAt, first.expiration);
   assert.ok(s.nextRefreshAt !== undefined && s.nextRefreshAt > vt.now(), 'keeps trying by itself');
 
-  const gaps = source.calls.slice(1).map((t, i) => t - source.calls[i]!).slice(1);
+  const gaps = source.calls
+    .slice(1)
+    .map((t, i) => t - source.calls[i]!)
+    .slice(1);
   // 1, 2, 4, 8, 16, 32 s (x0.999), then the 60 s cap.
   assert.deepEqual(gaps.slice(0, 7), [999, 1_998, 3_996, 7_992, 15_984, 31_968, 59_940]);
   for (const g of gaps) assert.ok(g >= 500 && g <= 60_000, `gap ${g}`);
-  assert.deepEqual(failures, Array.from({ length: failures.length }, (_, i) => i + 1));
+  assert.deepEqual(
+    failures,
+    Array.from({ length: failures.length }, (_, i) => i + 1),
+  );
 
   const warns = logger.lines.filter((l) => l.level === 'warn');
   const errors = logger.lines.filter((l) => l.level === 'error');

@@ -1,7 +1,7 @@
 /**
  * Holds the last good credentials and replaces them in the background, so the endpoints
  * (IMDS, container, credentials file) only ever READ and a client request never waits for
- * CreateSession. The official helper's defects this avoids (shared/spec/official-helper.md):
+ * CreateSession. The official helper's defects this avoids (docs/official-helper.md):
  * it served EMPTY credentials after a failed first call, overwrote valid credentials with
  * empty ones when a refresh failed, refreshed inside the request (concurrent requests each
  * calling CreateSession), and gave up on the first failure.
@@ -18,14 +18,7 @@ import type { Logger } from '../core/logger.js';
 import { nullLogger } from '../core/logger.js';
 import type { TimerHandle, Timers } from '../core/timers.js';
 import { systemTimers } from '../core/timers.js';
-import {
-  DEFAULT_MIN_REMAINING_MS,
-  failureRetryDelayMs,
-  isFresh,
-  refreshDelayMs,
-  SERVE_SKEW_MS,
-  servable,
-} from './schedule.js';
+import { DEFAULT_MIN_REMAINING_MS, failureRetryDelayMs, isFresh, refreshDelayMs, SERVE_SKEW_MS, servable } from './schedule.js';
 
 export interface RefreshSuccessInfo {
   /** How long the source took, by the injected clock. */
@@ -160,10 +153,7 @@ export class CredentialRefresher {
     this.stopped = true;
     this.cancelTimer();
     this.abort?.abort(new SidecarError('NO_CREDENTIALS', 'the credential refresher was stopped'));
-    const err = new SidecarError(
-      'NO_CREDENTIALS',
-      'the credential refresher was stopped before credentials were obtained; this happens during shutdown',
-    );
+    const err = new SidecarError('NO_CREDENTIALS', 'the credential refresher was stopped before credentials were obtained; this happens during shutdown');
     for (const w of [...this.waiters]) w.reject(err);
     this.waiters.clear();
   }
@@ -388,7 +378,8 @@ export class CredentialRefresher {
       ...(still !== undefined ? { servingUntil: isoSeconds(still.expiration) } : {}),
     };
     if (still !== undefined) this.log.warn('credential refresh failed; serving the previous credentials until they expire', fields);
-    else this.log.error('credential refresh failed and no valid credentials are held; retrying with backoff (nothing is served until a refresh succeeds)', fields);
+    else
+      this.log.error('credential refresh failed and no valid credentials are held; retrying with backoff (nothing is served until a refresh succeeds)', fields);
     this.callback('onFailure', () => this.onFailureCb?.(err, { consecutiveFailures: this.failures, reason }));
   }
 

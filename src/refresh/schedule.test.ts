@@ -172,8 +172,14 @@ test('lifetimeWarning names the problem and the fix only when the goal is out of
 
 test('after a throttled failure the backoff cap is minutes (full jitter), other failures keep 60 s', () => {
   const top = (n: number, throttled: boolean) => failureRetryDelayMs(n, 1 - Number.EPSILON, { throttled });
-  assert.deepEqual([1, 4, 7, 9, 10, 100].map((n) => top(n, true)), [1_000, 8_000, 64_000, 256_000, 300_000, 300_000]);
-  assert.deepEqual([7, 9, 100].map((n) => top(n, false)), [60_000, 60_000, 60_000]);
+  assert.deepEqual(
+    [1, 4, 7, 9, 10, 100].map((n) => top(n, true)),
+    [1_000, 8_000, 64_000, 256_000, 300_000, 300_000],
+  );
+  assert.deepEqual(
+    [7, 9, 100].map((n) => top(n, false)),
+    [60_000, 60_000, 60_000],
+  );
   assert.equal(THROTTLED_RETRY_CAP_MS, 300_000);
   // Full jitter over the whole window.
   const spread = draws.map((r) => failureRetryDelayMs(20, r, { throttled: true }));

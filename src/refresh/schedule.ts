@@ -3,7 +3,7 @@
  * which credentials may be served. Pure functions of their arguments (time and randomness
  * are passed in), so every rule here is tested over many random draws.
  *
- * Where the numbers come from (shared/spec/sdk-endpoints.md, "Credential lifetime"):
+ * Where the numbers come from (docs/sdk-endpoints.md, "Credential lifetime"):
  * - botocore and .NET refresh 15 min before expiry (mandatory at 10 min); JS v3 and Go at
  *   5 min; JS v2 at 15 s; Java v2 prefetches at max(half the remaining, 5 min).
  * - botocore's IMDS "static stability" keeps using credentials with less than about
@@ -113,15 +113,9 @@ export function servable(c: Credentials | undefined, now: number, skewMs: number
  * Readiness: servable, with at least min(minRemaining, half its lifetime) left. Without
  * `issuedAt` the lifetime is unknown and the full minRemaining is required.
  */
-export function isFresh(
-  c: Credentials | undefined,
-  now: number,
-  minRemainingMs: number = DEFAULT_MIN_REMAINING_MS,
-  issuedAt?: number,
-): c is Credentials {
+export function isFresh(c: Credentials | undefined, now: number, minRemainingMs: number = DEFAULT_MIN_REMAINING_MS, issuedAt?: number): c is Credentials {
   if (!servable(c, now)) return false;
-  const needed =
-    issuedAt === undefined ? minRemainingMs : Math.min(minRemainingMs, (c.expiration - issuedAt) / 2);
+  const needed = issuedAt === undefined ? minRemainingMs : Math.min(minRemainingMs, (c.expiration - issuedAt) / 2);
   return c.expiration - now >= needed;
 }
 

@@ -72,7 +72,8 @@ export type RolesAnywhereCredentialProvider = AwsCredentialIdentityProvider & { 
 function contentOf(value: PathOrContent, label: string, maxBytes: number): InputData | undefined {
   if (typeof value !== 'string' || value.includes('-----BEGIN ')) {
     const data = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
-    if (data.length > maxBytes) throw new SidecarError('INPUT_TOO_LARGE', `${label} is larger than ${maxBytes} bytes, far more than a certificate, chain or key`);
+    if (data.length > maxBytes)
+      throw new SidecarError('INPUT_TOO_LARGE', `${label} is larger than ${maxBytes} bytes, far more than a certificate, chain or key`);
     if (data.length === 0) throw new SidecarError('CONFIG_INVALID', `${label} is empty`);
     return { label, data };
   }
@@ -132,7 +133,8 @@ export function fromRolesAnywhere(options: FromRolesAnywhereOptions): RolesAnywh
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
   const logger = options.logger ?? nullLogger;
-  if (options.certificate === undefined) throw new SidecarError('CONFIG_INVALID', 'options.certificate is required: a path, PEM text or the bytes of the workload certificate');
+  if (options.certificate === undefined)
+    throw new SidecarError('CONFIG_INVALID', 'options.certificate is required: a path, PEM text or the bytes of the workload certificate');
   const params = sessionParams(options);
   const endpoint = resolveEndpoint({
     trustAnchorArn: params.trustAnchorArn,
@@ -152,7 +154,10 @@ export function fromRolesAnywhere(options: FromRolesAnywhereOptions): RolesAnywh
   // Built on first use: the parsers and the HTTP client are imported then, not when the provider is made.
   const clientOnce = (): Promise<CreateSessionClient> =>
     (client ??= (async () => {
-      const [{ CreateSessionClient, userAgentFor }, { createDispatcher, describeProxyUrl }] = await Promise.all([import('../session/client.js'), import('../session/http.js')]);
+      const [{ CreateSessionClient, userAgentFor }, { createDispatcher, describeProxyUrl }] = await Promise.all([
+        import('../session/client.js'),
+        import('../session/http.js'),
+      ]);
       const proxy = proxySettings(options.proxy);
       const caBundle = options.caBundle !== undefined ? await readOption(options.caBundle, 'caBundle', 8 * 1024 * 1024) : undefined;
       const usedProxy = endpoint.url.protocol === 'https:' ? (proxy.httpsProxy ?? proxy.httpProxy) : proxy.httpProxy;

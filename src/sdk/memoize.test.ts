@@ -48,7 +48,14 @@ test('a failed refresh returns the previous credentials while they are valid, th
   let fail = false;
   const warnings: string[] = [];
   const logger = { debug: () => undefined, info: () => undefined, warn: (m: string) => void warnings.push(m), error: () => undefined, child: () => logger };
-  const get = memoizeCredentials({ clock, logger, fetch: async () => { if (fail) throw new Error('outage'); return creds(1, clock.now() + 60 * MIN); } });
+  const get = memoizeCredentials({
+    clock,
+    logger,
+    fetch: async () => {
+      if (fail) throw new Error('outage');
+      return creds(1, clock.now() + 60 * MIN);
+    },
+  });
   await get();
   fail = true;
   clock.advance(55 * MIN);
@@ -61,7 +68,13 @@ test('a failed refresh returns the previous credentials while they are valid, th
 test('a first fetch that fails is not remembered', async () => {
   const clock = new ManualClock(T0);
   let n = 0;
-  const get = memoizeCredentials({ clock, fetch: async () => { if (++n === 1) throw new Error('first'); return creds(n, T0 + 60 * MIN); } });
+  const get = memoizeCredentials({
+    clock,
+    fetch: async () => {
+      if (++n === 1) throw new Error('first');
+      return creds(n, T0 + 60 * MIN);
+    },
+  });
   await assert.rejects(get(), /first/);
   assert.equal((await get()).accessKeyId, 'ASIA2');
 });

@@ -15,8 +15,7 @@ async function start(t: { after(fn: () => Promise<void>): void }) {
   const handler = createContainerHandler({ view, path: '/credentials', token: TOKEN, clock });
   const listener = await startListener({ name: 'container', host: '127.0.0.1', port: 0, handler });
   t.after(() => listener.close(1000));
-  const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
-    rawRequest(listener.url, path, { method, headers });
+  const get = (path: string, headers: Record<string, string> = {}, method = 'GET') => rawRequest(listener.url, path, { method, headers });
   return { clock, view, listener, get };
 }
 

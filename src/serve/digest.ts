@@ -7,6 +7,4 @@ import crypto, { createHash } from 'node:crypto';
  * path, hence base64); older Node 20 releases fall back to createHash.
  */
 export const sha256Base64: (s: string) => string =
-  typeof crypto.hash === 'function'
-    ? (s) => crypto.hash('sha256', s, 'base64')
-    : (s) => createHash('sha256').update(s, 'utf8').digest('base64');
+  typeof crypto.hash === 'function' ? (s) => crypto.hash('sha256', s, 'base64') : (s) => createHash('sha256').update(s, 'utf8').digest('base64');

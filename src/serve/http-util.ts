@@ -10,7 +10,7 @@ const MAX_PATH_LENGTH = 2048;
  * The request path with query and fragment dropped and runs of slashes collapsed, or
  * undefined when there is none. Repeated slashes are expected, not an attack: JS v2 and
  * Java join `<endpoint>/latest/...` onto the endpoint printed with a trailing slash, so they
- * send `//latest/api/token`, while AWS CLI 2.9 needs that trailing slash (sdk-endpoints.md).
+ * send `//latest/api/token`, while AWS CLI 2.9 needs that trailing slash (docs/sdk-endpoints.md).
  * Absolute-form targets (`GET http://127.0.0.1:9911/latest/...`, from clients that think they
  * talk to a proxy) are reduced to their path.
  */

@@ -45,13 +45,19 @@ test('the store is bounded: expired tokens are evicted first, then the oldest', 
   // Full, and `short` has expired: it goes, not the oldest.
   const fourth = store.issue(100);
   assert.equal(store.size, 3);
-  assert.deepEqual([long1, long2, fourth].map((t) => store.isValid(t)), [true, true, true]);
+  assert.deepEqual(
+    [long1, long2, fourth].map((t) => store.isValid(t)),
+    [true, true, true],
+  );
   assert.equal(store.isValid(short), false);
   // Full with nothing expired: the oldest goes.
   const fifth = store.issue(100);
   assert.equal(store.size, 3);
   assert.equal(store.isValid(long1), false);
-  assert.deepEqual([long2, fourth, fifth].map((t) => store.isValid(t)), [true, true, true]);
+  assert.deepEqual(
+    [long2, fourth, fifth].map((t) => store.isValid(t)),
+    [true, true, true],
+  );
 });
 
 test('a flood of token requests never holds more than maxTokens', () => {

@@ -10,7 +10,7 @@ import { unavailableMessage, type CredentialView } from './view.js';
 
 /**
  * An IMDSv2-compatible endpoint serving one role's credentials, following every point of
- * sdk-endpoints.md so that unmodified SDKs (botocore, AWS CLI, JS v2/v3, Go v2, Java v2,
+ * docs/sdk-endpoints.md so that unmodified SDKs (botocore, AWS CLI, JS v2/v3, Go v2, Java v2,
  * Rust, .NET) read it with only AWS_EC2_METADATA_SERVICE_ENDPOINT set.
  *
  * Status rules, in the order they are applied:
@@ -74,13 +74,13 @@ function parseTtl(v: string | string[] | undefined): number | undefined {
 }
 
 type Route =
-  | { kind: 'token' }
-  | { kind: 'static'; body: Buffer; type: string }
-  | { kind: 'list'; extended: boolean }
-  | { kind: 'role'; extended: boolean; role: string };
+  { kind: 'token' } | { kind: 'static'; body: Buffer; type: string } | { kind: 'list'; extended: boolean } | { kind: 'role'; extended: boolean; role: string };
 
 // The longer prefix first: CREDS is a prefix of CREDS_EXT.
-const PREFIXES = [[CREDS_EXT, true], [CREDS, false]] as const;
+const PREFIXES = [
+  [CREDS_EXT, true],
+  [CREDS, false],
+] as const;
 
 const TOKEN_ROUTE: Route = { kind: 'token' };
 const LIST_ROUTES = { true: { kind: 'list', extended: true }, false: { kind: 'list', extended: false } } as const;
@@ -112,7 +112,10 @@ function placementRoutes(region: string | undefined): ReadonlyMap<string, Route>
   for (const [path, r] of [
     ['/latest/meta-data/placement/region', text(region)],
     ['/latest/meta-data/placement/availability-zone', text(zone)],
-    ['/latest/dynamic/instance-identity/document', { kind: 'static', body: Buffer.from(JSON.stringify({ availabilityZone: zone, region }), 'utf8'), type: JSON_TYPE }],
+    [
+      '/latest/dynamic/instance-identity/document',
+      { kind: 'static', body: Buffer.from(JSON.stringify({ availabilityZone: zone, region }), 'utf8'), type: JSON_TYPE },
+    ],
   ] as const) {
     routes.set(path, r);
     routes.set(`${path}/`, r);
@@ -137,7 +140,10 @@ export function createImdsHandler(opts: ImdsHandlerOptions): RequestHandler {
   const allowV1 = opts.allowV1 ?? false;
   const roleName = opts.roleName;
   if (roleName.length === 0 || roleName.includes('/')) {
-    throw new SidecarError('CONFIG_INVALID', `IMDS role name ${JSON.stringify(roleName.slice(0, 64))} cannot be served; set --role-name to the role's name (no '/')`);
+    throw new SidecarError(
+      'CONFIG_INVALID',
+      `IMDS role name ${JSON.stringify(roleName.slice(0, 64))} cannot be served; set --role-name to the role's name (no '/')`,
+    );
   }
   const roleBody = textBody(roleName);
   const roleHeaders: OutgoingHttpHeaders = { ...PLAIN, 'content-length': roleBody.length };

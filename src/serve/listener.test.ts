@@ -28,7 +28,8 @@ test('loopback detection', () => {
 test('a non-loopback address is refused unless --allow-non-loopback', async () => {
   await assert.rejects(
     startListener({ name: 'imds', host: '0.0.0.0', port: 0, handler: okHandler }),
-    (e: unknown) => e instanceof SidecarError && e.code === 'ADDRESS_NOT_ALLOWED' && e.message.includes('--allow-non-loopback') && e.message.includes('0.0.0.0'),
+    (e: unknown) =>
+      e instanceof SidecarError && e.code === 'ADDRESS_NOT_ALLOWED' && e.message.includes('--allow-non-loopback') && e.message.includes('0.0.0.0'),
   );
   await assert.rejects(
     startListener({ name: 'ops', host: 'example.com', port: 0, handler: okHandler }),
@@ -59,10 +60,7 @@ test('a port in use is ADDRESS_IN_USE naming the address and the flag to change'
   await assert.rejects(
     startListener({ name: 'container', host: '127.0.0.1', port: first.port, handler: okHandler }),
     (e: unknown) =>
-      e instanceof SidecarError &&
-      e.code === 'ADDRESS_IN_USE' &&
-      e.message.includes(`127.0.0.1:${first.port}`) &&
-      e.message.includes('--container-port'),
+      e instanceof SidecarError && e.code === 'ADDRESS_IN_USE' && e.message.includes(`127.0.0.1:${first.port}`) && e.message.includes('--container-port'),
   );
 });
 
@@ -91,7 +89,12 @@ test('IPv6 loopback ::1 works and the URL brackets the host', async (t) => {
 
 test('a handler that throws yields 500, logs no secrets, and the server keeps serving', async (t) => {
   const lines: string[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _e, cb) { lines.push(chunk.toString()); cb(); } });
+  const stream = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
   const logger = createLogger({ stream, level: 'debug' });
   const handler: RequestHandler = (req, res) => {
     if (req.url?.startsWith('/boom') === true) throw new Error('kaput');
@@ -176,7 +179,9 @@ test('close() stops accepting, lets an in-flight request finish, and closes keep
       request({ host: '127.0.0.1', port: l.port, path: '/', agent }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     assert.equal(idle, 200);
     const slow = new Promise<{ status: number; body: string; connection: string | undefined }>((resolve, reject) => {
@@ -184,7 +189,9 @@ test('close() stops accepting, lets an in-flight request finish, and closes keep
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }));
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     await arrivedP;
     let closed = false;
@@ -251,8 +258,14 @@ test('after its request cap a connection is closed, never left open answering 50
       }),
     );
   }
-  assert.deepEqual(seen.map((s) => s.status), [200, 200, 200, 200, 200, 200, 200]);
+  assert.deepEqual(
+    seen.map((s) => s.status),
+    [200, 200, 200, 200, 200, 200, 200],
+  );
   // Every third answer says close, and the next request arrives on a new connection.
-  assert.deepEqual(seen.map((s) => s.connection), ['keep-alive', 'keep-alive', 'close', 'keep-alive', 'keep-alive', 'close', 'keep-alive']);
+  assert.deepEqual(
+    seen.map((s) => s.connection),
+    ['keep-alive', 'keep-alive', 'close', 'keep-alive', 'keep-alive', 'close', 'keep-alive'],
+  );
   assert.equal(new Set(seen.map((s) => s.port)).size, 3);
 });

@@ -315,13 +315,7 @@ export async function startListener(opts: ListenerOptions): Promise<Listener> {
   return { url, host: addr.address, port: addr.port, close };
 }
 
-function listenError(
-  e: NodeJS.ErrnoException,
-  name: string,
-  host: string,
-  port: number,
-  flags: { address: string; port: string },
-): SidecarError {
+function listenError(e: NodeJS.ErrnoException, name: string, host: string, port: number, flags: { address: string; port: string }): SidecarError {
   const where = hostPort(host, port);
   const details = { listener: name, host, port, errno: e.code };
   switch (e.code) {

@@ -21,7 +21,10 @@ test('generateToken: 32 random bytes as 43 URL-safe characters', () => {
 
 test('validateContainerToken refuses short tokens, whitespace and newlines', () => {
   for (const bad of ['short', `${'a'.repeat(20)}\n`, `${'a'.repeat(10)} ${'b'.repeat(10)}`, 'é'.repeat(20), 'a'.repeat(2000)]) {
-    assert.throws(() => validateContainerToken(bad), (e: unknown) => e instanceof SidecarError && e.code === 'CONFIG_INVALID');
+    assert.throws(
+      () => validateContainerToken(bad),
+      (e: unknown) => e instanceof SidecarError && e.code === 'CONFIG_INVALID',
+    );
   }
 });
 

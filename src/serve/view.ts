@@ -20,5 +20,7 @@ export interface CredentialView {
 /** The 503 message: the fixed text, plus the last error when the view knows it. */
 export function unavailableMessage(view: CredentialView, fallback: string): { code: string; message: string } {
   const why = view.unavailableReason?.();
-  return why === undefined ? { code: 'CredentialsUnavailable', message: fallback } : { code: 'CredentialsUnavailable', message: `${fallback} (last error ${why.code}: ${why.message})` };
+  return why === undefined
+    ? { code: 'CredentialsUnavailable', message: fallback }
+    : { code: 'CredentialsUnavailable', message: `${fallback} (last error ${why.code}: ${why.message})` };
 }

@@ -57,11 +57,9 @@ function parseWith(value: string, flag: string, what: string, expected: string):
     throw new SidecarError('ARN_INVALID', `${flag} is empty: expected ${expected}`, { details: { flag } });
   }
   if (value.length > MAX_ARN_LENGTH) {
-    throw new SidecarError(
-      'ARN_INVALID',
-      `${flag} is ${value.length} characters long, more than the ${MAX_ARN_LENGTH} an ARN may have: expected ${expected}`,
-      { details: { flag } },
-    );
+    throw new SidecarError('ARN_INVALID', `${flag} is ${value.length} characters long, more than the ${MAX_ARN_LENGTH} an ARN may have: expected ${expected}`, {
+      details: { flag },
+    });
   }
   const parts = value.split(':');
   if (parts.length < 6 || parts[0] !== 'arn') throw invalid(flag, value, what, expected);
@@ -82,13 +80,7 @@ function parseRolesAnywhere(value: string, flag: string, kind: 'trust-anchor' | 
   const slash = arn.resource.indexOf('/');
   const type = slash < 0 ? arn.resource : arn.resource.slice(0, slash);
   const id = slash < 0 ? '' : arn.resource.slice(slash + 1);
-  if (
-    arn.service !== 'rolesanywhere' ||
-    arn.region === '' ||
-    arn.accountId === '' ||
-    type !== kind ||
-    !RESOURCE_ID.test(id)
-  ) {
+  if (arn.service !== 'rolesanywhere' || arn.region === '' || arn.accountId === '' || type !== kind || !RESOURCE_ID.test(id)) {
     throw invalid(flag, value, what, expected);
   }
   return arn;

@@ -6,7 +6,15 @@ import { SidecarError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { LogFields, Logger } from '../core/logger.js';
 import { parseAuthorization } from '../signing/canonical.js';
-import { CreateSessionClient, nextClockOffset, parseDateHeader, SIGNING_WINDOW_MS, userAgentFor, type AttemptEvent, type CreateSessionClientOptions } from './client.js';
+import {
+  CreateSessionClient,
+  nextClockOffset,
+  parseDateHeader,
+  SIGNING_WINDOW_MS,
+  userAgentFor,
+  type AttemptEvent,
+  type CreateSessionClientOptions,
+} from './client.js';
 import { createDispatcher, type DispatcherOptions } from './http.js';
 import { REFRESHER_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import {
@@ -131,7 +139,10 @@ test('success: a signed POST /sessions, verified as the service would, returns t
   assert.equal(req.headers['x-amz-date'], amzDate(START));
   assert.equal(req.headers['x-amz-x509'], ident.identity.certificate.raw.toString('base64'));
   assert.ok(verifyReceivedSignature(req, ident.publicKey), 'the signature verifies against what arrived');
-  assert.deepEqual(h.events.map((e) => [e.outcome, e.status, e.attempt]), [['success', 201, 1]]);
+  assert.deepEqual(
+    h.events.map((e) => [e.outcome, e.status, e.attempt]),
+    [['success', 201, 1]],
+  );
   assert.deepEqual(h.delays, []);
   assertNoSecrets(JSON.stringify(h.logs));
   // getCredentials is the CredentialSource view of the same call.
@@ -238,7 +249,10 @@ test('403 is not retried and carries the service message and request id', async 
   assert.ok(e.message.includes('Untrusted certificate. Insufficient certificate'));
   assert.equal(e.details.requestId, '11111111-2222-3333-4444-555555555555');
   assert.equal(e.retryable, false);
-  assert.deepEqual(h.events.map((x) => [x.outcome, x.code, x.status]), [['error', 'SERVICE_ACCESS_DENIED', 403]]);
+  assert.deepEqual(
+    h.events.map((x) => [x.outcome, x.code, x.status]),
+    [['error', 'SERVICE_ACCESS_DENIED', 403]],
+  );
 });
 
 test('connection refused: ENDPOINT_UNREACHABLE naming the host and the attempts', async (t) => {
@@ -505,7 +519,10 @@ test('a refusal for another reason, with a Date that agrees, is not "corrected"'
   let n = 0;
   const h = await harness(t, (_req, res) => {
     n++;
-    reply(res, 403, JSON.stringify({ message: 'Untrusted certificate' }), { date: new Date(h.clock.now() + 20_000).toUTCString(), 'x-amzn-errortype': 'AccessDeniedException' });
+    reply(res, 403, JSON.stringify({ message: 'Untrusted certificate' }), {
+      date: new Date(h.clock.now() + 20_000).toUTCString(),
+      'x-amzn-errortype': 'AccessDeniedException',
+    });
   });
   await rejectsWith(h.client.createSession(), 'SERVICE_ACCESS_DENIED');
   assert.equal(n, 1);

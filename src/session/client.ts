@@ -98,7 +98,15 @@ const TLS_TRUST_CODES = new Set([
 const TLS_VALIDITY_CODES = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 const TLS_NAME_CODES = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH']);
 /* undici's (the proxy transport) and node-dispatcher.ts's, which mean the same phases. */
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', CONNECT_TIMEOUT, HEADERS_TIMEOUT, BODY_TIMEOUT, 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  CONNECT_TIMEOUT,
+  HEADERS_TIMEOUT,
+  BODY_TIMEOUT,
+  'ETIMEDOUT',
+]);
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -357,9 +365,7 @@ export class CreateSessionClient implements CredentialSource {
     const status = res.statusCode;
     const localMs = this.clock.now();
     const context = { host: endpoint.host, region: endpoint.region, attempts: attempt };
-    const retryAfterMs = isRetryableStatus(status)
-      ? parseRetryAfter(headerValue(res.headers, 'retry-after'), this.clock.now())
-      : undefined;
+    const retryAfterMs = isRetryableStatus(status) ? parseRetryAfter(headerValue(res.headers, 'retry-after'), this.clock.now()) : undefined;
     const serverDateMs = parseDateHeader(headerValue(res.headers, 'date'));
     const base = {
       status,
@@ -402,10 +408,7 @@ export class CreateSessionClient implements CredentialSource {
   private withRoleDefaults(parsed: SessionResult): SessionResult {
     // Expirations are the server's time; everything downstream (refresh plans, the
     // never-serve-expired checks, the SDKs on this host) compares them with the local clock.
-    const r =
-      this.offsetMs === 0
-        ? parsed
-        : { ...parsed, credentials: { ...parsed.credentials, expiration: parsed.credentials.expiration - this.offsetMs } };
+    const r = this.offsetMs === 0 ? parsed : { ...parsed, credentials: { ...parsed.credentials, expiration: parsed.credentials.expiration - this.offsetMs } };
     if (r.credentials.roleArn !== undefined) return r;
     const roleArn = this.opts.params.roleArn;
     const accountId = accountIdOfRoleArn(roleArn);

@@ -73,7 +73,10 @@ test('--endpoint overrides the host; the region still comes from the ARNs', () =
   assert.equal(a.region, 'us-east-1');
   const b = resolveEndpoint({ ...base, endpoint: 'https://rolesanywhere.us-east-1.amazonaws.com:443/' });
   assert.equal(b.host, 'rolesanywhere.us-east-1.amazonaws.com', 'the default port is not in the Host header');
-  assert.equal(resolveEndpoint({ ...base, endpoint: 'vpce-1.rolesanywhere.us-east-1.vpce.amazonaws.com' }).url.href, 'https://vpce-1.rolesanywhere.us-east-1.vpce.amazonaws.com/');
+  assert.equal(
+    resolveEndpoint({ ...base, endpoint: 'vpce-1.rolesanywhere.us-east-1.vpce.amazonaws.com' }).url.href,
+    'https://vpce-1.rolesanywhere.us-east-1.vpce.amazonaws.com/',
+  );
   assert.equal(resolveEndpoint({ ...base, endpoint: 'http://[::1]:9000' }).host, '[::1]:9000');
 });
 
@@ -88,7 +91,10 @@ test('--endpoint errors: FIPS/dual-stack combination, bad scheme, path, credenti
   const e = fails({ ...base, endpoint: 'https://user:hunter2@example.com' }, 'CONFIG_INVALID', 'credentials');
   assert.ok(!e.message.includes('hunter2'), 'the password is not echoed');
   fails({ ...base, endpoint: `https://${'a'.repeat(3000)}.com` }, 'CONFIG_INVALID', 'longer');
-  assert.throws(() => parseEndpointUrl('https://'), (x: unknown) => x instanceof SidecarError && x.code === 'CONFIG_INVALID');
+  assert.throws(
+    () => parseEndpointUrl('https://'),
+    (x: unknown) => x instanceof SidecarError && x.code === 'CONFIG_INVALID',
+  );
 });
 
 test('unknown partition is ARN_INVALID unless --endpoint gives the host; bad ARNs are ARN_INVALID', () => {

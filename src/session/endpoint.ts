@@ -1,7 +1,7 @@
 /**
  * Where CreateSession goes (pure): the partition table, FIPS and dual-stack host names,
  * an `--endpoint` override, and the region used for both the host and the credential
- * scope. Reference: shared/spec/createsession.md "Endpoint".
+ * scope. Reference: docs/createsession.md "Endpoint".
  */
 import { SidecarError, oneLine } from '../core/errors.js';
 import { parseProfileArn, parseTrustAnchorArn } from './arn.js';
@@ -110,10 +110,7 @@ export function resolveEndpoint(input: EndpointInput): ResolvedEndpoint {
 export function parseEndpointUrl(value: string): URL {
   let shown = oneLine(value, 120);
   const fail = (why: string): SidecarError =>
-    new SidecarError(
-      'CONFIG_INVALID',
-      `--endpoint "${shown}" ${why}: use an http(s) URL such as https://rolesanywhere.us-east-1.amazonaws.com`,
-    );
+    new SidecarError('CONFIG_INVALID', `--endpoint "${shown}" ${why}: use an http(s) URL such as https://rolesanywhere.us-east-1.amazonaws.com`);
   if (value.length > MAX_ENDPOINT_LENGTH) throw fail(`is longer than ${MAX_ENDPOINT_LENGTH} characters`);
   // As the AWS SDKs do, a bare host[:port] means https.
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `https://${value}`;

@@ -135,7 +135,10 @@ test('the process environment is never consulted', async (t) => {
 
 test('TLS 1.1 servers are refused (TLS 1.2 minimum)', async (t) => {
   const https = await import('node:https');
-  const server = https.createServer({ cert: pki.serverCertPem, key: pki.serverKeyPem, maxVersion: 'TLSv1.1', minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' }, (_q, r) => r.end('ok'));
+  const server = https.createServer(
+    { cert: pki.serverCertPem, key: pki.serverKeyPem, maxVersion: 'TLSv1.1', minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' },
+    (_q, r) => r.end('ok'),
+  );
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(async () => {

@@ -92,10 +92,7 @@ function checkProxyUrl(value: string | undefined, name: string): string {
     throw new SidecarError('CONFIG_INVALID', `${name} is not a URL: use http://host:port or https://host:port`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new SidecarError(
-      'CONFIG_INVALID',
-      `${name} uses the scheme ${url.protocol.replace(':', '')}: use an http:// or https:// proxy URL`,
-    );
+    throw new SidecarError('CONFIG_INVALID', `${name} uses the scheme ${url.protocol.replace(':', '')}: use an http:// or https:// proxy URL`);
   }
   return value;
 }

@@ -1,13 +1,6 @@
 /** The CreateSession client: ARNs, endpoints, retries, response validation, HTTP transport. */
 export { MAX_ARN_LENGTH, accountIdOfRoleArn, parseArn, parseProfileArn, parseRoleArn, parseTrustAnchorArn, type Arn } from './arn.js';
-export {
-  PARTITIONS,
-  parseEndpointUrl,
-  resolveEndpoint,
-  type EndpointInput,
-  type PartitionInfo,
-  type ResolvedEndpoint,
-} from './endpoint.js';
+export { PARTITIONS, parseEndpointUrl, resolveEndpoint, type EndpointInput, type PartitionInfo, type ResolvedEndpoint } from './endpoint.js';
 export { DEFAULT_RETRY_POLICY, REFRESHER_RETRY_POLICY, backoffDelayMs, isRetryableStatus, parseRetryAfter, type RetryPolicy } from './retry.js';
 export {
   MAX_RESPONSE_BYTES,
@@ -28,10 +21,4 @@ export {
   type DispatcherOptions,
   type ProxySettings,
 } from './http.js';
-export {
-  CreateSessionClient,
-  USER_AGENT_PRODUCT,
-  userAgentFor,
-  type AttemptEvent,
-  type CreateSessionClientOptions,
-} from './client.js';
+export { CreateSessionClient, USER_AGENT_PRODUCT, userAgentFor, type AttemptEvent, type CreateSessionClientOptions } from './client.js';

@@ -39,7 +39,14 @@ export function createProxyDispatcher(s: ProxyDispatcherSettings): SessionDispat
   });
   return {
     request: async (r) => {
-      const res = await agent.request({ origin: r.origin, path: r.path, method: r.method, headers: { ...r.headers }, ...(r.body !== undefined ? { body: r.body } : {}), ...(r.signal !== undefined ? { signal: r.signal } : {}) });
+      const res = await agent.request({
+        origin: r.origin,
+        path: r.path,
+        method: r.method,
+        headers: { ...r.headers },
+        ...(r.body !== undefined ? { body: r.body } : {}),
+        ...(r.signal !== undefined ? { signal: r.signal } : {}),
+      });
       return { statusCode: res.statusCode, headers: res.headers, body: res.body };
     },
     close: () => agent.close(),

@@ -43,7 +43,11 @@ test('a complete 201 becomes credentials with expiration in ms, role and account
 });
 
 test('optional fields may be absent; the credentials still parse', () => {
-  const r = parseCreateSessionResponse(201, {}, withCredentials({ ...TEST_SECRETS, expiration: '2030-01-01T00:00:00Z' }).replace(`,"roleArn":"${TEST_ARNS.roleArn}"`, ''));
+  const r = parseCreateSessionResponse(
+    201,
+    {},
+    withCredentials({ ...TEST_SECRETS, expiration: '2030-01-01T00:00:00Z' }).replace(`,"roleArn":"${TEST_ARNS.roleArn}"`, ''),
+  );
   assert.equal(r.credentials.roleArn, undefined);
   assert.equal(r.credentials.accountId, undefined);
   assert.equal(r.subjectArn, undefined);

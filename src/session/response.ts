@@ -2,7 +2,7 @@
  * CreateSession responses (pure): a 2xx body becomes Credentials only when every field is
  * there and well-formed; anything else becomes a typed error. An empty or partial answer
  * is never turned into credentials (the official helper served empty credentials with
- * `Code: Success`; see shared/spec/official-helper.md). No message here ever contains a
+ * `Code: Success`; see docs/official-helper.md). No message here ever contains a
  * credential value.
  */
 import type { Credentials } from '../core/credentials.js';
@@ -88,12 +88,7 @@ function optionalArn(v: unknown): string | undefined {
  * becomes RESPONSE_MALFORMED naming the missing field. `expiration` is checked to be a
  * date, not to be in the future: the caller owns the clock.
  */
-export function parseCreateSessionResponse(
-  status: number,
-  headers: ResponseHeaders,
-  body: string,
-  context: ServiceErrorContext = {},
-): SessionResult {
+export function parseCreateSessionResponse(status: number, headers: ResponseHeaders, body: string, context: ServiceErrorContext = {}): SessionResult {
   if (status < 200 || status > 299) throw serviceError(status, headers, body, context);
   const host = context.host;
   if (Buffer.byteLength(body, 'utf8') > MAX_RESPONSE_BYTES) throw malformed(`is larger than ${MAX_RESPONSE_BYTES} bytes`, host);
@@ -175,12 +170,7 @@ function cleanServiceMessage(m: string): string {
  * quoted (bounded, one line) because it is usually the most precise hint (e.g. "Untrusted
  * certificate. Insufficient certificate"). The type wins over the status when both are known.
  */
-export function serviceError(
-  status: number,
-  headers: ResponseHeaders,
-  body: string,
-  context: ServiceErrorContext = {},
-): SidecarError {
+export function serviceError(status: number, headers: ResponseHeaders, body: string, context: ServiceErrorContext = {}): SidecarError {
   const parsed = parseErrorBody(body);
   const errorType = normaliseErrorType(headerValue(headers, 'x-amzn-errortype')) ?? normaliseErrorType(parsed.type);
   const requestIdRaw = headerValue(headers, 'x-amzn-requestid') ?? headerValue(headers, 'x-amz-request-id');
@@ -210,7 +200,7 @@ export function serviceError(
       "check that the certificate is valid and chains to the trust anchor, that the trust anchor and profile are enabled, and that the role's trust policy allows rolesanywhere.amazonaws.com";
   } else if (t === 'ValidationException' || status === 400) {
     code = 'SERVICE_VALIDATION';
-    fix = 'check the trust anchor, profile and role ARNs and --session-duration (900-43200 seconds, at most the profile\'s maximum)';
+    fix = "check the trust anchor, profile and role ARNs and --session-duration (900-43200 seconds, at most the profile's maximum)";
   } else if (t === 'ResourceNotFoundException' || status === 404) {
     code = 'SERVICE_NOT_FOUND';
     fix = `check that the trust anchor and profile ARNs exist${region} and that --endpoint points at IAM Roles Anywhere`;

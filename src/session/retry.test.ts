@@ -44,10 +44,15 @@ test('Retry-After is a floor with jitter added on top, never above the cap', () 
   assert.equal(backoffDelayMs(1, P, 0.5, 60_000), 20_000);
   assert.equal(backoffDelayMs(1, P, 0.5, 0), 100);
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 10 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), fc.integer({ min: 0, max: 100_000 }), (n, r, ra) => {
-      const d = backoffDelayMs(n, P, r, ra);
-      assert.ok(d >= Math.min(ra, P.maxDelayMs) && d <= P.maxDelayMs);
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 10 }),
+      fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+      fc.integer({ min: 0, max: 100_000 }),
+      (n, r, ra) => {
+        const d = backoffDelayMs(n, P, r, ra);
+        assert.ok(d >= Math.min(ra, P.maxDelayMs) && d <= P.maxDelayMs);
+      },
+    ),
   );
 });
 

@@ -2,7 +2,7 @@
  * SigV4 with an X.509 key (the IAM Roles Anywhere signing process), as pure functions.
  * Shared by the signer (client side) and the emulator's verifier, which rebuilds the
  * canonical request from the bytes it received; the captured vectors in test/fixtures
- * keep both honest. Reference: shared/spec/createsession.md.
+ * keep both honest. Reference: docs/createsession.md, "Signing (SigV4-X509)".
  */
 import { createHash } from 'node:crypto';
 import type { SigningAlgorithm } from '../core/identity.js';
@@ -125,12 +125,7 @@ export function credentialScope(amzDate: string, region: string): string {
   return `${amzDate.slice(0, 8)}/${region}/${SERVICE}/${TERMINATOR}`;
 }
 
-export function stringToSign(
-  algorithm: SigningAlgorithm,
-  amzDate: string,
-  scope: string,
-  canonical: string,
-): string {
+export function stringToSign(algorithm: SigningAlgorithm, amzDate: string, scope: string, canonical: string): string {
   return [algorithm, amzDate, scope, sha256Hex(canonical)].join('\n');
 }
 
@@ -141,7 +136,10 @@ export function authorizationHeader(
   signedHeaders: readonly string[],
   signatureHex: string,
 ): string {
-  const signed = [...signedHeaders].map((h) => h.toLowerCase()).sort().join(';');
+  const signed = [...signedHeaders]
+    .map((h) => h.toLowerCase())
+    .sort()
+    .join(';');
   return `${algorithm} Credential=${serialDecimal}/${scope}, SignedHeaders=${signed}, Signature=${signatureHex}`;
 }
 
@@ -161,10 +159,9 @@ export interface ParsedAuthorization {
  * Returns undefined when the header does not have that shape.
  */
 export function parseAuthorization(header: string): ParsedAuthorization | undefined {
-  const m =
-    /^(\S+) Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/([^/,\s]+), ?SignedHeaders=([a-z0-9\-;]+), ?Signature=([0-9a-fA-F]+)$/.exec(
-      header.trim(),
-    );
+  const m = /^(\S+) Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/([^/,\s]+), ?SignedHeaders=([a-z0-9\-;]+), ?Signature=([0-9a-fA-F]+)$/.exec(
+    header.trim(),
+  );
   if (!m) return undefined;
   const [, algorithm, serial, date, region, service, terminator, signed, sig] = m as unknown as string[];
   return {

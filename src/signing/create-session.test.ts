@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createKeySigner } from './key-signer.js';
+import { createKeySigner } from '../identity/key-signer.js';
 import { signCreateSession } from './create-session.js';
 
 // Test files compile to dist/src/signing; fixtures stay in the source tree.

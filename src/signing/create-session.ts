@@ -138,13 +138,7 @@ export function withSignature(p: PreparedRequest, signature: Buffer): SignedRequ
 }
 
 /** Prepares and signs a CreateSession request; the signer may be a token or a TPM, so this waits for it. */
-export async function signCreateSession(
-  id: SigningIdentity,
-  params: CreateSessionParams,
-  region: string,
-  host: string,
-  nowMs: number,
-): Promise<SignedRequest> {
+export async function signCreateSession(id: SigningIdentity, params: CreateSessionParams, region: string, host: string, nowMs: number): Promise<SignedRequest> {
   const prepared = prepareCreateSession({ ...id, algorithm: id.signer.algorithm }, params, region, host, nowMs);
   return withSignature(prepared, await id.signer.sign(Buffer.from(prepared.stringToSign, 'utf8')));
 }

@@ -1,5 +1,5 @@
 /**
- * The credential_process output (shared/spec/sdk-endpoints.md): one JSON object, Version the
+ * The credential_process output (docs/sdk-endpoints.md): one JSON object, Version the
  * integer 1, Expiration in `...Z` form. Every SDK parses this; Java caps it at 64 KB.
  */
 import { isoSeconds } from '../core/clock.js';

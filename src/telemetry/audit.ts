@@ -77,7 +77,11 @@ export class AuditFile {
     try {
       handle = await open(path, 'a', 0o600);
     } catch (e) {
-      throw new SidecarError('FILE_UNWRITABLE', `cannot open the audit log ${oneLine(path, 200)} for appending (${(e as NodeJS.ErrnoException).code ?? 'error'}): fix the path or its directory's permissions`, { cause: e });
+      throw new SidecarError(
+        'FILE_UNWRITABLE',
+        `cannot open the audit log ${oneLine(path, 200)} for appending (${(e as NodeJS.ErrnoException).code ?? 'error'}): fix the path or its directory's permissions`,
+        { cause: e },
+      );
     }
     const st = await handle.stat();
     if (!st.isFile()) {

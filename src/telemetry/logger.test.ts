@@ -51,17 +51,57 @@ test('secrets are redacted by field name at any depth and never appear in the ou
 });
 
 test('harmless names that mention tokens or keys are kept', () => {
-  for (const name of ['tokenTtlSeconds', 'liveTokens', 'accessKeyId', 'keyType', 'passwordFile', 'containerTokenFile', 'tokenCount', 'keyAlgorithm', 'certificateFingerprint', 'credentialsExpiration', 'msg']) {
+  for (const name of [
+    'tokenTtlSeconds',
+    'liveTokens',
+    'accessKeyId',
+    'keyType',
+    'passwordFile',
+    'containerTokenFile',
+    'tokenCount',
+    'keyAlgorithm',
+    'certificateFingerprint',
+    'credentialsExpiration',
+    'msg',
+  ]) {
     assert.equal(isSecretFieldName(name), false, name);
   }
-  for (const name of ['token', 'Token', 'tokens', 'sessionToken', 'SessionToken', 'x-amz-security-token', 'secretAccessKey', 'SECRET', 'clientSecretValue', 'password', 'pkcs8Password', 'Authorization', 'proxy-authorization', 'privateKey', 'private_key_pem', 'apiKey', 'key', 'cookie', 'pin', 'userPin', 'keyMaterial', 'passphrase']) {
+  for (const name of [
+    'token',
+    'Token',
+    'tokens',
+    'sessionToken',
+    'SessionToken',
+    'x-amz-security-token',
+    'secretAccessKey',
+    'SECRET',
+    'clientSecretValue',
+    'password',
+    'pkcs8Password',
+    'Authorization',
+    'proxy-authorization',
+    'privateKey',
+    'private_key_pem',
+    'apiKey',
+    'key',
+    'cookie',
+    'pin',
+    'userPin',
+    'keyMaterial',
+    'passphrase',
+  ]) {
     assert.equal(isSecretFieldName(name), true, name);
   }
 });
 
 test('secret-looking values are redacted whatever the field is called', () => {
   const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n';
-  const out = sanitize({ blob: pem, ec: pem.replace(/PRIVATE/g, 'EC PRIVATE'), proxy: 'http://user:s3cr3t@proxy:3128/', url: new URL('http://u:pw0rd@h/') }) as Record<string, string>;
+  const out = sanitize({
+    blob: pem,
+    ec: pem.replace(/PRIVATE/g, 'EC PRIVATE'),
+    proxy: 'http://user:s3cr3t@proxy:3128/',
+    url: new URL('http://u:pw0rd@h/'),
+  }) as Record<string, string>;
   assert.equal(out.blob, '[REDACTED]');
   assert.equal(out.ec, '[REDACTED]');
   assert.equal(out.proxy, 'http://user:[REDACTED]@proxy:3128/');
@@ -89,7 +129,10 @@ test('levels below the threshold are dropped', () => {
   const { logger, records } = capture({ level: 'warn' });
   const levels: LogLevel[] = ['debug', 'info', 'warn', 'error'];
   for (const l of levels) logger[l](l);
-  assert.deepEqual(records().map((r) => r.level), ['warn', 'error']);
+  assert.deepEqual(
+    records().map((r) => r.level),
+    ['warn', 'error'],
+  );
 });
 
 test('errors are {code, message} without stacks; causes are followed', () => {
@@ -150,8 +193,5 @@ test('field sizes are bounded: long strings, deep nesting, wide objects, long ar
 test('text format: time LEVEL msg key=value, secrets redacted', () => {
   const { logger, lines } = capture({ format: 'text' });
   logger.warn('refresh failed', { code: 'SERVICE_THROTTLED', attempt: 2, note: 'two words', sessionToken: SECRETS[1] });
-  assert.equal(
-    lines[0],
-    '2026-01-02T03:04:05.678Z WARN "refresh failed" code=SERVICE_THROTTLED attempt=2 note="two words" sessionToken=[REDACTED]\n',
-  );
+  assert.equal(lines[0], '2026-01-02T03:04:05.678Z WARN "refresh failed" code=SERVICE_THROTTLED attempt=2 note="two words" sessionToken=[REDACTED]\n');
 });

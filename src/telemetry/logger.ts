@@ -57,18 +57,62 @@ export function isLogLevel(s: string): s is LogLevel {
 // `tokenTtlSeconds`, `passwordFile`), then substrings and suffixes that mark a secret.
 // `liveTokens` matches nothing and stays; plural `tokens` alone is redacted.
 const SECRET_EXACT = new Set([
-  'token', 'tokens', 'key', 'keys', 'secret', 'secrets', 'password', 'passwd', 'pwd', 'pass',
-  'passphrase', 'pin', 'auth', 'authorization', 'proxyauthorization', 'cookie', 'setcookie',
-  'signature', 'credential', 'pkcs8password',
+  'token',
+  'tokens',
+  'key',
+  'keys',
+  'secret',
+  'secrets',
+  'password',
+  'passwd',
+  'pwd',
+  'pass',
+  'passphrase',
+  'pin',
+  'auth',
+  'authorization',
+  'proxyauthorization',
+  'cookie',
+  'setcookie',
+  'signature',
+  'credential',
+  'pkcs8password',
 ]);
 const HARMLESS_SUFFIXES = [
-  'file', 'path', 'dir', 'env', 'ttl', 'ttlseconds', 'seconds', 'ms', 'count', 'type', 'kind',
-  'algorithm', 'fingerprint', 'expiration', 'expiry', 'source',
+  'file',
+  'path',
+  'dir',
+  'env',
+  'ttl',
+  'ttlseconds',
+  'seconds',
+  'ms',
+  'count',
+  'type',
+  'kind',
+  'algorithm',
+  'fingerprint',
+  'expiration',
+  'expiry',
+  'source',
 ];
 const SECRET_PARTS = [
-  'secret', 'password', 'passwd', 'passphrase', 'authorization', 'privatekey', 'sessiontoken',
-  'securitytoken', 'accesstoken', 'refreshtoken', 'idtoken', 'bearer', 'apikey', 'cookie',
-  'keymaterial', 'signingkey',
+  'secret',
+  'password',
+  'passwd',
+  'passphrase',
+  'authorization',
+  'privatekey',
+  'sessiontoken',
+  'securitytoken',
+  'accesstoken',
+  'refreshtoken',
+  'idtoken',
+  'bearer',
+  'apikey',
+  'cookie',
+  'keymaterial',
+  'signingkey',
 ];
 const SECRET_SUFFIXES = ['token', 'key', 'pin', 'pwd', 'auth'];
 
@@ -179,12 +223,16 @@ function walkFields(o: Record<string, unknown>, w: Walk, depth: number): Record<
  * and the total size are capped. Exported so other sinks (e.g. a debug dump) reuse it.
  */
 export function sanitize(value: unknown, options: { limits?: Partial<LogLimits>; stacks?: boolean } = {}): unknown {
-  return walk(value, {
-    limits: { ...defaultLogLimits, ...options.limits },
-    stacks: options.stacks ?? false,
-    nodes: 0,
-    seen: new WeakSet(),
-  }, 0);
+  return walk(
+    value,
+    {
+      limits: { ...defaultLogLimits, ...options.limits },
+      stacks: options.stacks ?? false,
+      nodes: 0,
+      seen: new WeakSet(),
+    },
+    0,
+  );
 }
 
 const RESERVED = new Set(['time', 'level', 'msg']);

@@ -11,12 +11,13 @@ export interface Metrics {
   readonly credentialsExpiry: Gauge<never>;
   /** notAfter of the leaf certificate in use, seconds since the epoch. */
   readonly certificateNotAfter: Gauge<never>;
-  /** CreateSession calls: outcome `success`|`failure`, code = error code (or `none`). */
+  /** CreateSession HTTP attempts (a retry is an attempt of its own): outcome `success`|`failure`, code = error code (or `none`). */
   readonly createSessionCalls: Counter<'outcome' | 'code'>;
+  /** Latency of each CreateSession HTTP attempt; the waits between retries are in none of them. */
   readonly createSessionDuration: Histogram<'outcome'>;
   /** Refresh attempts that ended without new credentials, by error code. */
   readonly refreshFailures: Counter<'code'>;
-  /** Identity (certificate/key) reloads: result `success`|`failure`|`unchanged`. */
+  /** Identity (certificate/key) reloads after a change on disk or on the token: result `success`|`failure`. */
   readonly identityReloads: Counter<'result'>;
   /** Responses sent, by endpoint (`imds`|`container`|`ops`) and HTTP status. */
   readonly httpRequests: Counter<'endpoint' | 'status'>;
@@ -60,13 +61,13 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     }),
     createSessionCalls: new Counter({
       name: `${p}create_session_calls_total`,
-      help: 'CreateSession calls by outcome and error code.',
+      help: 'CreateSession HTTP attempts (each retry counted) by outcome and error code.',
       labelNames: ['outcome', 'code'] as const,
       registers,
     }),
     createSessionDuration: new Histogram({
       name: `${p}create_session_duration_seconds`,
-      help: 'CreateSession call latency, including retries of one call.',
+      help: 'Latency of one CreateSession HTTP attempt; each retry is observed on its own.',
       labelNames: ['outcome'] as const,
       // The service usually answers within 100-500 ms; the client's timeouts cap it near 30 s.
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
@@ -80,7 +81,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions = {}):
     }),
     identityReloads: new Counter({
       name: `${p}identity_reloads_total`,
-      help: 'Certificate and key reloads by result.',
+      help: 'Certificate and key reloads after a change, by result (success, failure).',
       labelNames: ['result'] as const,
       registers,
     }),

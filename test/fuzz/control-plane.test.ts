@@ -10,7 +10,15 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import fc from 'fast-check';
 import { ManualClock, systemRandom } from '../../src/core/clock.js';
-import { ControlPlaneStore, MAX_CRLS_PER_TRUST_ANCHOR, MAX_ROLES_PER_PROFILE, defaultEmulatorConfig, handleControlRequest, issueCertificate, issueCrl } from '../../src/emulator/index.js';
+import {
+  ControlPlaneStore,
+  MAX_CRLS_PER_TRUST_ANCHOR,
+  MAX_ROLES_PER_PROFILE,
+  defaultEmulatorConfig,
+  handleControlRequest,
+  issueCertificate,
+  issueCrl,
+} from '../../src/emulator/index.js';
 import { authenticateAdmin } from '../../src/emulator/control/auth.js';
 import { configureFuzzSeed } from '../helpers/fuzz-seed.js';
 
@@ -26,7 +34,13 @@ let rootPem: string;
 let crlB64: string;
 
 before(async () => {
-  const root = await issueCertificate({ subject: 'CN=Fuzz Root', keySpec: 'ec-p256', isCa: true, notBefore: new Date(NOW - 86_400_000), notAfter: new Date(NOW + 86_400_000 * 365) });
+  const root = await issueCertificate({
+    subject: 'CN=Fuzz Root',
+    keySpec: 'ec-p256',
+    isCa: true,
+    notBefore: new Date(NOW - 86_400_000),
+    notAfter: new Date(NOW + 86_400_000 * 365),
+  });
   rootPem = root.certPem;
   store = ControlPlaneStore.fromConfig(defaultEmulatorConfig({ roots: [root.cert] }), { clock: new ManualClock(NOW), random: systemRandom });
   anchorId = store.listTrustAnchors()[0]!.trustAnchorId;
@@ -49,7 +63,30 @@ const jsonValue = fc.letrec((tie) => ({
   ),
 })).value;
 
-const KEYS = ['name', 'enabled', 'source', 'sourceType', 'sourceData', 'x509CertificateData', 'acmPcaArn', 'roleArns', 'durationSeconds', 'managedPolicyArns', 'sessionPolicy', 'acceptRoleSessionName', 'crlData', 'trustAnchorArn', 'tags', 'tagKeys', 'resourceArn', 'notificationSettings', 'trustAnchorId', 'certificateField', 'mappingRules', 'notificationSettingKeys'];
+const KEYS = [
+  'name',
+  'enabled',
+  'source',
+  'sourceType',
+  'sourceData',
+  'x509CertificateData',
+  'acmPcaArn',
+  'roleArns',
+  'durationSeconds',
+  'managedPolicyArns',
+  'sessionPolicy',
+  'acceptRoleSessionName',
+  'crlData',
+  'trustAnchorArn',
+  'tags',
+  'tagKeys',
+  'resourceArn',
+  'notificationSettings',
+  'trustAnchorId',
+  'certificateField',
+  'mappingRules',
+  'notificationSettingKeys',
+];
 
 /** Bodies shaped like the real ones: known member names with plausible and implausible values. */
 const shapedBody = fc.dictionary(
@@ -67,14 +104,39 @@ const shapedBody = fc.dictionary(
 
 const paths = (): fc.Arbitrary<string> =>
   fc.oneof(
-    fc.constantFrom('/trustanchors', '/profiles', '/crls', '/subjects', '/ListTagsForResource', '/TagResource', '/UntagResource', '/put-notifications-settings', '/reset-notifications-settings'),
-    fc.tuple(fc.constantFrom('/trustanchor/', '/profile/', '/crl/', '/subject/', '/profiles/'), fc.oneof(fc.constantFrom(anchorId, profileId, crlId, '%zz', '%2F..', ''), fc.string({ maxLength: 50 })), fc.constantFrom('', '/enable', '/disable', '/mappings', '/x')).map(([a, b, c]) => `${a}${b}${c}`),
+    fc.constantFrom(
+      '/trustanchors',
+      '/profiles',
+      '/crls',
+      '/subjects',
+      '/ListTagsForResource',
+      '/TagResource',
+      '/UntagResource',
+      '/put-notifications-settings',
+      '/reset-notifications-settings',
+    ),
+    fc
+      .tuple(
+        fc.constantFrom('/trustanchor/', '/profile/', '/crl/', '/subject/', '/profiles/'),
+        fc.oneof(fc.constantFrom(anchorId, profileId, crlId, '%zz', '%2F..', ''), fc.string({ maxLength: 50 })),
+        fc.constantFrom('', '/enable', '/disable', '/mappings', '/x'),
+      )
+      .map(([a, b, c]) => `${a}${b}${c}`),
     fc.string({ maxLength: 60 }).map((s) => `/${s}`),
   );
 
 const query = fc.oneof(
   fc.constant(''),
-  fc.constantFrom('pageSize=1', 'pageSize=0', 'pageSize=-1', 'pageSize=abc', 'nextToken=bzE', 'nextToken=%%%', 'certificateField=x509Subject&specifiers=CN', 'resourceArn=arn%3Aaws'),
+  fc.constantFrom(
+    'pageSize=1',
+    'pageSize=0',
+    'pageSize=-1',
+    'pageSize=abc',
+    'nextToken=bzE',
+    'nextToken=%%%',
+    'certificateField=x509Subject&specifiers=CN',
+    'resourceArn=arn%3Aaws',
+  ),
   fc.array(fc.tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 20 })), { maxLength: 20 }).map((pairs) => new URLSearchParams(pairs).toString()),
 );
 
@@ -92,7 +154,11 @@ test('any method, path, query and body gets a protocol answer, never a throw', a
       fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'),
       paths(),
       query,
-      fc.oneof(shapedBody.map((b) => Buffer.from(JSON.stringify(b))), jsonValue.map((v) => Buffer.from(JSON.stringify(v) ?? '')), fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u))),
+      fc.oneof(
+        shapedBody.map((b) => Buffer.from(JSON.stringify(b))),
+        jsonValue.map((v) => Buffer.from(JSON.stringify(v) ?? '')),
+        fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u)),
+      ),
       async (method, path, rawQuery, body) => {
         const res = await handleControlRequest({ method, path, rawQuery, body }, store);
         assert.ok(STATUSES.has(res.status), `status ${res.status} for ${method} ${path}`);
@@ -150,14 +216,27 @@ test('mutated Authorization headers are refused with an authentication error, ne
     fc.asyncProperty(
       fc.oneof(
         fc.string({ maxLength: 300 }),
-        fc.tuple(fc.string({ maxLength: 30 }), fc.string({ maxLength: 20 }), fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 64 })).map(
-          ([key, region, sig]) => `AWS4-HMAC-SHA256 Credential=${key}/20260115/${region}/rolesanywhere/aws4_request, SignedHeaders=host;x-amz-date, Signature=${sig}`,
-        ),
+        fc
+          .tuple(fc.string({ maxLength: 30 }), fc.string({ maxLength: 20 }), fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 64 }))
+          .map(
+            ([key, region, sig]) =>
+              `AWS4-HMAC-SHA256 Credential=${key}/20260115/${region}/rolesanywhere/aws4_request, SignedHeaders=host;x-amz-date, Signature=${sig}`,
+          ),
       ),
       fc.oneof(fc.constant('20260115T120000Z'), fc.string({ maxLength: 20 })),
       async (authorization, date) => {
         const err = await authenticateAdmin(
-          { method: 'GET', path: '/profiles', rawQuery: '', headers: [['host', '127.0.0.1:1'], ['authorization', authorization], ['x-amz-date', date]], body: Buffer.alloc(0) },
+          {
+            method: 'GET',
+            path: '/profiles',
+            rawQuery: '',
+            headers: [
+              ['host', '127.0.0.1:1'],
+              ['authorization', authorization],
+              ['x-amz-date', date],
+            ],
+            body: Buffer.alloc(0),
+          },
           { credentials, region: 'us-east-1', nowMs: NOW },
         );
         assert.ok(err !== undefined, 'a random signature never verifies');

@@ -79,11 +79,16 @@ describe('the DNS rebinding guard (Host)', () => {
   test('any Origin or Sec-Fetch-* header is refused, whatever else the request says', () => {
     const name = fc.oneof(fc.constant('origin'), fc.stringMatching(/^sec-fetch-[a-z-]{0,12}$/));
     fc.assert(
-      fc.property(name, fc.string({ maxLength: 100 }), fc.dictionary(fc.stringMatching(/^x-[a-z]{1,10}$/), fc.string({ maxLength: 20 }), { maxKeys: 4 }), (n, value, others) => {
-        const headers = { ...others, host: '127.0.0.1:9911', [n]: value };
-        assert.equal(checkBrowser(headers).ok, false);
-        assert.equal(guardCredentialRequest(headers).ok, false);
-      }),
+      fc.property(
+        name,
+        fc.string({ maxLength: 100 }),
+        fc.dictionary(fc.stringMatching(/^x-[a-z]{1,10}$/), fc.string({ maxLength: 20 }), { maxKeys: 4 }),
+        (n, value, others) => {
+          const headers = { ...others, host: '127.0.0.1:9911', [n]: value };
+          assert.equal(checkBrowser(headers).ok, false);
+          assert.equal(guardCredentialRequest(headers).ok, false);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -92,10 +97,16 @@ describe('the DNS rebinding guard (Host)', () => {
 describe('the clock correction from Date', () => {
   test('parseDateHeader never throws; HTTP dates round-trip to the second', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.date({ min: new Date(0), max: new Date(8.64e15) }).map((d) => d.toUTCString())), (v) => {
-        const ms = parseDateHeader(v);
-        if (ms !== undefined) assert.ok(Number.isFinite(ms));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 80 }),
+          fc.date({ min: new Date(0), max: new Date(8.64e15) }).map((d) => d.toUTCString()),
+        ),
+        (v) => {
+          const ms = parseDateHeader(v);
+          if (ms !== undefined) assert.ok(Number.isFinite(ms));
+        },
+      ),
       { numRuns: 3000 },
     );
     fc.assert(

@@ -14,19 +14,41 @@ import { configureFuzzSeed } from '../helpers/fuzz-seed.js';
 
 configureFuzzSeed();
 
-const attr = fc.constantFrom('token', 'object', 'id', 'type', 'serial', 'model', 'manufacturer', 'slot-id', 'pin-value', 'pin-source', 'bogus', 'x-v', 'library-version');
+const attr = fc.constantFrom(
+  'token',
+  'object',
+  'id',
+  'type',
+  'serial',
+  'model',
+  'manufacturer',
+  'slot-id',
+  'pin-value',
+  'pin-source',
+  'bogus',
+  'x-v',
+  'library-version',
+);
 const value = fc.oneof(fc.string({ maxLength: 20 }), fc.stringMatching(/^(%[0-9a-f]{2})+$/), fc.constantFrom('cert', 'private', '7', '%', '%g1', ''));
 
 describe('PKCS#11 URIs', () => {
   test('any input: a parsed URI or CONFIG_INVALID', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.array(fc.tuple(attr, value, fc.boolean()), { maxLength: 8 }).map((parts) => `pkcs11:${parts.map(([a, v, q]) => `${q ? '?' : ';'}${a}=${v}`).join('')}`)), (s) => {
-        try {
-          parsePkcs11Uri(s);
-        } catch (e) {
-          assert.ok(e instanceof SidecarError && e.code === 'CONFIG_INVALID', String(e));
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc
+            .array(fc.tuple(attr, value, fc.boolean()), { maxLength: 8 })
+            .map((parts) => `pkcs11:${parts.map(([a, v, q]) => `${q ? '?' : ';'}${a}=${v}`).join('')}`),
+        ),
+        (s) => {
+          try {
+            parsePkcs11Uri(s);
+          } catch (e) {
+            assert.ok(e instanceof SidecarError && e.code === 'CONFIG_INVALID', String(e));
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -34,19 +56,25 @@ describe('PKCS#11 URIs', () => {
   test('well-formed URIs round-trip through their description, and the PIN never shows', () => {
     const text = fc.string({ minLength: 1, maxLength: 16 });
     fc.assert(
-      fc.property(text, text, fc.uint8Array({ minLength: 1, maxLength: 8 }), fc.string({ minLength: 4, maxLength: 12 }).filter((p) => /^[A-Za-z0-9]+$/.test(p)), (token, object, id, pin) => {
-        const uri = `pkcs11:token=${encodeURIComponent(token)};object=${encodeURIComponent(object)};id=${[...id].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}?pin-value=${pin}`;
-        const u = parsePkcs11Uri(uri);
-        assert.equal(u.token, token);
-        assert.equal(u.object, object);
-        assert.deepEqual([...u.id!], [...id]);
-        const d = describePkcs11Uri(u);
-        assert.ok(!d.includes(`pin-value=${pin}`));
-        const again = parsePkcs11Uri(d.replace('?pin-value=(hidden)', ''));
-        assert.equal(again.token, token);
-        assert.equal(again.object, object);
-        assert.deepEqual([...again.id!], [...id]);
-      }),
+      fc.property(
+        text,
+        text,
+        fc.uint8Array({ minLength: 1, maxLength: 8 }),
+        fc.string({ minLength: 4, maxLength: 12 }).filter((p) => /^[A-Za-z0-9]+$/.test(p)),
+        (token, object, id, pin) => {
+          const uri = `pkcs11:token=${encodeURIComponent(token)};object=${encodeURIComponent(object)};id=${[...id].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}?pin-value=${pin}`;
+          const u = parsePkcs11Uri(uri);
+          assert.equal(u.token, token);
+          assert.equal(u.object, object);
+          assert.deepEqual([...u.id!], [...id]);
+          const d = describePkcs11Uri(u);
+          assert.ok(!d.includes(`pin-value=${pin}`));
+          const again = parsePkcs11Uri(d.replace('?pin-value=(hidden)', ''));
+          assert.equal(again.token, token);
+          assert.equal(again.object, object);
+          assert.deepEqual([...again.id!], [...id]);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -56,7 +84,9 @@ describe('TSS2 PEM keys and TPM handles', () => {
   test('any bytes: a boolean or undefined, never a throw', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (bytes, wrap) => {
-        const data = wrap ? Buffer.from(`-----BEGIN TSS2 PRIVATE KEY-----\n${Buffer.from(bytes).toString('base64')}\n-----END TSS2 PRIVATE KEY-----\n`) : Buffer.from(bytes);
+        const data = wrap
+          ? Buffer.from(`-----BEGIN TSS2 PRIVATE KEY-----\n${Buffer.from(bytes).toString('base64')}\n-----END TSS2 PRIVATE KEY-----\n`)
+          : Buffer.from(bytes);
         const r = tss2EmptyAuth(data);
         assert.ok(r === undefined || typeof r === 'boolean');
         assert.equal(typeof isTss2Pem(data), 'boolean');

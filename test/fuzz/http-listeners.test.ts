@@ -343,7 +343,19 @@ const methodArb: fc.Arbitrary<Part> = fc.oneof(
 );
 
 const PATHS: Record<ListenerName, readonly string[]> = {
-  imds: ['/latest/api/token', '/latest/api/token', CREDS, `${CREDS}${ROLE}`, `${CREDS}${ROLE}`, EXT, `${EXT}${ROLE}`, CREDS.slice(0, -1), '/latest/meta-data/', '/latest/meta-data/placement/region', '/'],
+  imds: [
+    '/latest/api/token',
+    '/latest/api/token',
+    CREDS,
+    `${CREDS}${ROLE}`,
+    `${CREDS}${ROLE}`,
+    EXT,
+    `${EXT}${ROLE}`,
+    CREDS.slice(0, -1),
+    '/latest/meta-data/',
+    '/latest/meta-data/placement/region',
+    '/',
+  ],
   container: [CONTAINER_PATH, CONTAINER_PATH, `${CONTAINER_PATH}/`, '/credentials', '/'],
   ops: ['/healthz', '/readyz', '/metrics', '/'],
 };
@@ -397,7 +409,31 @@ const versionArb = fc.oneof(
 
 const ttlValueArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom('21600', '1', '300', '60') },
-  { weight: 4, arbitrary: fc.constantFrom('0', '-1', '21601', '99999', '1.5', '5.0', '0x10', '0X10', '+5', '05', ' 5 ', '\t60', '1e3', '', '٥', '１２', '6\u00a0', '21600, 21600', '60;', '6 0') },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      '0',
+      '-1',
+      '21601',
+      '99999',
+      '1.5',
+      '5.0',
+      '0x10',
+      '0X10',
+      '+5',
+      '05',
+      ' 5 ',
+      '\t60',
+      '1e3',
+      '',
+      '٥',
+      '１２',
+      '6\u00a0',
+      '21600, 21600',
+      '60;',
+      '6 0',
+    ),
+  },
   { weight: 2, arbitrary: fc.integer({ min: -100_000, max: 100_000 }).map(String) },
   { weight: 1, arbitrary: fc.double().map(String) },
   { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: 10n ** 40n }).map(String) },
@@ -410,27 +446,29 @@ const imdsTokenArb: fc.Arbitrary<string> = fc.oneof(
   { weight: 2, arbitrary: fc.integer({ min: 0, max: 1 }).map((i) => fx.expired[i]!) },
   {
     weight: 4,
-    arbitrary: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.nat(), fc.constantFrom('flip', 'cut', 'extend', 'upper', 'bearer', 'pad', 'twice', 'b64')).map(([i, at, how]) => {
-      const t = fx.live[i]!;
-      switch (how) {
-        case 'flip':
-          return flipChar(t, at);
-        case 'cut':
-          return t.slice(0, at % t.length);
-        case 'extend':
-          return `${t}A`;
-        case 'upper':
-          return t.toUpperCase() === t ? t.toLowerCase() : t.toUpperCase();
-        case 'bearer':
-          return `Bearer ${t}`;
-        case 'pad':
-          return `  ${t}\t`;
-        case 'twice':
-          return `${t}${t}`;
-        default:
-          return Buffer.from(t).toString('base64');
-      }
-    }),
+    arbitrary: fc
+      .tuple(fc.integer({ min: 0, max: 2 }), fc.nat(), fc.constantFrom('flip', 'cut', 'extend', 'upper', 'bearer', 'pad', 'twice', 'b64'))
+      .map(([i, at, how]) => {
+        const t = fx.live[i]!;
+        switch (how) {
+          case 'flip':
+            return flipChar(t, at);
+          case 'cut':
+            return t.slice(0, at % t.length);
+          case 'extend':
+            return `${t}A`;
+          case 'upper':
+            return t.toUpperCase() === t ? t.toLowerCase() : t.toUpperCase();
+          case 'bearer':
+            return `Bearer ${t}`;
+          case 'pad':
+            return `  ${t}\t`;
+          case 'twice':
+            return `${t}${t}`;
+          default:
+            return Buffer.from(t).toString('base64');
+        }
+      }),
   },
   { weight: 1, arbitrary: fc.string({ maxLength: 300 }) },
   { weight: 1, arbitrary: fc.integer({ min: 200, max: 6000 }).map((n) => 'x'.repeat(n)) },
@@ -475,7 +513,16 @@ const semanticHeaders: Record<ListenerName, fc.Arbitrary<Headers>> = {
   container: fc.oneof(
     { weight: 5, arbitrary: one('Authorization', containerTokenArb) },
     { weight: 1, arbitrary: one('AUTHORIZATION', containerTokenArb) },
-    { weight: 2, arbitrary: fc.tuple(containerTokenArb, containerTokenArb).map(([a, b]) => [['Authorization', a], ['authorization', b]] as Headers) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(containerTokenArb, containerTokenArb).map(
+        ([a, b]) =>
+          [
+            ['Authorization', a],
+            ['authorization', b],
+          ] as Headers,
+      ),
+    },
   ),
   ops: fc.constantFrom<Headers>([['Accept', 'text/plain']], [['Accept', 'application/openmetrics-text; version=1.0.0']], [['Origin', 'http://evil.example']]),
 };
@@ -487,7 +534,10 @@ const junkHeaders: fc.Arbitrary<Headers> = fc.oneof(
     arbitrary: fc.constantFrom<Headers>(
       [['Connection', 'close']],
       [['Connection', 'keep-alive']],
-      [['Connection', 'Upgrade'], ['Upgrade', 'websocket']],
+      [
+        ['Connection', 'Upgrade'],
+        ['Upgrade', 'websocket'],
+      ],
       [['Upgrade', 'h2c']],
       [['Expect', '100-continue']],
       [['Expect', 'something-else']],
@@ -496,15 +546,26 @@ const junkHeaders: fc.Arbitrary<Headers> = fc.oneof(
       [['Content-Length', '99999999999999999999999']],
       [['Content-Length', '1025']],
       [['Content-Length', '0, 0']],
-      [['Content-Length', '0'], ['Content-Length', '5']],
+      [
+        ['Content-Length', '0'],
+        ['Content-Length', '5'],
+      ],
       [['Transfer-Encoding', 'gzip']],
       [['Transfer-Encoding', 'chunked, identity']],
       [['Host', '']],
       [['Host', 'evil.example:80']],
-      [['Host', 'a'], ['Host', 'b']],
+      [
+        ['Host', 'a'],
+        ['Host', 'b'],
+      ],
     ),
   },
-  { weight: 1, arbitrary: fc.tuple(fc.string({ minLength: 1, maxLength: 20, unit: 'binary' }), fc.string({ maxLength: 40, unit: 'binary' })).map(([n, v]) => [[n, v]] as Headers) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.string({ minLength: 1, maxLength: 20, unit: 'binary' }), fc.string({ maxLength: 40, unit: 'binary' }))
+      .map(([n, v]) => [[n, v]] as Headers),
+  },
   { weight: 1, arbitrary: fc.tuple(binary(1, 8), binary(0, 24)).map(([n, v]) => [[n, v]] as Headers) },
   // Values beyond the 8 KiB header limit, and floods of headers.
   { weight: 1, arbitrary: fc.integer({ min: 4_000, max: 40_000 }).map((n) => [['X-Big', 'v'.repeat(n)]] as Headers) },
@@ -513,7 +574,10 @@ const junkHeaders: fc.Arbitrary<Headers> = fc.oneof(
 
 const bodyArb: fc.Arbitrary<Pick<FuzzRequest, 'body' | 'framing'>> = fc.oneof(
   { weight: 10, arbitrary: fc.constant({ body: Buffer.alloc(0), framing: 'none' as const }) },
-  { weight: 3, arbitrary: fc.record({ body: binary(1, 64), framing: fc.constantFrom('none', 'length', 'chunked', 'bad-chunked', 'short-length', 'long-length') }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ body: binary(1, 64), framing: fc.constantFrom('none', 'length', 'chunked', 'bad-chunked', 'short-length', 'long-length') }),
+  },
   { weight: 1, arbitrary: fc.record({ body: binary(900, 3000), framing: fc.constantFrom('none', 'length', 'chunked', 'short-length', 'long-length') }) },
 );
 
@@ -531,7 +595,10 @@ const requestFor = (l: ListenerName): fc.Arbitrary<FuzzRequest> =>
 
 /** Requests Node parses completely and hands to the handler (pipelined on a kept-alive connection). */
 const printablePath = (paths: readonly string[]): fc.Arbitrary<string> =>
-  fc.tuple(fc.constantFrom(...paths), pathMutation).map(([p, f]) => f(p)).filter((p) => p.length < 2000 && /^[\x21-\x7e]+$/.test(p));
+  fc
+    .tuple(fc.constantFrom(...paths), pathMutation)
+    .map(([p, f]) => f(p))
+    .filter((p) => p.length < 2000 && /^[\x21-\x7e]+$/.test(p));
 
 const maybe = (h: fc.Arbitrary<Headers>): fc.Arbitrary<Headers> => fc.oneof({ weight: 3, arbitrary: fc.constant([] as Headers) }, { weight: 1, arbitrary: h });
 
@@ -575,17 +642,44 @@ const wellFormedFor = (l: ListenerName): fc.Arbitrary<FuzzRequest> =>
     .record({
       shape: fc.oneof(
         { weight: 3, arbitrary: nearValidFor(l) },
-        { weight: 1, arbitrary: fc.record({ method: fc.constantFrom<Part>('GET', 'HEAD', 'PUT', 'POST'), target: printablePath(PATHS[l]), headers: fc.array(semanticHeaders[l], { maxLength: 3 }).map((hs) => hs.flat()) }) },
+        {
+          weight: 1,
+          arbitrary: fc.record({
+            method: fc.constantFrom<Part>('GET', 'HEAD', 'PUT', 'POST'),
+            target: printablePath(PATHS[l]),
+            headers: fc.array(semanticHeaders[l], { maxLength: 3 }).map((hs) => hs.flat()),
+          }),
+        },
       ),
       body: fc.oneof({ weight: 4, arbitrary: fc.constant(Buffer.alloc(0)) }, { weight: 1, arbitrary: binary(1, 200) }),
       framing: fc.constantFrom('length' as const, 'chunked' as const),
     })
-    .map(({ shape, ...r }) => ({ ...r, method: shape.method, target: shape.target, version: 'HTTP/1.1', headers: [['Host', '127.0.0.1'] as [Part, Part], ...shape.headers] }));
+    .map(({ shape, ...r }) => ({
+      ...r,
+      method: shape.method,
+      target: shape.target,
+      version: 'HTTP/1.1',
+      headers: [['Host', '127.0.0.1'] as [Part, Part], ...shape.headers],
+    }));
 
 const caseArb: fc.Arbitrary<FuzzCase> = fc.constantFrom<ListenerName>('imds', 'container', 'ops').chain((listener) =>
   fc.oneof(
-    { weight: 6, arbitrary: fc.record({ listener: fc.constant(listener), requests: fc.array(fc.oneof(requestFor(listener), wellFormedFor(listener)), { minLength: 1, maxLength: 3 }), mode: fc.constant('half-close' as const) }) },
-    { weight: 3, arbitrary: fc.record({ listener: fc.constant(listener), requests: fc.array(wellFormedFor(listener), { minLength: 1, maxLength: 8 }), mode: fc.constant('wait' as const) }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        listener: fc.constant(listener),
+        requests: fc.array(fc.oneof(requestFor(listener), wellFormedFor(listener)), { minLength: 1, maxLength: 3 }),
+        mode: fc.constant('half-close' as const),
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        listener: fc.constant(listener),
+        requests: fc.array(wellFormedFor(listener), { minLength: 1, maxLength: 8 }),
+        mode: fc.constant('wait' as const),
+      }),
+    },
     {
       weight: 1,
       arbitrary: fc.record({
@@ -669,7 +763,21 @@ describe('HTTP listeners under malformed input', { concurrency: false }, () => {
     if (process.env.FUZZ_VERBOSE) console.log(tally);
     // The generators reach every branch worth reaching: handlers' success and refusal paths,
     // and Node's own parser and size refusals.
-    for (const k of ['imds 200', 'imds 400', 'imds 401', 'imds 403', 'imds 404', 'imds 405', 'container 200', 'container 403', 'container 404', 'container 405', 'ops 200', 'ops 404', 'ops 405']) {
+    for (const k of [
+      'imds 200',
+      'imds 400',
+      'imds 401',
+      'imds 403',
+      'imds 404',
+      'imds 405',
+      'container 200',
+      'container 403',
+      'container 404',
+      'container 405',
+      'ops 200',
+      'ops 404',
+      'ops 405',
+    ]) {
       assert.ok((tally.statuses.get(k) ?? 0) > 0, `the fuzzer never produced ${k}`);
     }
     const refusedBySize = [...tally.statuses].filter(([k]) => k.endsWith(' 413') || k.endsWith(' 431')).reduce((n, [, v]) => n + v, 0);
@@ -703,7 +811,11 @@ describe('HTTP listeners under malformed input', { concurrency: false }, () => {
 
   test('slow and stalled clients are cut off by the listener timeouts while others are served', async () => {
     const head = (l: ListenerName): string =>
-      l === 'imds' ? `PUT /latest/api/token HTTP/1.1\r\nHost: x\r\n${TTL}: 21600\r\n` : l === 'container' ? `GET ${CONTAINER_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: ${CONTAINER_TOKEN}\r\n` : 'GET /healthz HTTP/1.1\r\nHost: x\r\n';
+      l === 'imds'
+        ? `PUT /latest/api/token HTTP/1.1\r\nHost: x\r\n${TTL}: 21600\r\n`
+        : l === 'container'
+          ? `GET ${CONTAINER_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: ${CONTAINER_TOKEN}\r\n`
+          : 'GET /healthz HTTP/1.1\r\nHost: x\r\n';
     const stalls: Array<{ listener: ListenerName; name: string; chunks: Buffer[]; drip?: { chunk: Buffer; everyMs: number } }> = [];
     for (const l of ['imds', 'container', 'ops'] as const) {
       stalls.push(
@@ -713,7 +825,12 @@ describe('HTTP listeners under malformed input', { concurrency: false }, () => {
         { listener: l, name: `${l}: header dripped forever`, chunks: [Buffer.from(head(l))], drip: { chunk: Buffer.from('X-Drip: 1\r\n'), everyMs: 100 } },
         { listener: l, name: `${l}: byte dripped forever`, chunks: [Buffer.from('G')], drip: { chunk: Buffer.from('E'), everyMs: 50 } },
         { listener: l, name: `${l}: body shorter than Content-Length`, chunks: [Buffer.from(`${head(l)}Content-Length: 100\r\n\r\n0123456789`)] },
-        { listener: l, name: `${l}: body dripped`, chunks: [Buffer.from(`${head(l)}Content-Length: 1000\r\n\r\n`)], drip: { chunk: Buffer.from('x'), everyMs: 100 } },
+        {
+          listener: l,
+          name: `${l}: body dripped`,
+          chunks: [Buffer.from(`${head(l)}Content-Length: 1000\r\n\r\n`)],
+          drip: { chunk: Buffer.from('x'), everyMs: 100 },
+        },
         { listener: l, name: `${l}: unfinished chunked body`, chunks: [Buffer.from(`${head(l)}Transfer-Encoding: chunked\r\n\r\n5\r\nab`)] },
         { listener: l, name: `${l}: idle keep-alive after a complete request`, chunks: [Buffer.from(`${head(l)}\r\n`)] },
       );
@@ -743,22 +860,19 @@ describe('HTTP listeners under malformed input', { concurrency: false }, () => {
     assertLogsClean();
   });
 
-  test(
-    'a pipelined request with Expect: 100-continue gets an intact response',
-    async () => {
-      const wire = Buffer.from(
-        `PUT /latest/api/token HTTP/1.1\r\nHost: x\r\n${TTL}: 60\r\n\r\nGET /latest/api/token HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n`,
-      );
-      const ex = await rawExchange(fx.listeners.imds.port, { chunks: [wire], mode: 'half-close', deadlineMs: 5_000 });
-      const parsed = parseResponses(ex.data, ['PUT', 'GET'], true);
-      assert.deepEqual(
-        parsed.responses.map((r) => r.status),
-        [200, 405],
-      );
-      assert.equal(parsed.responses[1]?.body.toString('latin1'), 'Method Not Allowed');
-      assert.equal(parsed.tail.length, 0, JSON.stringify(ex.data.toString('latin1')));
-    },
-  );
+  test('a pipelined request with Expect: 100-continue gets an intact response', async () => {
+    const wire = Buffer.from(
+      `PUT /latest/api/token HTTP/1.1\r\nHost: x\r\n${TTL}: 60\r\n\r\nGET /latest/api/token HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    const ex = await rawExchange(fx.listeners.imds.port, { chunks: [wire], mode: 'half-close', deadlineMs: 5_000 });
+    const parsed = parseResponses(ex.data, ['PUT', 'GET'], true);
+    assert.deepEqual(
+      parsed.responses.map((r) => r.status),
+      [200, 405],
+    );
+    assert.equal(parsed.responses[1]?.body.toString('latin1'), 'Method Not Allowed');
+    assert.equal(parsed.tail.length, 0, JSON.stringify(ex.data.toString('latin1')));
+  });
 
   test('a flood of token PUTs keeps the token store within its cap and evicts the oldest tokens', async (t) => {
     const clock = new ManualClock(Date.now());
@@ -776,8 +890,10 @@ describe('HTTP listeners under malformed input', { concurrency: false }, () => {
     const perConnection = 100;
     const connections = 100;
     const results = await pool(
-      Array.from({ length: connections }, () => () =>
-        rawExchange(imds.port, { chunks: [Buffer.from(put.repeat(perConnection))], mode: 'wait', expect: perConnection, methods: [], deadlineMs: 10_000 }),
+      Array.from(
+        { length: connections },
+        () => () =>
+          rawExchange(imds.port, { chunks: [Buffer.from(put.repeat(perConnection))], mode: 'wait', expect: perConnection, methods: [], deadlineMs: 10_000 }),
       ),
       8,
     );
@@ -785,7 +901,11 @@ describe('HTTP listeners under malformed input', { concurrency: false }, () => {
     for (const ex of results) {
       assert.ok(ex.finished);
       const parsed = parseResponses(ex.data, [], false);
-      assert.equal(parsed.responses.length, perConnection, `socket error ${ex.socketError ?? 'none'}; received ${JSON.stringify(ex.data.subarray(0, 300).toString('latin1'))}`);
+      assert.equal(
+        parsed.responses.length,
+        perConnection,
+        `socket error ${ex.socketError ?? 'none'}; received ${JSON.stringify(ex.data.subarray(0, 300).toString('latin1'))}`,
+      );
       for (const r of parsed.responses) {
         assert.equal(r.status, 200);
         issued.push(r.body.toString('latin1'));

@@ -19,7 +19,7 @@ import { ErrorCodes, SidecarError } from '../../src/core/errors.js';
 import type { Identity } from '../../src/core/identity.js';
 import { issueCertificate } from '../../src/emulator/pki.js';
 import type { KeyObject } from 'node:crypto';
-import { signBytes, verifyBytes } from '../../src/signing/key-signer.js';
+import { signBytes, verifyBytes } from '../../src/identity/key-signer.js';
 import { buildIdentityWithKey } from '../../src/identity/load.js';
 import { configureFuzzSeed } from '../helpers/fuzz-seed.js';
 
@@ -161,8 +161,20 @@ type Mutation =
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('flip' as const), flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('flip-body' as const), flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 3 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('flip' as const),
+      flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('flip-body' as const),
+      flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 3 }),
+    }),
+  },
   fc.record({ kind: fc.constant('drop-line' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('dup-line' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
@@ -282,23 +294,47 @@ describe('identity readers under damaged input', () => {
   });
 
   test('damaged certificates and keys (PEM and DER, plain and encrypted)', () => {
-    const pick = fc.constantFrom<keyof Inputs>('certPem', 'certDer', 'chainPem', 'keyPem', 'keyDer', 'sec1Pem', 'pkcs1Pem', 'rsaKeyPem', 'encPem', 'combinedPem');
+    const pick = fc.constantFrom<keyof Inputs>(
+      'certPem',
+      'certDer',
+      'chainPem',
+      'keyPem',
+      'keyDer',
+      'sec1Pem',
+      'pkcs1Pem',
+      'rsaKeyPem',
+      'encPem',
+      'combinedPem',
+    );
     fc.assert(
-      fc.property(pick, fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.constantFrom<string | undefined>(PASSWORD, undefined, 'Zq9-wrong-password'), (which, mutations, password) => {
-        let data = inp[which] as Buffer;
-        for (const m of mutations) data = mutate(data, m);
-        check(() => parseCertificates(data, 'damaged'));
-        check(() => parsePrivateKey(data, 'damaged', password), password);
-        if (which === 'certPem' || which === 'certDer' || which === 'combinedPem') {
-          tryBuild({ certData: data, certLabel: 'damaged cert', keyData: inp.keyPem, keyLabel: 'key', nowMs: NOW });
-          tryBuild({ certData: data, certLabel: 'damaged cert', nowMs: NOW, password });
-        } else if (which === 'chainPem') {
-          tryBuild({ certData: inp.certPem, certLabel: 'cert', keyData: inp.keyPem, keyLabel: 'key', intermediatesData: data, intermediatesLabel: 'damaged chain', nowMs: NOW });
-        } else {
-          const cert = which === 'pkcs1Pem' || which === 'rsaKeyPem' ? inp.rsaCertPem : inp.certPem;
-          tryBuild({ certData: cert, certLabel: 'cert', keyData: data, keyLabel: 'damaged key', password, nowMs: NOW });
-        }
-      }),
+      fc.property(
+        pick,
+        fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
+        fc.constantFrom<string | undefined>(PASSWORD, undefined, 'Zq9-wrong-password'),
+        (which, mutations, password) => {
+          let data = inp[which] as Buffer;
+          for (const m of mutations) data = mutate(data, m);
+          check(() => parseCertificates(data, 'damaged'));
+          check(() => parsePrivateKey(data, 'damaged', password), password);
+          if (which === 'certPem' || which === 'certDer' || which === 'combinedPem') {
+            tryBuild({ certData: data, certLabel: 'damaged cert', keyData: inp.keyPem, keyLabel: 'key', nowMs: NOW });
+            tryBuild({ certData: data, certLabel: 'damaged cert', nowMs: NOW, password });
+          } else if (which === 'chainPem') {
+            tryBuild({
+              certData: inp.certPem,
+              certLabel: 'cert',
+              keyData: inp.keyPem,
+              keyLabel: 'key',
+              intermediatesData: data,
+              intermediatesLabel: 'damaged chain',
+              nowMs: NOW,
+            });
+          } else {
+            const cert = which === 'pkcs1Pem' || which === 'rsaKeyPem' ? inp.rsaCertPem : inp.certPem;
+            tryBuild({ certData: cert, certLabel: 'cert', keyData: data, keyLabel: 'damaged key', password, nowMs: NOW });
+          }
+        },
+      ),
       { ...FC, numRuns: 800 },
     );
   });
@@ -331,22 +367,18 @@ describe('identity readers under damaged input', () => {
     );
   });
 
-  test(
-    'a key with a damaged private part is refused, not turned into an identity that cannot sign',
-    () => {
-      const block = /-----BEGIN EC PRIVATE KEY-----([^-]+)-----END EC PRIVATE KEY-----/.exec(inp.sec1Pem.toString('latin1'));
-      assert.ok(block !== null);
-      const der = Buffer.from(block[1]!.replace(/\s/g, ''), 'base64');
-      // ECPrivateKey ::= SEQUENCE { INTEGER 1, OCTET STRING (32-byte scalar) ... }: 30 77 02 01 01 04 20 <d>
-      assert.deepEqual([...der.subarray(2, 7)], [0x02, 0x01, 0x01, 0x04, 0x20]);
-      der[7] = der[7]! ^ 0x01;
-      assert.throws(
-        () => buildIdentity({ certData: inp.certPem, certLabel: 'cert', keyData: der, keyLabel: 'damaged key', nowMs: NOW }),
-        (e: unknown) => e instanceof SidecarError,
-      );
-    },
-  );
-
-  after(() => {
+  test('a key with a damaged private part is refused, not turned into an identity that cannot sign', () => {
+    const block = /-----BEGIN EC PRIVATE KEY-----([^-]+)-----END EC PRIVATE KEY-----/.exec(inp.sec1Pem.toString('latin1'));
+    assert.ok(block !== null);
+    const der = Buffer.from(block[1]!.replace(/\s/g, ''), 'base64');
+    // ECPrivateKey ::= SEQUENCE { INTEGER 1, OCTET STRING (32-byte scalar) ... }: 30 77 02 01 01 04 20 <d>
+    assert.deepEqual([...der.subarray(2, 7)], [0x02, 0x01, 0x01, 0x04, 0x20]);
+    der[7] = der[7]! ^ 0x01;
+    assert.throws(
+      () => buildIdentity({ certData: inp.certPem, certLabel: 'cert', keyData: der, keyLabel: 'damaged key', nowMs: NOW }),
+      (e: unknown) => e instanceof SidecarError,
+    );
   });
+
+  after(() => {});
 });

@@ -15,15 +15,9 @@ import { parseArgs } from '../../src/config/parse.js';
 import { COMMANDS, FLAGS, envName, type CommandName } from '../../src/config/flags.js';
 import { authorizationHeader, canonicalHeaderValue, parseAuthorization } from '../../src/signing/canonical.js';
 import { prepareCreateSession, withSignature, type CreateSessionParams } from '../../src/signing/create-session.js';
-import { describeKey, signBytes } from '../../src/signing/key-signer.js';
+import { describeKey, signBytes } from '../../src/identity/key-signer.js';
 import { issueCertificate, type IssuedCertificate } from '../../src/emulator/pki.js';
-import {
-  DEFAULT_PROFILE_ARN,
-  DEFAULT_ROLE_ARN,
-  DEFAULT_TRUST_ANCHOR_ARN,
-  defaultEmulatorConfig,
-  type EmulatorConfig,
-} from '../../src/emulator/config.js';
+import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN, defaultEmulatorConfig, type EmulatorConfig } from '../../src/emulator/config.js';
 import { configureFuzzSeed } from '../helpers/fuzz-seed.js';
 
 configureFuzzSeed();
@@ -104,7 +98,15 @@ const PATHS: ReadonlyArray<ReadonlyArray<string | number>> = [
 
 const junkValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(null, true, false, 0, -1, 1.5, '', ' ', '\n', '\u0000', [], {}, [[]], { credentials: {} }),
-  fc.constantFrom('2026-11-22T15:04:05', '2026-13-45T99:99:99Z', 'tomorrow', '1700000000', '2026-11-22T15:04:05.1234567890Z', '+275760-09-13T00:00:00Z', '2026-11-22 15:04:05Z'),
+  fc.constantFrom(
+    '2026-11-22T15:04:05',
+    '2026-13-45T99:99:99Z',
+    'tomorrow',
+    '1700000000',
+    '2026-11-22T15:04:05.1234567890Z',
+    '+275760-09-13T00:00:00Z',
+    '2026-11-22 15:04:05Z',
+  ),
   fc.integer(),
   fc.double(),
   fc.string(),
@@ -164,19 +166,28 @@ function applyMutation(doc: unknown, m: Mutation): unknown {
   return doc;
 }
 
-type TextMutation = { kind: 'none' } | { kind: 'truncate'; at: number } | { kind: 'insert'; at: number; s: string } | { kind: 'bom' } | { kind: 'pretty' } | { kind: 'replace'; at: number; c: string };
+type TextMutation =
+  | { kind: 'none' }
+  | { kind: 'truncate'; at: number }
+  | { kind: 'insert'; at: number; s: string }
+  | { kind: 'bom' }
+  | { kind: 'pretty' }
+  | { kind: 'replace'; at: number; c: string };
 
 const textMutationArb: fc.Arbitrary<TextMutation> = fc.oneof(
   { weight: 6, arbitrary: fc.constant({ kind: 'none' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), s: fc.string({ minLength: 1, maxLength: 4, unit: 'binary' }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), c: fc.constantFrom('"', '{', '}', ',', ':', '\\', ' ', 'x', '\u0000') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), c: fc.constantFrom('"', '{', '}', ',', ':', '\\', ' ', 'x', '\u0000') }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'bom' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'pretty' as const }) },
 );
 
 function serializeDoc(doc: unknown, t: TextMutation): string {
-  const s = t.kind === 'pretty' ? JSON.stringify(doc, null, 2) : JSON.stringify(doc) ?? 'undefined';
+  const s = t.kind === 'pretty' ? JSON.stringify(doc, null, 2) : (JSON.stringify(doc) ?? 'undefined');
   switch (t.kind) {
     case 'truncate':
       return s.slice(0, t.at % (s.length + 1));
@@ -224,25 +235,31 @@ describe('parseCreateSessionResponse', () => {
 
   test('mutated responses give complete credentials or RESPONSE_MALFORMED, never a secret in the error', () => {
     fc.assert(
-      fc.property(secretsArb, fc.array(mutationArb, { minLength: 1, maxLength: 3 }), textMutationArb, fc.integer({ min: 200, max: 299 }), (s, mutations, tm, status) => {
-        let doc: unknown = validDoc(s);
-        for (const m of mutations) doc = applyMutation(doc, m);
-        const body = serializeDoc(doc, tm);
-        const r = returnsOrFailsWith(() => parseCreateSessionResponse(status, {}, body, { host: 'ra.example' }), ['RESPONSE_MALFORMED']);
-        if (!r.ok) {
-          assertNoSecrets(r.error.message, s);
-          assertNoSecrets(JSON.stringify(r.error.details), s);
-          return;
-        }
-        const c = r.value.credentials;
-        for (const v of [c.accessKeyId, c.secretAccessKey, c.sessionToken]) {
-          assert.ok(v.length > 0 && TOKENISH.test(v), `credential field ${JSON.stringify(v.slice(0, 40))}`);
-          // Values come from the response (strings in its JSON, after unescaping), never made up.
-          assert.ok(jsonStrings(JSON.parse(body)).has(v), `credential field ${JSON.stringify(v.slice(0, 40))} is not in the body`);
-        }
-        assert.ok(Number.isFinite(c.expiration));
-        if (c.roleArn !== undefined) assert.match(c.roleArn, TOKENISH);
-      }),
+      fc.property(
+        secretsArb,
+        fc.array(mutationArb, { minLength: 1, maxLength: 3 }),
+        textMutationArb,
+        fc.integer({ min: 200, max: 299 }),
+        (s, mutations, tm, status) => {
+          let doc: unknown = validDoc(s);
+          for (const m of mutations) doc = applyMutation(doc, m);
+          const body = serializeDoc(doc, tm);
+          const r = returnsOrFailsWith(() => parseCreateSessionResponse(status, {}, body, { host: 'ra.example' }), ['RESPONSE_MALFORMED']);
+          if (!r.ok) {
+            assertNoSecrets(r.error.message, s);
+            assertNoSecrets(JSON.stringify(r.error.details), s);
+            return;
+          }
+          const c = r.value.credentials;
+          for (const v of [c.accessKeyId, c.secretAccessKey, c.sessionToken]) {
+            assert.ok(v.length > 0 && TOKENISH.test(v), `credential field ${JSON.stringify(v.slice(0, 40))}`);
+            // Values come from the response (strings in its JSON, after unescaping), never made up.
+            assert.ok(jsonStrings(JSON.parse(body)).has(v), `credential field ${JSON.stringify(v.slice(0, 40))} is not in the body`);
+          }
+          assert.ok(Number.isFinite(c.expiration));
+          if (c.roleArn !== undefined) assert.match(c.roleArn, TOKENISH);
+        },
+      ),
       { ...FC, numRuns: 600 },
     );
   });
@@ -274,7 +291,10 @@ describe('parseCreateSessionResponse', () => {
   });
 
   test('bodies over the size bound are refused without being parsed', () => {
-    const huge = JSON.stringify({ ...validDoc({ accessKeyId: 'ASIAAAAAAAAAAAAAAAAA', secretAccessKey: 's'.repeat(40), sessionToken: 't'.repeat(100) }), pad: 'p'.repeat(1024 * 1024) });
+    const huge = JSON.stringify({
+      ...validDoc({ accessKeyId: 'ASIAAAAAAAAAAAAAAAAA', secretAccessKey: 's'.repeat(40), sessionToken: 't'.repeat(100) }),
+      pad: 'p'.repeat(1024 * 1024),
+    });
     const r = returnsOrFailsWith(() => parseCreateSessionResponse(201, {}, huge), ['RESPONSE_MALFORMED']);
     assert.equal(r.ok, false);
   });
@@ -287,7 +307,15 @@ const headerNameArb = fc.oneof(
   fc.string({ maxLength: 20 }),
 );
 const headerValueArb = fc.oneof(
-  fc.constantFrom('AccessDeniedException', 'ThrottlingException:http://internal.amazon.com/', 'com.amazonaws.x#ValidationException', 'ResourceNotFoundException', '#', ':', ''),
+  fc.constantFrom(
+    'AccessDeniedException',
+    'ThrottlingException:http://internal.amazon.com/',
+    'com.amazonaws.x#ValidationException',
+    'ResourceNotFoundException',
+    '#',
+    ':',
+    '',
+  ),
   fc.string({ maxLength: 200 }),
   fc.string({ unit: 'binary', maxLength: 60 }),
   fc.array(fc.string({ maxLength: 40 }), { maxLength: 3 }),
@@ -296,7 +324,14 @@ const headerValueArb = fc.oneof(
 const messageArb = fc.oneof(
   fc.string(),
   fc.string({ unit: 'binary' }),
-  fc.constantFrom('line1\nline2\r\nline3', 'a\u2028b\u2029c', 'tab\tand\u000bvt', 'esc \u001b[31mred\u001b[0m', 'x'.repeat(10_000), 'Untrusted certificate. Insufficient certificate'),
+  fc.constantFrom(
+    'line1\nline2\r\nline3',
+    'a\u2028b\u2029c',
+    'tab\tand\u000bvt',
+    'esc \u001b[31mred\u001b[0m',
+    'x'.repeat(10_000),
+    'Untrusted certificate. Insufficient certificate',
+  ),
 );
 const errorBodyArb = fc.oneof(
   fc.string(),
@@ -323,7 +358,10 @@ describe('serviceError', () => {
         fc.integer({ min: -1, max: 1000 }),
         fc.dictionary(headerNameArb, headerValueArb, { maxKeys: 5 }),
         errorBodyArb,
-        fc.record({ host: fc.domain(), region: fc.stringMatching(/^[a-z]{2}-[a-z]{4,9}-\d$/), attempts: fc.integer({ min: 0, max: 10 }) }, { requiredKeys: [] }),
+        fc.record(
+          { host: fc.domain(), region: fc.stringMatching(/^[a-z]{2}-[a-z]{4,9}-\d$/), attempts: fc.integer({ min: 0, max: 10 }) },
+          { requiredKeys: [] },
+        ),
         (status, headers, body, context) => {
           const e = serviceError(status, headers, body, context);
           assert.ok(e instanceof SidecarError);
@@ -336,20 +374,36 @@ describe('serviceError', () => {
     );
   });
 
-  test(
-    'no C1 control characters (e.g. U+009B CSI, U+0085 NEL) from the service reach the message',
-    () => {
-      const e = serviceError(400, {}, JSON.stringify({ message: 'bad \u009b31m request\u0085next line' }));
-      assert.doesNotMatch(e.message, /[\u0080-\u009f]/);
-    },
-  );
+  test('no C1 control characters (e.g. U+009B CSI, U+0085 NEL) from the service reach the message', () => {
+    const e = serviceError(400, {}, JSON.stringify({ message: 'bad \u009b31m request\u0085next line' }));
+    assert.doesNotMatch(e.message, /[\u0080-\u009f]/);
+  });
 });
 
 // ---------------------------------------------------------------- argv and environment
 
 const flagNames = FLAGS.map((f) => f.name);
 const valueArb = fc.oneof(
-  fc.constantFrom('', '0', '1', '-1', '3600', 'true', 'false', 'yes', 'off', ' 5 ', '1.5', '0x10', '99999999999999999999999999', '-', '--', '-h', '/tmp/x.pem', 'a=b'),
+  fc.constantFrom(
+    '',
+    '0',
+    '1',
+    '-1',
+    '3600',
+    'true',
+    'false',
+    'yes',
+    'off',
+    ' 5 ',
+    '1.5',
+    '0x10',
+    '99999999999999999999999999',
+    '-',
+    '--',
+    '-h',
+    '/tmp/x.pem',
+    'a=b',
+  ),
   fc.string({ maxLength: 30 }),
   fc.string({ unit: 'binary', maxLength: 30 }),
   fc.constantFrom('line1\nline2', 'tab\there', 'pass\u0000word'),
@@ -362,11 +416,9 @@ const argArb = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('--', '-h', '--help', 'help', '---', '--=', '-', '--no-such-flag') },
   { weight: 1, arbitrary: fc.string({ maxLength: 20 }).map((s) => `--${s}`) },
 );
-const envArb = fc.dictionary(
-  fc.oneof(fc.constantFrom(...flagNames).map(envName), fc.string({ maxLength: 10 })),
-  fc.oneof(valueArb, fc.constant(undefined)),
-  { maxKeys: 4 },
-);
+const envArb = fc.dictionary(fc.oneof(fc.constantFrom(...flagNames).map(envName), fc.string({ maxLength: 10 })), fc.oneof(valueArb, fc.constant(undefined)), {
+  maxKeys: 4,
+});
 
 describe('parseArgs', () => {
   test('random argv and environment: a result with correctly typed values, or a SidecarError', () => {
@@ -391,17 +443,14 @@ describe('parseArgs', () => {
     );
   });
 
-  test(
-    'error messages are one line and bounded whatever the argv holds',
-    () => {
-      fc.assert(
-        fc.property(fc.constantFrom<CommandName>(...COMMANDS), fc.array(argArb, { maxLength: 8 }), envArb, (command, argv, env) => {
-          returnsOrFailsWith(() => parseArgs(command, argv, env), ['CONFIG_INVALID', 'NOT_SUPPORTED', 'INPUT_TOO_LARGE'], 1000);
-        }),
-        { ...FC, numRuns: 500 },
-      );
-    },
-  );
+  test('error messages are one line and bounded whatever the argv holds', () => {
+    fc.assert(
+      fc.property(fc.constantFrom<CommandName>(...COMMANDS), fc.array(argArb, { maxLength: 8 }), envArb, (command, argv, env) => {
+        returnsOrFailsWith(() => parseArgs(command, argv, env), ['CONFIG_INVALID', 'NOT_SUPPORTED', 'INPUT_TOO_LARGE'], 1000);
+      }),
+      { ...FC, numRuns: 500 },
+    );
+  });
 });
 
 // ---------------------------------------------------------------- Authorization headers
@@ -435,7 +484,16 @@ describe('parseAuthorization', () => {
         assert.ok(a !== undefined);
         assert.deepEqual(
           { ...a, signedHeaders: [...a.signedHeaders] },
-          { algorithm: p.algorithm, serial: p.serial, date: p.date, region: p.region, service: 'rolesanywhere', terminator: 'aws4_request', signedHeaders: [...p.signed].sort(), signatureHex: p.signature },
+          {
+            algorithm: p.algorithm,
+            serial: p.serial,
+            date: p.date,
+            region: p.region,
+            service: 'rolesanywhere',
+            terminator: 'aws4_request',
+            signedHeaders: [...p.signed].sort(),
+            signatureHex: p.signature,
+          },
         );
       }),
       { ...FC, numRuns: 300 },
@@ -449,10 +507,18 @@ describe('parseAuthorization', () => {
       return h.slice(0, i) + s + h.slice(i + cut);
     });
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary', maxLength: 300 }), mutated, fc.integer({ min: 1, max: 100_000 }).map((n) => `A Credential=${'1'.repeat(n)}`)), (h) => {
-        const a = parseAuthorization(h);
-        if (a !== undefined) assertWellFormed(a);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: 'binary', maxLength: 300 }),
+          mutated,
+          fc.integer({ min: 1, max: 100_000 }).map((n) => `A Credential=${'1'.repeat(n)}`),
+        ),
+        (h) => {
+          const a = parseAuthorization(h);
+          if (a !== undefined) assertWellFormed(a);
+        },
+      ),
       { ...FC, numRuns: 1000 },
     );
   });
@@ -600,7 +666,12 @@ const SIGNED_HEADERS = ['Content-Type', 'Host', 'X-Amz-Date', 'X-Amz-X509', 'X-A
 const signedMutationArb: fc.Arbitrary<SignedMutation> = fc.oneof(
   fc.record({ part: fc.constant('method' as const), value: fc.constantFrom('GET', 'PUT', 'post', 'POST ', '') }),
   fc.record({ part: fc.constant('path' as const), at: fc.nat(), pick: fc.nat() }),
-  fc.record({ part: fc.constant('query' as const), how: fc.constantFrom('change' as const, 'add' as const, 'drop' as const, 'dup' as const), at: fc.nat(), pick: fc.nat() }),
+  fc.record({
+    part: fc.constant('query' as const),
+    how: fc.constantFrom('change' as const, 'add' as const, 'drop' as const, 'dup' as const),
+    at: fc.nat(),
+    pick: fc.nat(),
+  }),
   {
     weight: 4,
     arbitrary: fc.record({
@@ -613,7 +684,12 @@ const signedMutationArb: fc.Arbitrary<SignedMutation> = fc.oneof(
   },
   fc.record({ part: fc.constant('header-drop' as const), name: fc.constantFrom(...SIGNED_HEADERS) }),
   fc.record({ part: fc.constant('header-dup' as const), name: fc.constantFrom(...SIGNED_HEADERS) }),
-  fc.record({ part: fc.constant('body' as const), how: fc.constantFrom('flip' as const, 'append' as const, 'truncate' as const, 'replace' as const), at: fc.nat(), pick: fc.nat() }),
+  fc.record({
+    part: fc.constant('body' as const),
+    how: fc.constantFrom('flip' as const, 'append' as const, 'truncate' as const, 'replace' as const),
+    at: fc.nat(),
+    pick: fc.nat(),
+  }),
 );
 
 /** True when two requests agree in every part the signature covers, as the verifier reads them. */
@@ -671,7 +747,7 @@ function mutateSigned(base: ReceivedRequest, m: SignedMutation): ReceivedRequest
       if (m.how === 'flip') {
         if (b.length === 0) return undefined;
         const i = m.at % b.length;
-        b[i] = b[i]! ^ (1 << m.pick % 8);
+        b[i] = b[i]! ^ (1 << (m.pick % 8));
         r.body = b;
       } else if (m.how === 'append') r.body = Buffer.concat([b, Buffer.from(' ')]);
       else if (m.how === 'truncate') r.body = b.subarray(0, m.at % Math.max(1, b.length));
@@ -684,12 +760,17 @@ function mutateSigned(base: ReceivedRequest, m: SignedMutation): ReceivedRequest
 }
 
 /** Changes that leave every signed byte as the verifier reads it: still accepted. */
-type NeutralMutation = { kind: 'reorder'; seed: number } | { kind: 'case'; seed: number } | { kind: 'unsigned'; name: string; value: string } | { kind: 'query-order' };
+type NeutralMutation =
+  { kind: 'reorder'; seed: number } | { kind: 'case'; seed: number } | { kind: 'unsigned'; name: string; value: string } | { kind: 'query-order' };
 
 const neutralArb: fc.Arbitrary<NeutralMutation> = fc.oneof(
   fc.record({ kind: fc.constant('reorder' as const), seed: fc.nat() }),
   fc.record({ kind: fc.constant('case' as const), seed: fc.nat() }),
-  fc.record({ kind: fc.constant('unsigned' as const), name: fc.constantFrom('User-Agent', 'X-Amzn-Trace-Id', 'X-Extra', 'Accept'), value: fc.string({ maxLength: 40 }) }),
+  fc.record({
+    kind: fc.constant('unsigned' as const),
+    name: fc.constantFrom('User-Agent', 'X-Amzn-Trace-Id', 'X-Extra', 'Accept'),
+    value: fc.string({ maxLength: 40 }),
+  }),
   fc.constant({ kind: 'query-order' as const }),
 );
 
@@ -712,15 +793,30 @@ function applyNeutral(base: ReceivedRequest, m: NeutralMutation): ReceivedReques
 const randomRequestArb: fc.Arbitrary<ReceivedRequest> = fc.record({
   method: fc.constantFrom('POST', 'GET', '', 'post'),
   path: fc.oneof(fc.constant('/sessions'), fc.string()),
-  rawQuery: fc.oneof(fc.string(), fc.constant(`profileArn=${encodeURIComponent(DEFAULT_PROFILE_ARN)}&roleArn=${encodeURIComponent(DEFAULT_ROLE_ARN)}&trustAnchorArn=${encodeURIComponent(DEFAULT_TRUST_ANCHOR_ARN)}`)),
+  rawQuery: fc.oneof(
+    fc.string(),
+    fc.constant(
+      `profileArn=${encodeURIComponent(DEFAULT_PROFILE_ARN)}&roleArn=${encodeURIComponent(DEFAULT_ROLE_ARN)}&trustAnchorArn=${encodeURIComponent(DEFAULT_TRUST_ANCHOR_ARN)}`,
+    ),
+  ),
   headers: fc.array(
     fc.tuple(
       fc.oneof(fc.constantFrom('Authorization', 'X-Amz-Date', 'X-Amz-X509', 'X-Amz-X509-Chain', 'Host', 'Content-Type'), fc.string({ maxLength: 12 })),
-      fc.oneof(fc.string({ maxLength: 200 }), fc.base64String({ maxLength: 400 }), fc.constantFrom('20260115T120000Z', 'AWS4-X509-ECDSA-SHA256 Credential=1/20260115/us-east-1/rolesanywhere/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-x509, Signature=00')),
+      fc.oneof(
+        fc.string({ maxLength: 200 }),
+        fc.base64String({ maxLength: 400 }),
+        fc.constantFrom(
+          '20260115T120000Z',
+          'AWS4-X509-ECDSA-SHA256 Credential=1/20260115/us-east-1/rolesanywhere/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-x509, Signature=00',
+        ),
+      ),
     ),
     { maxLength: 8 },
   ),
-  body: fc.oneof(fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)), fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? ''))),
+  body: fc.oneof(
+    fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
+    fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? '')),
+  ),
 });
 
 describe('verifyCreateSession', () => {
@@ -730,7 +826,12 @@ describe('verifyCreateSession', () => {
     const intermediate = await issueCertificate({ ...base, subject: 'CN=Fuzz Intermediate', keySpec: 'ec-p256', isCa: true, pathLength: 0 }, root);
     const ecLeaf = await issueCertificate({ ...base, subject: 'CN=fuzz-ec', keySpec: 'ec-p256' }, root);
     const rsaLeaf = await issueCertificate({ ...base, subject: 'CN=fuzz-rsa', keySpec: 'rsa-2048' }, intermediate);
-    const params: CreateSessionParams = { profileArn: DEFAULT_PROFILE_ARN, roleArn: DEFAULT_ROLE_ARN, trustAnchorArn: DEFAULT_TRUST_ANCHOR_ARN, durationSeconds: 3600 };
+    const params: CreateSessionParams = {
+      profileArn: DEFAULT_PROFILE_ARN,
+      roleArn: DEFAULT_ROLE_ARN,
+      trustAnchorArn: DEFAULT_TRUST_ANCHOR_ARN,
+      durationSeconds: 3600,
+    };
     sf = {
       config: defaultEmulatorConfig({ roots: [root.cert] }),
       params,
@@ -785,41 +886,40 @@ describe('verifyCreateSession', () => {
     );
   });
 
-  test(
-    'a request whose certificate has a negative serial number is rejected, never thrown',
-    () => {
-      const der = Buffer.from(sf.ecLeaf.cert.raw);
-      // TBSCertificate: [0] { INTEGER 2 } then the serial INTEGER; setting its top bit makes it negative.
-      const version = der.indexOf(Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x02, 0x02]));
-      assert.ok(version > 0);
-      der[version + 7] = der[version + 7]! | 0x80;
-      assert.match(new X509Certificate(der).serialNumber, /^-/);
-      const r = verifyCreateSession(signedRequest(sf.ecLeaf, der, [], sf.params), sf.config, NOW);
-      assert.equal(r.ok, false);
-    },
-  );
+  test('a request whose certificate has a negative serial number is rejected, never thrown', () => {
+    const der = Buffer.from(sf.ecLeaf.cert.raw);
+    // TBSCertificate: [0] { INTEGER 2 } then the serial INTEGER; setting its top bit makes it negative.
+    const version = der.indexOf(Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x02, 0x02]));
+    assert.ok(version > 0);
+    der[version + 7] = der[version + 7]! | 0x80;
+    assert.match(new X509Certificate(der).serialNumber, /^-/);
+    const r = verifyCreateSession(signedRequest(sf.ecLeaf, der, [], sf.params), sf.config, NOW);
+    assert.equal(r.ok, false);
+  });
 
-  test(
-    'a correctly signed request carrying a corrupted certificate is rejected, never thrown',
-    () => {
-      // Deterministic case: the leaf's keyUsage value re-tagged from BIT STRING to UTF8String.
-      const der = Buffer.from(sf.ecLeaf.cert.raw);
-      const ku = der.indexOf(Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x0f]));
-      assert.ok(ku > 0, 'the test leaf has a keyUsage extension');
-      let at = ku + 5;
-      if (der[at] === 0x01) at += 3;
-      der[at + 2] = 0x0c;
-      const r = verifyCreateSession(signedRequest(sf.ecLeaf, der, [], sf.params), sf.config, NOW);
-      assert.equal(r.ok, false);
+  test('a correctly signed request carrying a corrupted certificate is rejected, never thrown', () => {
+    // Deterministic case: the leaf's keyUsage value re-tagged from BIT STRING to UTF8String.
+    const der = Buffer.from(sf.ecLeaf.cert.raw);
+    const ku = der.indexOf(Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x0f]));
+    assert.ok(ku > 0, 'the test leaf has a keyUsage extension');
+    let at = ku + 5;
+    if (der[at] === 0x01) at += 3;
+    der[at + 2] = 0x0c;
+    const r = verifyCreateSession(signedRequest(sf.ecLeaf, der, [], sf.params), sf.config, NOW);
+    assert.equal(r.ok, false);
 
-      // Corrupted bytes anywhere, or just after an extension's OID, in the leaf or the chain.
-      const extensionOffsets = (d: Buffer): number[] => {
-        const out: number[] = [];
-        for (let i = d.indexOf(Buffer.from([0x06, 0x03, 0x55, 0x1d])); i >= 0; i = d.indexOf(Buffer.from([0x06, 0x03, 0x55, 0x1d]), i + 1)) out.push(i + 5);
-        return out;
-      };
-      fc.assert(
-        fc.property(fc.boolean(), fc.boolean(), fc.array(fc.tuple(fc.boolean(), fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 3 }), (chained, inChain, flips) => {
+    // Corrupted bytes anywhere, or just after an extension's OID, in the leaf or the chain.
+    const extensionOffsets = (d: Buffer): number[] => {
+      const out: number[] = [];
+      for (let i = d.indexOf(Buffer.from([0x06, 0x03, 0x55, 0x1d])); i >= 0; i = d.indexOf(Buffer.from([0x06, 0x03, 0x55, 0x1d]), i + 1)) out.push(i + 5);
+      return out;
+    };
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.boolean(),
+        fc.array(fc.tuple(fc.boolean(), fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 3 }),
+        (chained, inChain, flips) => {
           const target = Buffer.from(chained && inChain ? sf.intermediate.cert.raw : chained ? sf.rsaLeaf.cert.raw : sf.ecLeaf.cert.raw);
           const near = extensionOffsets(target);
           for (const [nearExtension, pos, xor] of flips) {
@@ -833,9 +933,9 @@ describe('verifyCreateSession', () => {
             : signedRequest(sf.ecLeaf, target, [], sf.params);
           const v = verifyCreateSession(req, sf.config, NOW);
           if (!v.ok) assert.ok([400, 403, 404].includes(v.status));
-        }),
-        { ...FC, numRuns: 300 },
-      );
-    },
-  );
+        },
+      ),
+      { ...FC, numRuns: 300 },
+    );
+  });
 });

@@ -18,15 +18,39 @@ configureFuzzSeed();
 
 const TARGET = 'arn:aws:iam::210987654321:role/target';
 const settings: StsSettings = { roles: [{ arn: TARGET, trustedPrincipals: [DEFAULT_ROLE_ARN], externalId: 'ext-id-1' }] };
-const caller = { roleArn: DEFAULT_ROLE_ARN, assumedRoleArn: 'arn:aws:sts::123456789012:assumed-role/rolesanywhere-demo/s', accountId: '123456789012', sourceIdentity: 'CN=w' };
+const caller = {
+  roleArn: DEFAULT_ROLE_ARN,
+  assumedRoleArn: 'arn:aws:sts::123456789012:assumed-role/rolesanywhere-demo/s',
+  accountId: '123456789012',
+  sourceIdentity: 'CN=w',
+};
 
-const NAMES = ['RoleArn', 'RoleSessionName', 'DurationSeconds', 'ExternalId', 'Policy', 'SourceIdentity', 'PolicyArns.member.1.arn', 'Tags.member.1.Key', 'Tags.member.1.Value', 'Tags.member.2.Key', 'TransitiveTagKeys.member.1', 'SerialNumber'];
+const NAMES = [
+  'RoleArn',
+  'RoleSessionName',
+  'DurationSeconds',
+  'ExternalId',
+  'Policy',
+  'SourceIdentity',
+  'PolicyArns.member.1.arn',
+  'Tags.member.1.Key',
+  'Tags.member.1.Value',
+  'Tags.member.2.Key',
+  'TransitiveTagKeys.member.1',
+  'SerialNumber',
+];
 
 describe('emulator AssumeRole under fuzzed parameters', () => {
   test('every request gets a grant or an STS error with a bounded one-line message', () => {
     fc.assert(
       fc.property(
-        fc.dictionary(fc.constantFrom(...NAMES), fc.oneof(fc.string({ maxLength: 80 }), fc.constantFrom(TARGET, 'job-1', '900', '3600', 'ext-id-1', '{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}'))),
+        fc.dictionary(
+          fc.constantFrom(...NAMES),
+          fc.oneof(
+            fc.string({ maxLength: 80 }),
+            fc.constantFrom(TARGET, 'job-1', '900', '3600', 'ext-id-1', '{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}'),
+          ),
+        ),
         (params) => {
           const d = decideAssumeRole(new Map(Object.entries(params)), caller, settings, { signingRegion: 'us-east-1', partition: 'aws' });
           if (d.ok) {
@@ -57,14 +81,19 @@ describe('emulator AssumeRole under fuzzed parameters', () => {
 
   test('--assumable-role specs parse or fail with CONFIG_INVALID', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom(TARGET, ';trust=', ';external-id=x', ';max-duration=', '|', ',', 'arn:')), { maxLength: 12 }), (parts) => {
-        try {
-          const roles = parseStsRoleSpecs(parts.join(''), DEFAULT_ROLE_ARN);
-          assert.ok(roles.length >= 1);
-        } catch (e) {
-          assert.ok(e instanceof SidecarError && e.code === 'CONFIG_INVALID', String(e));
-        }
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom(TARGET, ';trust=', ';external-id=x', ';max-duration=', '|', ',', 'arn:')), {
+          maxLength: 12,
+        }),
+        (parts) => {
+          try {
+            const roles = parseStsRoleSpecs(parts.join(''), DEFAULT_ROLE_ARN);
+            assert.ok(roles.length >= 1);
+          } catch (e) {
+            assert.ok(e instanceof SidecarError && e.code === 'CONFIG_INVALID', String(e));
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -101,7 +130,10 @@ describe('the --config parser', () => {
     assert.ok(e.message.length <= 400);
   };
   test('arbitrary text parses or fails with a one-line CONFIG_INVALID', () => {
-    const piece = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('roles:', '\n', '  ', 'reader:', '{}', '- ', '&a ', '*a', '!!binary ', 'defaultRole: x', ': ', '"', "'", '#'));
+    const piece = fc.oneof(
+      fc.string({ maxLength: 30 }),
+      fc.constantFrom('roles:', '\n', '  ', 'reader:', '{}', '- ', '&a ', '*a', '!!binary ', 'defaultRole: x', ': ', '"', "'", '#'),
+    );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 30 }), (parts) => {
         try {
@@ -116,9 +148,18 @@ describe('the --config parser', () => {
   });
   test('structured documents: valid roles come back with known flags only', () => {
     const keys = Object.keys(CONFIG_KEYS);
-    const value = fc.oneof(fc.string({ maxLength: 20 }), fc.integer({ min: -5, max: 70000 }), fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 3 }), fc.constant(null));
+    const value = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.integer({ min: -5, max: 70000 }),
+      fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }),
+      fc.dictionary(fc.string({ maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 3 }),
+      fc.constant(null),
+    );
     const role = fc.dictionary(fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 10 })), value, { maxKeys: 5 });
-    const doc = fc.record({ roles: fc.dictionary(fc.oneof(fc.constantFrom('reader', 'base', 'a.b-c'), fc.string({ maxLength: 10 })), role, { maxKeys: 4 }) }, { requiredKeys: [] });
+    const doc = fc.record(
+      { roles: fc.dictionary(fc.oneof(fc.constantFrom('reader', 'base', 'a.b-c'), fc.string({ maxLength: 10 })), role, { maxKeys: 4 }) },
+      { requiredKeys: [] },
+    );
     fc.assert(
       fc.property(doc, fc.dictionary(fc.constantFrom(...keys, 'defaultRole', 'bogus'), value, { maxKeys: 4 }), (d, top) => {
         try {

@@ -30,10 +30,14 @@ function goSource(): string {
 export function helmRenderBinary(): string {
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (go.status !== 0) {
-    throw new HelmRenderUnavailable('the Go toolchain is not installed (apt-get install golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev; .ci/run does)');
+    throw new HelmRenderUnavailable(
+      'the Go toolchain is not installed (apt-get install golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev; .ci/run does)',
+    );
   }
   if (!existsSync(join(DEBIAN_GOPATH, 'src/github.com/Masterminds/sprig')) || !existsSync(join(DEBIAN_GOPATH, 'src/gopkg.in/yaml.v2'))) {
-    throw new HelmRenderUnavailable(`sprig or yaml.v2 is missing under ${DEBIAN_GOPATH} (apt-get install golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev)`);
+    throw new HelmRenderUnavailable(
+      `sprig or yaml.v2 is missing under ${DEBIAN_GOPATH} (apt-get install golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev)`,
+    );
   }
   const hash = createHash('sha256').update(goSource()).update(go.stdout).digest('hex').slice(0, 16);
   const dir = join(tmpdir(), `rolesanywhere-sidecar-helm-render-${hash}`);
@@ -120,7 +124,6 @@ export function renderChart(chartDir: string, opts: RenderOptions = {}): Rendere
       if (d.errors.length > 0) throw new Error(`rendered YAML of ${parts[i]!} does not parse: ${d.errors.map((e) => e.message).join('; ')}`);
       const object = d.toJS() as K8sObject | null;
       if (object !== null) docs.push({ source: parts[i]!, object }); // a comment-only document holds no object
-
     }
     return { ok: true, stdout: r.stdout, stderr: r.stderr, docs, values: JSON.parse(readFileSync(valuesOut, 'utf8')) as Record<string, unknown> };
   } finally {
@@ -134,7 +137,14 @@ type ModelClass = new (data: unknown) => Validator;
 /** The kubernetes-models class for an apiVersion/kind; a kind the tests do not know fails. */
 async function modelFor(apiVersion: string, kind: string): Promise<ModelClass> {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-  const pkg = group === 'cert-manager.io' ? '@kubernetes-models/cert-manager/cert-manager.io' : group === 'monitoring.coreos.com' ? '@kubernetes-models/prometheus-operator/monitoring.coreos.com' : group === '' ? 'kubernetes-models' : `kubernetes-models/${group!}`;
+  const pkg =
+    group === 'cert-manager.io'
+      ? '@kubernetes-models/cert-manager/cert-manager.io'
+      : group === 'monitoring.coreos.com'
+        ? '@kubernetes-models/prometheus-operator/monitoring.coreos.com'
+        : group === ''
+          ? 'kubernetes-models'
+          : `kubernetes-models/${group!}`;
   if (!/^[A-Za-z0-9]+$/.test(kind) || !/^v[0-9a-z]+$/.test(version!)) throw new Error(`no schema for ${apiVersion} ${kind}`);
   const mod = (await import(`${pkg}/${version!}/${kind}`)) as Record<string, unknown>;
   const cls = mod[kind];
@@ -167,11 +177,13 @@ function metadataProblems(o: K8sObject): string[] {
       const slash = k.lastIndexOf('/');
       const prefix = slash >= 0 ? k.slice(0, slash) : '';
       const local = slash >= 0 ? k.slice(slash + 1) : k;
-      if ((prefix !== '' && !(prefix.length <= 253 && DNS1123_SUBDOMAIN.test(prefix))) || !(local.length <= 63 && LABEL_NAME.test(local))) out.push(`label key ${k} is invalid`);
+      if ((prefix !== '' && !(prefix.length <= 253 && DNS1123_SUBDOMAIN.test(prefix))) || !(local.length <= 63 && LABEL_NAME.test(local)))
+        out.push(`label key ${k} is invalid`);
       if (typeof v !== 'string' || v.length > 63 || !LABEL_VALUE.test(v)) out.push(`label ${k}=${JSON.stringify(v)} has an invalid value`);
     }
   }
-  const pod = (tmpl?.template as { spec?: { containers?: { name: string }[]; initContainers?: { name: string }[]; volumes?: { name: string }[] } } | undefined)?.spec;
+  const pod = (tmpl?.template as { spec?: { containers?: { name: string }[]; initContainers?: { name: string }[]; volumes?: { name: string }[] } } | undefined)
+    ?.spec;
   for (const c of [...(pod?.containers ?? []), ...(pod?.initContainers ?? []), ...(pod?.volumes ?? [])]) {
     if (!(c.name.length <= 63 && DNS1123_LABEL.test(c.name))) out.push(`container or volume name ${c.name} is not a DNS-1123 label`);
   }

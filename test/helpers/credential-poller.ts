@@ -124,9 +124,7 @@ export class CredentialPoller {
       }
       if (typeof code !== 'string' || code === '') this.violations.push(`${endpoint} ${at}: 503 without a JSON body naming a code: ${a.body.slice(0, 200)}`);
       if (now < this.latestExpiration - MAY_STOP_SERVING_BEFORE_EXPIRY_MS) {
-        this.violations.push(
-          `${endpoint} ${at}: 503 while credentials expiring ${new Date(this.latestExpiration).toISOString()} were still servable`,
-        );
+        this.violations.push(`${endpoint} ${at}: 503 while credentials expiring ${new Date(this.latestExpiration).toISOString()} were still servable`);
       }
       this.records.push({ at: now, endpoint, status: 503 });
       return;

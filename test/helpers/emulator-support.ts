@@ -6,7 +6,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { describeKey, signBytes } from '../../src/signing/key-signer.js';
+import { describeKey, signBytes } from '../../src/identity/key-signer.js';
 import { prepareCreateSession, withSignature, type CreateSessionParams, type SignedRequest } from '../../src/signing/create-session.js';
 import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/config.js';
 import { issueCertificate, type IssuedCertificate, type KeySpec } from '../../src/emulator/pki.js';

@@ -8,7 +8,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultEmulatorConfig, issueCertificate, startEmulator, type FaultPlan, type IssuedCertificate, type KeySpec, type RunningEmulator } from '../../src/emulator/index.js';
+import {
+  defaultEmulatorConfig,
+  issueCertificate,
+  startEmulator,
+  type FaultPlan,
+  type IssuedCertificate,
+  type KeySpec,
+  type RunningEmulator,
+} from '../../src/emulator/index.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(REPO_ROOT, 'dist', 'cmd', 'rolesanywhere-sidecar.js');
@@ -153,7 +161,10 @@ function cliCommand(args: readonly string[], o: CliLauncher): [string, string[]]
 }
 
 /** Runs the CLI to completion. */
-export function runCli(args: readonly string[], o: { env?: Record<string, string>; stdin?: string | Buffer; timeoutMs?: number } & CliLauncher = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  o: { env?: Record<string, string>; stdin?: string | Buffer; timeoutMs?: number } & CliLauncher = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(...cliCommand(args, o), { env: o.env ?? cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

@@ -13,7 +13,10 @@ import { pathToFileURL } from 'node:url';
 const file = process.env.MODULE_TRACE_FILE;
 if (file !== undefined && file !== '') {
   register(new URL('./module-trace-hooks.js', import.meta.url), { data: { file } });
-  const Module = createRequire(import.meta.url)('node:module') as { _load: (request: string, parent: unknown, isMain: boolean) => unknown; _resolveFilename: (request: string, parent: unknown) => string };
+  const Module = createRequire(import.meta.url)('node:module') as {
+    _load: (request: string, parent: unknown, isMain: boolean) => unknown;
+    _resolveFilename: (request: string, parent: unknown) => string;
+  };
   const load = Module._load;
   Module._load = function traced(request, parent, isMain) {
     try {

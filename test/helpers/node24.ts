@@ -39,10 +39,24 @@ export function ensureNode24(npm = process.env.npm_execpath): { path: string } |
   const pkg = node24Package();
   if (pkg === undefined) return { error: `no Node 24 package on the npm registry for ${process.platform}` };
   const prefix = join(REPO_ROOT, '.cache', 'node24');
-  const args = ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', `${pkg}@${NODE24_VERSION}`];
+  const args = [
+    'install',
+    '--prefix',
+    prefix,
+    '--no-save',
+    '--no-package-lock',
+    '--no-audit',
+    '--no-fund',
+    '--ignore-scripts',
+    '--loglevel=error',
+    `${pkg}@${NODE24_VERSION}`,
+  ];
   // npm_execpath is npm's JavaScript entry point when an npm script runs this; else npm on PATH.
-  const r = npm ? spawnSync(process.execPath, [npm, ...args], { encoding: 'utf8' }) : spawnSync('npm', args, { encoding: 'utf8', shell: process.platform === 'win32' });
-  if (r.status !== 0 || !existsSync(path)) return { error: `npm install ${pkg}@${NODE24_VERSION} failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ')}` };
+  const r = npm
+    ? spawnSync(process.execPath, [npm, ...args], { encoding: 'utf8' })
+    : spawnSync('npm', args, { encoding: 'utf8', shell: process.platform === 'win32' });
+  if (r.status !== 0 || !existsSync(path))
+    return { error: `npm install ${pkg}@${NODE24_VERSION} failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ')}` };
   return { path };
 }
 

@@ -16,7 +16,13 @@ export function openssl(args: readonly string[], o: { input?: string | Buffer; c
     const child = execFile(
       'openssl',
       [...args],
-      { encoding: 'buffer', maxBuffer: 16 * 1024 * 1024, timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, ...(o.cwd ? { cwd: o.cwd } : {}) },
+      {
+        encoding: 'buffer',
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 60_000,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+        ...(o.cwd ? { cwd: o.cwd } : {}),
+      },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`openssl ${args.join(' ')} failed: ${stderr.toString('utf8')}`));
         else resolve(stdout);
@@ -86,7 +92,30 @@ function keygenArgs(kind: LeafKind): string[] {
 }
 
 async function signCsr(dir: string, conf: string, csr: string, caCert: string, caKey: string, ext: string, out: string, serialHex: string): Promise<void> {
-  await openssl(['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-set_serial', `0x${serialHex}`, '-days', '30', '-sha256', '-extfile', conf, '-extensions', ext, '-out', out], { cwd: dir });
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      caCert,
+      '-CAkey',
+      caKey,
+      '-set_serial',
+      `0x${serialHex}`,
+      '-days',
+      '30',
+      '-sha256',
+      '-extfile',
+      conf,
+      '-extensions',
+      ext,
+      '-out',
+      out,
+    ],
+    { cwd: dir },
+  );
 }
 
 export async function makeOpensslPki(dir: string): Promise<OpensslPki> {
@@ -95,7 +124,26 @@ export async function makeOpensslPki(dir: string): Promise<OpensslPki> {
   const rootKey = join(dir, 'root.key');
   const rootPem = join(dir, 'root.pem');
   await openssl(['genpkey', ...keygenArgs('p384'), '-out', rootKey]);
-  await openssl(['req', '-x509', '-new', '-key', rootKey, '-config', conf, '-extensions', 'v3_root', '-subj', '/O=Example/CN=OpenSSL Test Root', '-days', '30', '-sha384', '-set_serial', `0x${serial20()}`, '-out', rootPem]);
+  await openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    rootKey,
+    '-config',
+    conf,
+    '-extensions',
+    'v3_root',
+    '-subj',
+    '/O=Example/CN=OpenSSL Test Root',
+    '-days',
+    '30',
+    '-sha384',
+    '-set_serial',
+    `0x${serial20()}`,
+    '-out',
+    rootPem,
+  ]);
   const intKey = join(dir, 'int.key');
   const intCsr = join(dir, 'int.csr');
   const intermediatePem = join(dir, 'intermediate.pem');
@@ -175,8 +223,38 @@ export async function writeLeafFormats(pki: OpensslPki, leaf: OpensslLeaf, passw
   const p12EmptyPassword = `${base}.empty.p12`;
   await openssl(['pkcs12', '-export', '-in', leaf.cert, '-inkey', leaf.key, ...chainArgs, '-passout', 'pass:', '-out', p12EmptyPassword]);
   const p12NoEncryption = `${base}.noenc.p12`;
-  await openssl(['pkcs12', '-export', '-keypbe', 'NONE', '-certpbe', 'NONE', '-nomac', '-in', leaf.cert, '-inkey', leaf.key, ...chainArgs, '-passout', 'pass:', '-out', p12NoEncryption]);
-  return { pkcs8: leaf.key, traditional, pkcs8Pbkdf2, pkcs8Scrypt, combined, combinedWithChain, certWithChain, certDer, p12, p12Legacy, p12EmptyPassword, p12NoEncryption };
+  await openssl([
+    'pkcs12',
+    '-export',
+    '-keypbe',
+    'NONE',
+    '-certpbe',
+    'NONE',
+    '-nomac',
+    '-in',
+    leaf.cert,
+    '-inkey',
+    leaf.key,
+    ...chainArgs,
+    '-passout',
+    'pass:',
+    '-out',
+    p12NoEncryption,
+  ]);
+  return {
+    pkcs8: leaf.key,
+    traditional,
+    pkcs8Pbkdf2,
+    pkcs8Scrypt,
+    combined,
+    combinedWithChain,
+    certWithChain,
+    certDer,
+    p12,
+    p12Legacy,
+    p12EmptyPassword,
+    p12NoEncryption,
+  };
 }
 
 export interface TlsFiles {
@@ -216,7 +294,23 @@ authorityKeyIdentifier = keyid:always
   const csr = join(dir, 'tls-server.csr');
   const certPath = join(dir, 'tls-server.pem');
   await openssl(['genpkey', ...keygenArgs('p256'), '-out', caKey]);
-  await openssl(['req', '-x509', '-new', '-key', caKey, '-config', conf, '-extensions', 'v3_ca', '-subj', '/CN=OpenSSL Test TLS CA', '-days', '30', '-out', caPath]);
+  await openssl([
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    caKey,
+    '-config',
+    conf,
+    '-extensions',
+    'v3_ca',
+    '-subj',
+    '/CN=OpenSSL Test TLS CA',
+    '-days',
+    '30',
+    '-out',
+    caPath,
+  ]);
   await openssl(['genpkey', ...keygenArgs('p256'), '-out', keyPath]);
   await openssl(['req', '-new', '-key', keyPath, '-config', conf, '-subj', '/CN=127.0.0.1', '-out', csr]);
   await signCsr(dir, conf, csr, caPath, caKey, 'v3_server', certPath, serial20());

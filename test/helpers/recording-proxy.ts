@@ -45,21 +45,18 @@ export async function startRecordingProxy(target: URL): Promise<RecordingProxy> 
         headers = tamper(headers);
         tamper = undefined;
       }
-      const up = request(
-        { hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: false },
-        (upRes) => {
-          const out: Buffer[] = [];
-          upRes.on('data', (c: Buffer) => out.push(c));
-          upRes.on('end', () => {
-            requests.push({ method: req.method ?? '', path: req.url ?? '', headers, body, status: upRes.statusCode ?? 0 });
-            const h = { ...upRes.headers };
-            delete h['transfer-encoding'];
-            const payload = Buffer.concat(out);
-            res.writeHead(upRes.statusCode ?? 502, { ...h, 'content-length': String(payload.length) });
-            res.end(payload);
-          });
-        },
-      );
+      const up = request({ hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: false }, (upRes) => {
+        const out: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => out.push(c));
+        upRes.on('end', () => {
+          requests.push({ method: req.method ?? '', path: req.url ?? '', headers, body, status: upRes.statusCode ?? 0 });
+          const h = { ...upRes.headers };
+          delete h['transfer-encoding'];
+          const payload = Buffer.concat(out);
+          res.writeHead(upRes.statusCode ?? 502, { ...h, 'content-length': String(payload.length) });
+          res.end(payload);
+        });
+      });
       up.on('error', () => res.destroy());
       up.end(body);
     });

@@ -105,11 +105,11 @@ export async function boto3(python: string, env: Record<string, string>, sts: St
 /** `aws sts get-caller-identity`; `--debug` so the log shows which endpoint answered. */
 export async function awsCli(command: readonly string[], env: Record<string, string>, sts: StsTarget): Promise<{ arn: string; debug: string }> {
   const [file, ...pre] = command;
-  const r = await runProcess(
-    file!,
-    [...pre, 'sts', 'get-caller-identity', '--endpoint-url', sts.url, '--region', 'us-east-1', '--output', 'json', '--debug'],
-    { ...env, AWS_PAGER: '', ...(sts.caPath !== undefined ? { AWS_CA_BUNDLE: sts.caPath } : {}) },
-  );
+  const r = await runProcess(file!, [...pre, 'sts', 'get-caller-identity', '--endpoint-url', sts.url, '--region', 'us-east-1', '--output', 'json', '--debug'], {
+    ...env,
+    AWS_PAGER: '',
+    ...(sts.caPath !== undefined ? { AWS_CA_BUNDLE: sts.caPath } : {}),
+  });
   if (r.code !== 0) throw new Error(`${command.join(' ')} failed (exit ${r.code ?? r.signal}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-6000)}`);
   const doc = JSON.parse(r.stdout) as { Arn: string };
   return { arn: doc.Arn, debug: r.stderr };

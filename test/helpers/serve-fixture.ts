@@ -140,7 +140,8 @@ export function assertServable(a: HttpAnswer, what: string, nowMs = Date.now()):
     if (typeof doc[k] !== 'string' || doc[k] === '') throw new Error(`${what}: empty or missing ${k} in a 200 answer`);
   }
   const exp = Date.parse(doc.Expiration!);
-  if (!Number.isFinite(exp) || exp <= nowMs) throw new Error(`${what}: served credentials expiring at ${doc.Expiration}, not after now (${new Date(nowMs).toISOString()})`);
+  if (!Number.isFinite(exp) || exp <= nowMs)
+    throw new Error(`${what}: served credentials expiring at ${doc.Expiration}, not after now (${new Date(nowMs).toISOString()})`);
   return doc as ServedCredentials;
 }
 

@@ -9,7 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as x509 from '@peculiar/x509';
 import type { Identity } from '../../src/core/identity.js';
-import { createKeySigner, verifyBytes } from '../../src/signing/key-signer.js';
+import { createKeySigner, verifyBytes } from '../../src/identity/key-signer.js';
 import { canonicalRequest, parseAuthorization, stringToSign } from '../../src/signing/canonical.js';
 
 // Passed to each generator call, so the library's global provider is never touched.
@@ -102,9 +102,7 @@ export async function makeTestTls(): Promise<TestTlsMaterial> {
     },
     wc,
   );
-  const serverKeyPem = KeyObject.from(serverKeys.privateKey)
-    .export({ type: 'pkcs8', format: 'pem' })
-    .toString();
+  const serverKeyPem = KeyObject.from(serverKeys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
   return { caPem: ca.toString('pem'), serverCertPem: server.toString('pem'), serverKeyPem };
 }
 

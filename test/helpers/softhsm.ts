@@ -59,10 +59,34 @@ export function createSoftHsm(tokens: readonly string[]): SoftHsm {
     importCertificate(token, certPem, label, idHex) {
       const file = join(dir, `${label}-${idHex}.der`);
       writeFileSync(file, new X509Certificate(certPem).raw);
-      run('pkcs11-tool', ['--module', SOFTHSM_LIB, '--token-label', token, '--login', '--pin', USER_PIN, '--write-object', file, '--type', 'cert', '--label', label, '--id', idHex], env);
+      run(
+        'pkcs11-tool',
+        [
+          '--module',
+          SOFTHSM_LIB,
+          '--token-label',
+          token,
+          '--login',
+          '--pin',
+          USER_PIN,
+          '--write-object',
+          file,
+          '--type',
+          'cert',
+          '--label',
+          label,
+          '--id',
+          idHex,
+        ],
+        env,
+      );
     },
     deleteObject(token, type, label) {
-      run('pkcs11-tool', ['--module', SOFTHSM_LIB, '--token-label', token, '--login', '--pin', USER_PIN, '--delete-object', '--type', type, '--label', label], env);
+      run(
+        'pkcs11-tool',
+        ['--module', SOFTHSM_LIB, '--token-label', token, '--login', '--pin', USER_PIN, '--delete-object', '--type', type, '--label', label],
+        env,
+      );
     },
   };
   for (const t of tokens) hsm.initToken(t);

@@ -46,7 +46,18 @@ async function freePortPair(): Promise<number> {
 function spawnSwtpm(state: string, port: number): Promise<{ child: ChildProcess; stderr: () => string }> {
   const child = spawn(
     'swtpm',
-    ['socket', '--tpmstate', `dir=${state}`, '--tpm2', '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`, '--ctrl', `type=tcp,port=${port + 1},bindaddr=127.0.0.1`, '--flags', 'not-need-init,startup-clear'],
+    [
+      'socket',
+      '--tpmstate',
+      `dir=${state}`,
+      '--tpm2',
+      '--server',
+      `type=tcp,port=${port},bindaddr=127.0.0.1`,
+      '--ctrl',
+      `type=tcp,port=${port + 1},bindaddr=127.0.0.1`,
+      '--flags',
+      'not-need-init,startup-clear',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let err = '';
@@ -106,7 +117,8 @@ const PROVIDERS = ['-provider', 'tpm2', '-provider', 'default'];
 /** A key made inside the TPM, written as TSS2 PEM; optionally with a password. */
 export function createTss2Key(tpm: SoftTpm, name: string, alg: 'rsa' | 'p256' | 'p384', password?: string): string {
   const out = join(tpm.dir, `${name}.tss2.pem`);
-  const pkeyopts = alg === 'rsa' ? ['-algorithm', 'RSA', '-pkeyopt', 'bits:2048'] : ['-algorithm', 'EC', '-pkeyopt', `group:${alg === 'p256' ? 'P-256' : 'P-384'}`];
+  const pkeyopts =
+    alg === 'rsa' ? ['-algorithm', 'RSA', '-pkeyopt', 'bits:2048'] : ['-algorithm', 'EC', '-pkeyopt', `group:${alg === 'p256' ? 'P-256' : 'P-384'}`];
   tpm.openssl(['genpkey', ...PROVIDERS, ...pkeyopts, ...(password !== undefined ? ['-pkeyopt', `user-auth:${password}`] : []), '-out', out]);
   return out;
 }
@@ -130,11 +142,39 @@ export function issueForTpmKey(tpm: SoftTpm, key: string, name: string, ca: { ce
   writeFileSync(caCert, ca.certPem);
   writeFileSync(caKey, ca.keyPem, { mode: 0o600 });
   const csr = join(d, `${name}.csr`);
-  tpm.openssl(['req', ...PROVIDERS, '-new', '-key', key, ...(password !== undefined ? ['-passin', `pass:${password}`] : []), '-subj', `/CN=${name}/O=Example`, '-out', csr]);
+  tpm.openssl([
+    'req',
+    ...PROVIDERS,
+    '-new',
+    '-key',
+    key,
+    ...(password !== undefined ? ['-passin', `pass:${password}`] : []),
+    '-subj',
+    `/CN=${name}/O=Example`,
+    '-out',
+    csr,
+  ]);
   const ext = join(d, `${name}.ext`);
   writeFileSync(ext, 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n');
   const cert = join(d, `${name}.pem`);
-  tpm.openssl(['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-days', '30', '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-extfile', ext, '-out', cert]);
+  tpm.openssl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caCert,
+    '-CAkey',
+    caKey,
+    '-days',
+    '30',
+    '-set_serial',
+    `0x${randomBytes(16).toString('hex')}`,
+    '-extfile',
+    ext,
+    '-out',
+    cert,
+  ]);
   readFileSync(cert);
   return cert;
 }

@@ -133,10 +133,25 @@ test('PKCS#12 (OpenSSL 3 default and -legacy) as base64 in a variable, password 
   const password = 'ci-p12-password';
   for (const legacy of [false, true]) {
     const out = join(work, `bundle${legacy ? '-legacy' : ''}.p12`);
-    execFileSync('openssl', [
-      'pkcs12', '-export', '-in', pki.rsa.cert, '-inkey', pki.rsa.key, '-certfile', pki.intermediatePem, '-out', out,
-      '-passout', 'env:P12_PASS', ...(legacy ? ['-legacy'] : []),
-    ], { env: { ...process.env, P12_PASS: password }, stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(
+      'openssl',
+      [
+        'pkcs12',
+        '-export',
+        '-in',
+        pki.rsa.cert,
+        '-inkey',
+        pki.rsa.key,
+        '-certfile',
+        pki.intermediatePem,
+        '-out',
+        out,
+        '-passout',
+        'env:P12_PASS',
+        ...(legacy ? ['-legacy'] : []),
+      ],
+      { env: { ...process.env, P12_PASS: password }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     const bundle = b64(readFileSync(out));
     const r = await credentialProcess(['--certificate-env', 'P12_B64'], { P12_B64: bundle, ROLESANYWHERE_PKCS8_PASSWORD: password });
     await assertSignedBy(r, pki.rsa);
@@ -237,7 +252,14 @@ test('errors name the variable and the flag, never its content', async () => {
     assert.equal(r.code, c.code, `${c.name}: ${r.stderr}`);
     assert.match(r.stderr, c.re, c.name);
     assert.equal(r.stdout, '', `${c.name}: nothing on stdout`);
-    assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('rolesanywhere-sidecar: ')).length, 1, `${c.name}: one error line`);
+    assert.equal(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('rolesanywhere-sidecar: ')).length,
+      1,
+      `${c.name}: one error line`,
+    );
     assert.ok(!r.stderr.includes(secretish), `${c.name}: the variable's content was echoed`);
     assert.ok(!r.stderr.includes('PRIVATE KEY-----'), `${c.name}: key material in the message`);
   }

@@ -50,7 +50,8 @@ before(async () => {
   await openssl(['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', pki.ec256.key, '-passout', `pass:${PASSWORD}`, '-out', files.encryptedKey]);
   files.p12 = join(dir, 'bundle.p12');
   await openssl(['pkcs12', '-export', '-in', pki.ec256.cert, '-inkey', pki.ec256.key, '-passout', `pass:${PASSWORD}`, '-out', files.p12]);
-  for (const k of [pki.ec256.key, pki.rsa.key, pki.ec384.key, other.ec256.key, files.expiredKey, files.futureKey]) secrets.push(...keyBodyLines(readFileSync(k, 'utf8')));
+  for (const k of [pki.ec256.key, pki.rsa.key, pki.ec384.key, other.ec256.key, files.expiredKey, files.futureKey])
+    secrets.push(...keyBodyLines(readFileSync(k, 'utf8')));
 });
 
 after(() => {
@@ -107,28 +108,46 @@ describe('input errors', { concurrency: 4 }, () => {
 
   test('missing certificate file', async () => {
     const path = join(dir, 'no-such-cert.pem');
-    await expectError(['--certificate', path, ...key(), ...ARNS(), ...endpoint], { code: 'FILE_UNREADABLE', says: [new RegExp(path.replace(/[/.]/g, '\\$&')), /does not exist/, /--certificate/, /give the path of a readable file/] });
+    await expectError(['--certificate', path, ...key(), ...ARNS(), ...endpoint], {
+      code: 'FILE_UNREADABLE',
+      says: [new RegExp(path.replace(/[/.]/g, '\\$&')), /does not exist/, /--certificate/, /give the path of a readable file/],
+    });
   });
 
   test('a directory given as the certificate', async () => {
-    await expectError(['--certificate', dir, ...key(), ...ARNS(), ...endpoint], { code: 'FILE_UNREADABLE', says: [new RegExp(dir), /is a directory/, /--certificate/] });
+    await expectError(['--certificate', dir, ...key(), ...ARNS(), ...endpoint], {
+      code: 'FILE_UNREADABLE',
+      says: [new RegExp(dir), /is a directory/, /--certificate/],
+    });
   });
 
   test('missing private key file', async () => {
     const path = join(dir, 'no-such.key');
-    await expectError(['--certificate', pki.ec256.cert, '--private-key', path, ...ARNS(), ...endpoint], { code: 'FILE_UNREADABLE', says: [/no-such\.key/, /--private-key/] });
+    await expectError(['--certificate', pki.ec256.cert, '--private-key', path, ...ARNS(), ...endpoint], {
+      code: 'FILE_UNREADABLE',
+      says: [/no-such\.key/, /--private-key/],
+    });
   });
 
   test('garbage instead of PEM', async () => {
-    await expectError(['--certificate', files.garbage!, ...key(), ...ARNS(), ...endpoint], { code: 'CERT_INVALID', says: [/garbage\.pem/, /cannot be parsed as X\.509/, /check that the file holds X\.509 certificates/] });
+    await expectError(['--certificate', files.garbage!, ...key(), ...ARNS(), ...endpoint], {
+      code: 'CERT_INVALID',
+      says: [/garbage\.pem/, /cannot be parsed as X\.509/, /check that the file holds X\.509 certificates/],
+    });
   });
 
   test('PEM armour around garbage', async () => {
-    await expectError(['--certificate', files.garbageArmour!, ...key(), ...ARNS(), ...endpoint], { code: 'CERT_INVALID', says: [/garbage-armour\.pem/, /X\.509/] });
+    await expectError(['--certificate', files.garbageArmour!, ...key(), ...ARNS(), ...endpoint], {
+      code: 'CERT_INVALID',
+      says: [/garbage-armour\.pem/, /X\.509/],
+    });
   });
 
   test('truncated PEM', async () => {
-    await expectError(['--certificate', files.truncated!, ...key(), ...ARNS(), ...endpoint], { code: 'PEM_INVALID', says: [/truncated\.pem/, /truncated/, /complete, unmodified PEM/] });
+    await expectError(['--certificate', files.truncated!, ...key(), ...ARNS(), ...endpoint], {
+      code: 'PEM_INVALID',
+      says: [/truncated\.pem/, /truncated/, /complete, unmodified PEM/],
+    });
   });
 
   test('key and certificate that do not match', async () => {
@@ -146,7 +165,11 @@ describe('input errors', { concurrency: 4 }, () => {
   });
 
   test('wrong password for a PKCS#12 bundle (from the environment)', async () => {
-    await expectError(['--certificate', files.p12!, ...ARNS(), ...endpoint], { code: 'KEY_PASSWORD_WRONG', says: [/bundle\.p12/, /password/] }, { env: { ROLESANYWHERE_PKCS8_PASSWORD: 'wrong' } });
+    await expectError(
+      ['--certificate', files.p12!, ...ARNS(), ...endpoint],
+      { code: 'KEY_PASSWORD_WRONG', says: [/bundle\.p12/, /password/] },
+      { env: { ROLESANYWHERE_PKCS8_PASSWORD: 'wrong' } },
+    );
   });
 
   test('no password for an encrypted key', async () => {
@@ -157,11 +180,17 @@ describe('input errors', { concurrency: 4 }, () => {
   });
 
   test('expired certificate', async () => {
-    await expectError(['--certificate', files.expiredCert!, '--private-key', files.expiredKey!, ...ARNS(), ...endpoint], { code: 'CERT_EXPIRED', says: [/expired\.pem/, /expired/] });
+    await expectError(['--certificate', files.expiredCert!, '--private-key', files.expiredKey!, ...ARNS(), ...endpoint], {
+      code: 'CERT_EXPIRED',
+      says: [/expired\.pem/, /expired/],
+    });
   });
 
   test('certificate not valid yet', async () => {
-    await expectError(['--certificate', files.futureCert!, '--private-key', files.futureKey!, ...ARNS(), ...endpoint], { code: 'CERT_NOT_YET_VALID', says: [/future\.pem/, /not valid (yet|before)/i] });
+    await expectError(['--certificate', files.futureCert!, '--private-key', files.futureKey!, ...ARNS(), ...endpoint], {
+      code: 'CERT_NOT_YET_VALID',
+      says: [/future\.pem/, /not valid (yet|before)/i],
+    });
   });
 });
 
@@ -196,20 +225,41 @@ describe('command-line errors', { concurrency: 4 }, () => {
   });
 
   test('--session-duration 100', async () => {
-    await expectError([...id(), ...ARNS(), '--session-duration', '100', ...endpoint], { code: 'CONFIG_INVALID', says: [/--session-duration/, /900 and 43200/, /got 100/] });
+    await expectError([...id(), ...ARNS(), '--session-duration', '100', ...endpoint], {
+      code: 'CONFIG_INVALID',
+      says: [/--session-duration/, /900 and 43200/, /got 100/],
+    });
   });
 
-  for (const [flag, ...value] of [['--cert-selector', 'Key=x,Value=y'], ['--system-store-name', 'MY']]) {
+  for (const [flag, ...value] of [
+    ['--cert-selector', 'Key=x,Value=y'],
+    ['--system-store-name', 'MY'],
+  ]) {
     test(`${flag} refused on Linux, naming the macOS / Windows stores`, async () => {
-      await expectError([...id(), ...ARNS(), flag!, ...value, ...endpoint], { code: 'NOT_SUPPORTED', says: [new RegExp(flag!), /not supported on Linux/, /Windows certificate store/, /pkcs11: URI/] });
+      await expectError([...id(), ...ARNS(), flag!, ...value, ...endpoint], {
+        code: 'NOT_SUPPORTED',
+        says: [new RegExp(flag!), /not supported on Linux/, /Windows certificate store/, /pkcs11: URI/],
+      });
     });
   }
 
   test('hardware-key inputs that are malformed: a bad pkcs11: URI, a handle outside the persistent range, a handle as certificate, both TPM password flags', async () => {
-    await expectError(['--certificate', 'pkcs11:token=workload;objet=cert', ...ARNS(), ...endpoint], { code: 'CONFIG_INVALID', says: [/--certificate/, /PKCS#11 URI/, /unknown path attribute "objet"/] });
-    await expectError(['--certificate', pki.ec256.cert, '--private-key', 'handle:0x01000001', ...ARNS(), ...endpoint], { code: 'CONFIG_INVALID', says: [/persistent TPM handle/, /0x81000000/] });
-    await expectError(['--certificate', 'handle:0x81000001', ...ARNS(), ...endpoint], { code: 'CONFIG_INVALID', says: [/--certificate/, /only --private-key takes/] });
-    await expectError([...id(), ...ARNS(), '--tpm-key-password', PASSWORD, '--no-tpm-key-password', ...endpoint], { code: 'CONFIG_INVALID', says: [/only one of --tpm-key-password and --no-tpm-key-password/] });
+    await expectError(['--certificate', 'pkcs11:token=workload;objet=cert', ...ARNS(), ...endpoint], {
+      code: 'CONFIG_INVALID',
+      says: [/--certificate/, /PKCS#11 URI/, /unknown path attribute "objet"/],
+    });
+    await expectError(['--certificate', pki.ec256.cert, '--private-key', 'handle:0x01000001', ...ARNS(), ...endpoint], {
+      code: 'CONFIG_INVALID',
+      says: [/persistent TPM handle/, /0x81000000/],
+    });
+    await expectError(['--certificate', 'handle:0x81000001', ...ARNS(), ...endpoint], {
+      code: 'CONFIG_INVALID',
+      says: [/--certificate/, /only --private-key takes/],
+    });
+    await expectError([...id(), ...ARNS(), '--tpm-key-password', PASSWORD, '--no-tpm-key-password', ...endpoint], {
+      code: 'CONFIG_INVALID',
+      says: [/only one of --tpm-key-password and --no-tpm-key-password/],
+    });
   });
 });
 
@@ -226,13 +276,20 @@ describe('errors talking to the service', { concurrency: 3 }, () => {
 
   test('unreachable proxy (HTTPS_PROXY to a closed port): names the proxy', async () => {
     const port = await closedPort();
-    await expectError([...id(), ...ARNS()], { code: 'ENDPOINT_UNREACHABLE', says: [/rolesanywhere\.us-east-1\.amazonaws\.com/, new RegExp(`proxy [^ ]*127\\.0\\.0\\.1:${port}`), /NO_PROXY/] }, { env: { HTTPS_PROXY: `http://127.0.0.1:${port}` } });
+    await expectError(
+      [...id(), ...ARNS()],
+      { code: 'ENDPOINT_UNREACHABLE', says: [/rolesanywhere\.us-east-1\.amazonaws\.com/, new RegExp(`proxy [^ ]*127\\.0\\.0\\.1:${port}`), /NO_PROXY/] },
+      { env: { HTTPS_PROXY: `http://127.0.0.1:${port}` } },
+    );
   });
 
   test('TLS failure (HTTPS emulator, CA not given): names the CA setting', async (t) => {
     const emu = await startTestEmulator(pki, { https: true });
     t.after(() => emu.stop());
-    await expectError([...id(), ...ARNS(), '--endpoint', emu.env.ROLESANYWHERE_ENDPOINT!], { code: 'TLS_FAILURE', says: [/127\.0\.0\.1/, /not trusted/, /--ca-bundle/, /AWS_CA_BUNDLE/] });
+    await expectError([...id(), ...ARNS(), '--endpoint', emu.env.ROLESANYWHERE_ENDPOINT!], {
+      code: 'TLS_FAILURE',
+      says: [/127\.0\.0\.1/, /not trusted/, /--ca-bundle/, /AWS_CA_BUNDLE/],
+    });
     assert.equal(emu.stats().createSession.total, 0, 'no request got through');
   });
 
@@ -270,7 +327,9 @@ describe('errors talking to the service', { concurrency: 3 }, () => {
 
   test('with an explicit --log-level warn the retries are logged too, the error line last', async () => {
     const port = await closedPort();
-    const r = await runCli(['credential-process', '--no-cache', ...id(), ...ARNS(), '--endpoint', `http://127.0.0.1:${port}`, '--log-level', 'warn'], { env: cliEnv() });
+    const r = await runCli(['credential-process', '--no-cache', ...id(), ...ARNS(), '--endpoint', `http://127.0.0.1:${port}`, '--log-level', 'warn'], {
+      env: cliEnv(),
+    });
     assert.equal(r.code, ErrorCodes.ENDPOINT_UNREACHABLE.exit);
     const lines = r.stderr.trimEnd().split('\n');
     assert.equal(lines.length, 4, r.stderr);

@@ -65,9 +65,12 @@ describe('clock skew correction from the response Date', { skip: MISSING }, () =
   });
 
   test('a wrong role with a skewed clock: corrected once, then the real refusal is the error', async () => {
-    const r = await runCli(['credential-process', '--no-cache', '--log-format', 'json', ...sessionArgs(pki.ec256), '--role-arn', 'arn:aws:iam::123456789012:role/not-in-profile'], {
-      env: cliEnv({ ...emu.env, HOME: home, ...shifted('-10m') }),
-    });
+    const r = await runCli(
+      ['credential-process', '--no-cache', '--log-format', 'json', ...sessionArgs(pki.ec256), '--role-arn', 'arn:aws:iam::123456789012:role/not-in-profile'],
+      {
+        env: cliEnv({ ...emu.env, HOME: home, ...shifted('-10m') }),
+      },
+    );
     assert.notEqual(r.code, 0);
     assert.equal(r.stdout, '');
     const last = r.stderr.trim().split('\n').at(-1)!;

@@ -106,7 +106,12 @@ describe('anchor and profile created with RolesAnywhereClient', () => {
 
   before(async () => {
     const ta = await client.send(
-      new CreateTrustAnchorCommand({ name: 'it-anchor', enabled: true, source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: pki.root.certPem } }, tags: [{ key: 'team', value: 'platform' }] }),
+      new CreateTrustAnchorCommand({
+        name: 'it-anchor',
+        enabled: true,
+        source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: pki.root.certPem } },
+        tags: [{ key: 'team', value: 'platform' }],
+      }),
     );
     anchorArn = ta.trustAnchor!.trustAnchorArn!;
     anchorId = ta.trustAnchor!.trustAnchorId!;
@@ -153,7 +158,11 @@ describe('anchor and profile created with RolesAnywhereClient', () => {
     const leaf = await pki.leaf('crl-leaf', 'ec-p256', { underRoot: true });
     assert.equal((await credentialProcess(leaf, anchorArn, profileArn)).code, 0);
     const now = Date.now();
-    const pem = await issueCrl(pki.root, { revokedSerialsHex: [leaf.issued.cert.serialNumber], thisUpdate: new Date(now - DAY), nextUpdate: new Date(now + DAY) });
+    const pem = await issueCrl(pki.root, {
+      revokedSerialsHex: [leaf.issued.cert.serialNumber],
+      thisUpdate: new Date(now - DAY),
+      nextUpdate: new Date(now + DAY),
+    });
     const crl = await client.send(new ImportCrlCommand({ name: 'root-crl', crlData: Buffer.from(pem), trustAnchorArn: anchorArn, enabled: true }));
     assert.equal(crl.$metadata.httpStatusCode, 201);
     assert.equal(Buffer.from(crl.crl!.crlData!).toString(), pem, 'crlData comes back as the bytes imported');
@@ -170,7 +179,7 @@ describe('anchor and profile created with RolesAnywhereClient', () => {
     await client.send(new DeleteCrlCommand({ crlId: crl.crl!.crlId! }));
   });
 
-  test('a CRL not signed by the anchor\'s CA is refused at import', async () => {
+  test("a CRL not signed by the anchor's CA is refused at import", async () => {
     const now = Date.now();
     const pem = await issueCrl(pki.intermediate, { revokedSerialsHex: ['01'], thisUpdate: new Date(now - DAY), nextUpdate: new Date(now + DAY) });
     const e = await rejection(client.send(new ImportCrlCommand({ name: 'wrong-ca', crlData: Buffer.from(pem), trustAnchorArn: anchorArn })));
@@ -182,7 +191,8 @@ describe('anchor and profile created with RolesAnywhereClient', () => {
     const now = Date.now();
     const pem = await issueCrl(pki.root, { revokedSerialsHex: ['02'], thisUpdate: new Date(now - DAY), nextUpdate: new Date(now + DAY) });
     const ids: string[] = [];
-    for (const name of ['q1', 'q2']) ids.push((await client.send(new ImportCrlCommand({ name, crlData: Buffer.from(pem), trustAnchorArn: anchorArn }))).crl!.crlId!);
+    for (const name of ['q1', 'q2'])
+      ids.push((await client.send(new ImportCrlCommand({ name, crlData: Buffer.from(pem), trustAnchorArn: anchorArn }))).crl!.crlId!);
     const third = await rejection(client.send(new ImportCrlCommand({ name: 'q3', crlData: Buffer.from(pem), trustAnchorArn: anchorArn })));
     assert.equal(third.name, 'ValidationException');
     assert.match(third.message, /quota of 2 per trust anchor/);
@@ -199,7 +209,19 @@ describe('anchor and profile created with RolesAnywhereClient', () => {
   test('role not in the profile, duration above it, session name it does not accept', async () => {
     const other = 'arn:aws:iam::123456789012:role/not-in-profile';
     const r1 = await runCli(
-      ['credential-process', ...sessionArgs(pki.ec256), '--endpoint', emu.url.href, '--trust-anchor-arn', anchorArn, '--profile-arn', profileArn, '--role-arn', other, '--no-cache'],
+      [
+        'credential-process',
+        ...sessionArgs(pki.ec256),
+        '--endpoint',
+        emu.url.href,
+        '--trust-anchor-arn',
+        anchorArn,
+        '--profile-arn',
+        profileArn,
+        '--role-arn',
+        other,
+        '--no-cache',
+      ],
       { env: cliEnv() },
     );
     assert.match(r1.stderr, /is not one of the roles of profile/);
@@ -278,7 +300,11 @@ describe('emulator --state', () => {
     try {
       const url = new URL(parseExports(await first.waitForLines(4)).ROLESANYWHERE_ENDPOINT!);
       const c = clientFor(url);
-      anchorId = (await c.send(new CreateTrustAnchorCommand({ name: 'kept', source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: pki.root.certPem } } }))).trustAnchor!.trustAnchorId!;
+      anchorId = (
+        await c.send(
+          new CreateTrustAnchorCommand({ name: 'kept', source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: pki.root.certPem } } }),
+        )
+      ).trustAnchor!.trustAnchorId!;
       c.destroy();
     } finally {
       assert.equal((await first.stop()).code, 0);
@@ -290,7 +316,7 @@ describe('emulator --state', () => {
       const got = await c.send(new GetTrustAnchorCommand({ trustAnchorId: anchorId }));
       assert.equal(got.trustAnchor!.name, 'kept');
       assert.equal(got.trustAnchor!.enabled, false, 'created without enabled: disabled, as the service does');
-      assert.equal((await c.send(new ListTrustAnchorsCommand({}))).trustAnchors!.length, 2, 'the flags\' anchor and the created one, once each');
+      assert.equal((await c.send(new ListTrustAnchorsCommand({}))).trustAnchors!.length, 2, "the flags' anchor and the created one, once each");
       c.destroy();
     } finally {
       await second.stop();
@@ -323,7 +349,19 @@ describe('setup', () => {
       AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
       AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
     });
-    const args = ['setup', '--trust-anchor-ca', pki.rootPem, '--role-arn', ROLE, '--role-arns', 'arn:aws:iam::123456789012:role/second', '--name', 'setup-test', '--endpoint', emu.url.href];
+    const args = [
+      'setup',
+      '--trust-anchor-ca',
+      pki.rootPem,
+      '--role-arn',
+      ROLE,
+      '--role-arns',
+      'arn:aws:iam::123456789012:role/second',
+      '--name',
+      'setup-test',
+      '--endpoint',
+      emu.url.href,
+    ];
     const first = await runCli(args, { env });
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stderr, /created trust anchor/);
@@ -340,7 +378,12 @@ describe('setup', () => {
     assert.deepEqual(profiles[0]!.roleArns, [ROLE, 'arn:aws:iam::123456789012:role/second']);
 
     const exported = parseExports(first.stdout.split('\n'));
-    assert.deepEqual(Object.keys(exported).sort(), ['ROLESANYWHERE_ENDPOINT', 'ROLESANYWHERE_PROFILE_ARN', 'ROLESANYWHERE_ROLE_ARN', 'ROLESANYWHERE_TRUST_ANCHOR_ARN']);
+    assert.deepEqual(Object.keys(exported).sort(), [
+      'ROLESANYWHERE_ENDPOINT',
+      'ROLESANYWHERE_PROFILE_ARN',
+      'ROLESANYWHERE_ROLE_ARN',
+      'ROLESANYWHERE_TRUST_ANCHOR_ARN',
+    ]);
     const r = await runCli(['credential-process', ...sessionArgs(pki.ec256), '--no-cache'], { env: cliEnv(exported) });
     assert.equal(r.code, 0, r.stderr);
     assert.ok((JSON.parse(r.stdout) as { AccessKeyId: string }).AccessKeyId.startsWith('ASIA'));
@@ -352,8 +395,13 @@ describe('setup', () => {
     assert.equal((await client.send(new GetProfileCommand({ profileId: profiles[0]!.profileId! }))).profile!.enabled, true);
   });
 
-  test('the wrong secret fails setup with the service\'s error and a non-zero exit', async () => {
-    const env = cliEnv({ AWS_ACCESS_KEY_ID: ADMIN.accessKeyId, AWS_SECRET_ACCESS_KEY: 'wrong-secret-0123456789abcdefghijklmnop', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' });
+  test("the wrong secret fails setup with the service's error and a non-zero exit", async () => {
+    const env = cliEnv({
+      AWS_ACCESS_KEY_ID: ADMIN.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: 'wrong-secret-0123456789abcdefghijklmnop',
+      AWS_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
     const r = await runCli(['setup', '--trust-anchor-ca', pki.rootPem, '--role-arn', ROLE, '--endpoint', emu.url.href], { env });
     assert.equal(r.code, 5);
     assert.match(r.stderr, /SignatureDoesNotMatch/);
@@ -363,12 +411,20 @@ describe('setup', () => {
 
 describe('module loading', () => {
   const TRACER = fileURLToPath(new URL('../helpers/module-trace.js', import.meta.url));
-  const CONTROL_SDK = ['/node_modules/@aws-sdk/client-rolesanywhere/', '/node_modules/@aws-sdk/client-rolesanywhere/node_modules/', '/node_modules/@aws-sdk/smithy-client/'];
+  const CONTROL_SDK = [
+    '/node_modules/@aws-sdk/client-rolesanywhere/',
+    '/node_modules/@aws-sdk/client-rolesanywhere/node_modules/',
+    '/node_modules/@aws-sdk/smithy-client/',
+  ];
   const loadedControlSdk = (trace: string): string[] => {
     const lines = readFileSync(trace, 'utf8').split('\n');
     return CONTROL_SDK.filter((n) => lines.some((l) => l.includes(n)));
   };
-  const envs = (emuEnv: Record<string, string>, trace: string): Record<string, string> => ({ ...emuEnv, NODE_OPTIONS: `--import=${TRACER}`, MODULE_TRACE_FILE: trace });
+  const envs = (emuEnv: Record<string, string>, trace: string): Record<string, string> => ({
+    ...emuEnv,
+    NODE_OPTIONS: `--import=${TRACER}`,
+    MODULE_TRACE_FILE: trace,
+  });
   const emuEnv = (): Record<string, string> => ({
     ROLESANYWHERE_ENDPOINT: emu.url.href.replace(/\/$/, ''),
     ROLESANYWHERE_TRUST_ANCHOR_ARN: emu.config.trustAnchors[0]!.arn,
@@ -390,9 +446,18 @@ describe('module loading', () => {
 
     const setupTrace = join(dir, 'setup.trace');
     const s = await runCli(['setup', '--trust-anchor-ca', pki.rootPem, '--role-arn', ROLE, '--name', 'trace', '--endpoint', emu.url.href], {
-      env: cliEnv({ ...envs({}, setupTrace), AWS_ACCESS_KEY_ID: ADMIN.accessKeyId, AWS_SECRET_ACCESS_KEY: ADMIN.secretAccessKey, AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' }),
+      env: cliEnv({
+        ...envs({}, setupTrace),
+        AWS_ACCESS_KEY_ID: ADMIN.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: ADMIN.secretAccessKey,
+        AWS_REGION: 'us-east-1',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      }),
     });
     assert.equal(s.code, 0, s.stderr);
-    assert.ok(loadedControlSdk(setupTrace).includes('/node_modules/@aws-sdk/client-rolesanywhere/'), 'the control: the same tracer sees the SDK when setup uses it');
+    assert.ok(
+      loadedControlSdk(setupTrace).includes('/node_modules/@aws-sdk/client-rolesanywhere/'),
+      'the control: the same tracer sees the SDK when setup uses it',
+    );
   });
 });

@@ -79,19 +79,19 @@ describe('read-certificate-data', { concurrency: 3 }, () => {
       assert.equal(hex.length, 40, 'a 20-byte serial');
       assert.equal(out.serialNumber, BigInt(`0x${hex}`).toString(10));
       assert.match(out.serialNumber, /^[1-9][0-9]{40,48}$/);
-      assert.deepEqual(out.supportedAlgorithms, keyType === 'RSA' ? ['SHA256withRSA', 'SHA384withRSA', 'SHA512withRSA'] : ['SHA256withECDSA', 'SHA384withECDSA', 'SHA512withECDSA']);
+      assert.deepEqual(
+        out.supportedAlgorithms,
+        keyType === 'RSA' ? ['SHA256withRSA', 'SHA384withRSA', 'SHA512withRSA'] : ['SHA256withECDSA', 'SHA384withECDSA', 'SHA512withECDSA'],
+      );
     });
   }
 
-  test(
-    'password-protected PKCS#12 (the error tells the user to pass --pkcs8-password, which read-certificate-data must then accept)',
-    async () => {
-      const leaf = pki.leaves['rsa-int']!;
-      const r = await runCli(['read-certificate-data', '--certificate', formats['rsa-int']!.p12, '--pkcs8-password', PASSWORD], { env: cliEnv() });
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal((JSON.parse(r.stdout) as { serialNumber: string }).serialNumber, BigInt(`0x${leaf.serialHex}`).toString(10));
-    },
-  );
+  test('password-protected PKCS#12 (the error tells the user to pass --pkcs8-password, which read-certificate-data must then accept)', async () => {
+    const leaf = pki.leaves['rsa-int']!;
+    const r = await runCli(['read-certificate-data', '--certificate', formats['rsa-int']!.p12, '--pkcs8-password', PASSWORD], { env: cliEnv() });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { serialNumber: string }).serialNumber, BigInt(`0x${leaf.serialHex}`).toString(10));
+  });
 });
 
 describe('sign-string', { concurrency: 3 }, () => {
@@ -110,14 +110,11 @@ describe('sign-string', { concurrency: 3 }, () => {
     digests.forEach((d, i) => plan.push([leaf, d, fmts[(i + k) % 3]!, keyArgs[leaf]!, `${leaf} ${d} ${fmts[(i + k) % 3]}`]));
   });
 
-  test(
-    'a private key alone is enough to sign',
-    async () => {
-      const r = await runCliBytes(['sign-string', '--private-key', pki.leaves['p256-root']!.key], DATA);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout.toString('utf8'), /^[0-9a-f]+\n$/);
-    },
-  );
+  test('a private key alone is enough to sign', async () => {
+    const r = await runCliBytes(['sign-string', '--private-key', pki.leaves['p256-root']!.key], DATA);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.toString('utf8'), /^[0-9a-f]+\n$/);
+  });
 
   for (const [leafName, digest, format, args, name] of plan) {
     test(name, async () => {

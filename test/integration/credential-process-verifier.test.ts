@@ -142,13 +142,15 @@ for (const python of availablePythons()) {
         /scope region/,
       );
       assertDenied(
-        await replay(v, ECDSA, { headers: { ...headersOf(ECDSA), Authorization: ECDSA.authorization.replace('SignedHeaders=content-type;host;x-amz-date;x-amz-x509', 'SignedHeaders=content-type;host;x-amz-date') } }),
+        await replay(v, ECDSA, {
+          headers: {
+            ...headersOf(ECDSA),
+            Authorization: ECDSA.authorization.replace('SignedHeaders=content-type;host;x-amz-date;x-amz-x509', 'SignedHeaders=content-type;host;x-amz-date'),
+          },
+        }),
         /SignedHeaders does not include x-amz-x509/,
       );
-      assertDenied(
-        await replay(v, ECDSA, { headers: { ...headersOf(ECDSA), 'X-Amz-X509': leafDerBase64(RSA) } }),
-        /serial 3 is not the leaf serial 21/,
-      );
+      assertDenied(await replay(v, ECDSA, { headers: { ...headersOf(ECDSA), 'X-Amz-X509': leafDerBase64(RSA) } }), /serial 3 is not the leaf serial 21/);
       const invalid = await replay(v, ECDSA, { body: '{"durationSeconds":100}' });
       assert.equal(invalid.status, 400);
       assert.equal(invalid.type, 'ValidationException');
@@ -167,7 +169,10 @@ for (const python of availablePythons()) {
       assertIssued(await replay(v, RSA));
       assertDenied(await replay(v, RSA, { body: '{"durationSeconds":900}' }), /invalid signature/);
       // The ECDSA capture's Authorization over the RSA certificate: wrong algorithm for the key.
-      assertDenied(await replay(v, RSA, { headers: { ...headersOf(RSA), Authorization: RSA.authorization.replace('AWS4-X509-RSA-SHA256', 'AWS4-X509-ECDSA-SHA256') } }), /does not match the certificate key/);
+      assertDenied(
+        await replay(v, RSA, { headers: { ...headersOf(RSA), Authorization: RSA.authorization.replace('AWS4-X509-RSA-SHA256', 'AWS4-X509-ECDSA-SHA256') } }),
+        /does not match the certificate key/,
+      );
       const log = await v.log();
       assert.deepEqual(
         log.map((e) => e.status),

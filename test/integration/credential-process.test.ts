@@ -12,7 +12,15 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { defaultEmulatorConfig, DEFAULT_PROFILE_ARN, DEFAULT_REGION, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN, startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import {
+  defaultEmulatorConfig,
+  DEFAULT_PROFILE_ARN,
+  DEFAULT_REGION,
+  DEFAULT_ROLE_ARN,
+  DEFAULT_TRUST_ANCHOR_ARN,
+  startEmulator,
+  type RunningEmulator,
+} from '../../src/emulator/index.js';
 import { CLI, cleanup, cliEnv, runCli, tempDir, type CliResult } from '../helpers/harness.js';
 import { startVerifier, type RunningVerifier } from '../helpers/independent-verifier.js';
 import { unavailable } from '../helpers/tools.js';
@@ -21,7 +29,8 @@ import { makeOpensslPki, makeTlsServer, writeLeafFormats, type LeafFormats, type
 const PASSWORD = 'correct horse battery staple';
 const ARN_ARGS = ['--trust-anchor-arn', DEFAULT_TRUST_ANCHOR_ARN, '--profile-arn', DEFAULT_PROFILE_ARN, '--role-arn', DEFAULT_ROLE_ARN];
 /** The credential_process contract: exactly these keys, in this order, Expiration to the second with Z. */
-const OUTPUT = /^\{"Version":1,"AccessKeyId":"(ASIA[A-Z0-9]{16})","SecretAccessKey":"[A-Za-z0-9+/]{40}","SessionToken":"[A-Za-z0-9+/=]+","Expiration":"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"\}\n$/;
+const OUTPUT =
+  /^\{"Version":1,"AccessKeyId":"(ASIA[A-Z0-9]{16})","SecretAccessKey":"[A-Za-z0-9+/]{40}","SessionToken":"[A-Za-z0-9+/=]+","Expiration":"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"\}\n$/;
 
 let dir: string;
 let pki: OpensslPki;
@@ -115,15 +124,53 @@ function casesFor(): Case[] {
     const scryptPw = rotate[(k + 2) % 3]!;
     const legacyPw = rotate[k]!;
     out.push(
-      { name: `${b} PKCS#8 (no intermediate)`, leaf: b, emulator: kind === 'p256', input: (f, l) => ({ args: ['--certificate', l.cert, '--private-key', f.pkcs8] }) },
-      { name: `${a} PKCS#8 + --intermediates`, leaf: a, emulator: true, input: (f, l) => ({ args: ['--certificate', l.cert, '--private-key', f.pkcs8, ...chainArgs(l)] }) },
-      { name: `${a} intermediate as a second PEM block of the certificate file`, leaf: a, input: (f) => ({ args: ['--certificate', f.certWithChain, '--private-key', f.pkcs8] }) },
-      { name: `${a} ${trad}`, leaf: a, emulator: kind === 'rsa', input: (f, l) => ({ args: ['--certificate', l.cert, '--private-key', f.traditional, ...chainArgs(l)] }) },
-      { name: `${a} PKCS#12 (OpenSSL 3 default), password via ${pwName(p12Pw)}`, leaf: a, emulator: kind === 'p384', input: (f) => withPassword(['--certificate', f.p12], p12Pw) },
-      { name: `${a} encrypted PKCS#8 PBKDF2, password via ${pwName(pbkdf2Pw)}`, leaf: a, input: (f, l) => withPassword(['--certificate', l.cert, '--private-key', f.pkcs8Pbkdf2, ...chainArgs(l)], pbkdf2Pw) },
-      { name: `${b} encrypted PKCS#8 scrypt, password via ${pwName(scryptPw)}`, leaf: b, emulator: kind === 'p256', input: (f, l) => withPassword(['--certificate', l.cert, '--private-key', f.pkcs8Scrypt], scryptPw) },
+      {
+        name: `${b} PKCS#8 (no intermediate)`,
+        leaf: b,
+        emulator: kind === 'p256',
+        input: (f, l) => ({ args: ['--certificate', l.cert, '--private-key', f.pkcs8] }),
+      },
+      {
+        name: `${a} PKCS#8 + --intermediates`,
+        leaf: a,
+        emulator: true,
+        input: (f, l) => ({ args: ['--certificate', l.cert, '--private-key', f.pkcs8, ...chainArgs(l)] }),
+      },
+      {
+        name: `${a} intermediate as a second PEM block of the certificate file`,
+        leaf: a,
+        input: (f) => ({ args: ['--certificate', f.certWithChain, '--private-key', f.pkcs8] }),
+      },
+      {
+        name: `${a} ${trad}`,
+        leaf: a,
+        emulator: kind === 'rsa',
+        input: (f, l) => ({ args: ['--certificate', l.cert, '--private-key', f.traditional, ...chainArgs(l)] }),
+      },
+      {
+        name: `${a} PKCS#12 (OpenSSL 3 default), password via ${pwName(p12Pw)}`,
+        leaf: a,
+        emulator: kind === 'p384',
+        input: (f) => withPassword(['--certificate', f.p12], p12Pw),
+      },
+      {
+        name: `${a} encrypted PKCS#8 PBKDF2, password via ${pwName(pbkdf2Pw)}`,
+        leaf: a,
+        input: (f, l) => withPassword(['--certificate', l.cert, '--private-key', f.pkcs8Pbkdf2, ...chainArgs(l)], pbkdf2Pw),
+      },
+      {
+        name: `${b} encrypted PKCS#8 scrypt, password via ${pwName(scryptPw)}`,
+        leaf: b,
+        emulator: kind === 'p256',
+        input: (f, l) => withPassword(['--certificate', l.cert, '--private-key', f.pkcs8Scrypt], scryptPw),
+      },
       { name: `${b} combined certificate+key PEM`, leaf: b, input: (f) => ({ args: ['--certificate', f.combined] }) },
-      { name: `${b} PKCS#12 -legacy, password via ${pwName(legacyPw)}`, leaf: b, emulator: kind === 'rsa', input: (f) => withPassword(['--certificate', f.p12Legacy], legacyPw) },
+      {
+        name: `${b} PKCS#12 -legacy, password via ${pwName(legacyPw)}`,
+        leaf: b,
+        emulator: kind === 'rsa',
+        input: (f) => withPassword(['--certificate', f.p12Legacy], legacyPw),
+      },
       kind === 'p256'
         ? { name: `${a} PKCS#12 with an empty password, none given`, leaf: a, input: (f) => ({ args: ['--certificate', f.p12EmptyPassword] }) }
         : { name: `${a} PKCS#12 without encryption or MAC, no password given`, leaf: a, input: (f) => ({ args: ['--certificate', f.p12NoEncryption] }) },
@@ -131,7 +178,11 @@ function casesFor(): Case[] {
   });
   // Where the bytes come from does not depend on the key type: once each.
   out.push(
-    { name: 'rsa-int DER certificate + --intermediates', leaf: 'rsa-int', input: (f, l) => ({ args: ['--certificate', f.certDer, '--private-key', f.pkcs8, ...chainArgs(l)] }) },
+    {
+      name: 'rsa-int DER certificate + --intermediates',
+      leaf: 'rsa-int',
+      input: (f, l) => ({ args: ['--certificate', f.certDer, '--private-key', f.pkcs8, ...chainArgs(l)] }),
+    },
     { name: 'p384-int combined certificate+chain+key PEM', leaf: 'p384-int', input: (f) => ({ args: ['--certificate', f.combinedWithChain] }) },
     {
       name: 'p256-int --certificate-env/--private-key-env/--intermediates-env holding PEM text',
@@ -153,10 +204,22 @@ function casesFor(): Case[] {
     {
       name: 'p384-int --certificate-env holding base64 of a PKCS#12 file',
       leaf: 'p384-int',
-      input: (f) => ({ args: ['--certificate-env', 'MY_P12'], env: { MY_P12: readFileSync(f.p12).toString('base64'), ROLESANYWHERE_PKCS8_PASSWORD: PASSWORD } }),
+      input: (f) => ({
+        args: ['--certificate-env', 'MY_P12'],
+        env: { MY_P12: readFileSync(f.p12).toString('base64'), ROLESANYWHERE_PKCS8_PASSWORD: PASSWORD },
+      }),
     },
-    { name: 'p384-int --certificate - (combined PEM with chain on stdin)', leaf: 'p384-int', emulator: true, input: (f) => ({ args: ['--certificate', '-'], stdin: readFileSync(f.combinedWithChain) }) },
-    { name: 'rsa-int --private-key - (PKCS#1 key on stdin)', leaf: 'rsa-int', input: (f, l) => ({ args: ['--certificate', l.cert, '--private-key', '-', ...chainArgs(l)], stdin: readFileSync(f.traditional) }) },
+    {
+      name: 'p384-int --certificate - (combined PEM with chain on stdin)',
+      leaf: 'p384-int',
+      emulator: true,
+      input: (f) => ({ args: ['--certificate', '-'], stdin: readFileSync(f.combinedWithChain) }),
+    },
+    {
+      name: 'rsa-int --private-key - (PKCS#1 key on stdin)',
+      leaf: 'rsa-int',
+      input: (f, l) => ({ args: ['--certificate', l.cert, '--private-key', '-', ...chainArgs(l)], stdin: readFileSync(f.traditional) }),
+    },
   );
   return out;
 }
@@ -342,7 +405,18 @@ describe('credential cache', () => {
 
   const base = (): string[] => {
     const leaf = pki.leaves['rsa-int']!;
-    return ['credential-process', '--certificate', leaf.cert, '--private-key', leaf.key, '--intermediates', pki.intermediatePem, ...ARN_ARGS, '--endpoint', httpEmu.url.href.replace(/\/$/, '')];
+    return [
+      'credential-process',
+      '--certificate',
+      leaf.cert,
+      '--private-key',
+      leaf.key,
+      '--intermediates',
+      pki.intermediatePem,
+      ...ARN_ARGS,
+      '--endpoint',
+      httpEmu.url.href.replace(/\/$/, ''),
+    ];
   };
 
   test('five invocations with the cache make exactly one CreateSession; the entry is mode 0600', async () => {
@@ -363,7 +437,8 @@ describe('credential cache', () => {
   test('--no-cache makes one CreateSession per invocation', async () => {
     const start = httpEmu.stats().createSession.ok;
     const keys: string[] = [];
-    for (let i = 0; i < 3; i++) keys.push(assertCredentialOutput(await runCli([...base(), '--no-cache', '--cache-dir', join(cdir, 'unused')]), `uncached run ${i + 1}`));
+    for (let i = 0; i < 3; i++)
+      keys.push(assertCredentialOutput(await runCli([...base(), '--no-cache', '--cache-dir', join(cdir, 'unused')]), `uncached run ${i + 1}`));
     assert.equal(httpEmu.stats().createSession.ok - start, 3);
     assert.equal(new Set(keys).size, 3);
     assert.equal(existsSync(join(cdir, 'unused')), false, '--no-cache does not create the cache directory');

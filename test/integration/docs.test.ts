@@ -158,7 +158,12 @@ function yamlSidecarArgs(text: string): string[][] {
     for (let j = i + 1; j < lines.length; j++) {
       const item = /^(\s*)- (.*)$/.exec(lines[j]!);
       if (!item || item[1]!.length < indent) break;
-      args.push(item[2]!.trim().replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1'));
+      args.push(
+        item[2]!
+          .trim()
+          .replace(/^"(.*)"$/, '$1')
+          .replace(/^'(.*)'$/, '$1'),
+      );
     }
     found.push(args);
   });
@@ -214,7 +219,9 @@ test('every rolesanywhere-sidecar command line in the docs uses commands and fla
     for (const block of fencedBlocks(file)) {
       const where = `${relative(REPO_ROOT, file)}:${block.line}`;
       const invocations = [
-        ...shellCommands(block.text).map(sidecarArgs).filter((a): a is string[] => a !== undefined),
+        ...shellCommands(block.text)
+          .map(sidecarArgs)
+          .filter((a): a is string[] => a !== undefined),
         ...yamlSidecarArgs(block.text),
       ];
       for (const args of invocations) {
@@ -229,11 +236,19 @@ test('every rolesanywhere-sidecar command line in the docs uses commands and fla
 });
 
 test('the doc checker itself: it catches wrong commands and flags, and follows shell syntax', () => {
-  const parse = (s: string) => shellCommands(s).map(sidecarArgs).filter((a): a is string[] => a !== undefined);
+  const parse = (s: string) =>
+    shellCommands(s)
+      .map(sidecarArgs)
+      .filter((a): a is string[] => a !== undefined);
   assert.deepEqual(parse('rolesanywhere-sidecar exec --certificate "$C" \\\n  --private-key k -- aws sts get-caller-identity # note'), [
     ['exec', '--certificate', '$C', '--private-key', 'k', '--', 'aws', 'sts', 'get-caller-identity'],
   ]);
-  assert.deepEqual(parse('sudo systemctl enable --now rolesanywhere-sidecar\njournalctl -u rolesanywhere-sidecar -f\nhelm install demo ./helm/rolesanywhere-sidecar --set a=b'), []);
+  assert.deepEqual(
+    parse(
+      'sudo systemctl enable --now rolesanywhere-sidecar\njournalctl -u rolesanywhere-sidecar -f\nhelm install demo ./helm/rolesanywhere-sidecar --set a=b',
+    ),
+    [],
+  );
   assert.deepEqual(parse('docker build -t rolesanywhere-sidecar:0.1.0 .\ndocker run --rm -e X=1 rolesanywhere-sidecar:0.1.0 version'), [['version']]);
   assert.deepEqual(parse('ExecStart=/usr/bin/node /opt/x/dist/cmd/rolesanywhere-sidecar.js serve --port 9911'), [['serve', '--port', '9911']]);
   assert.deepEqual(parse('rolesanywhere-sidecar emulator --port 8443 & echo hi'), [['emulator', '--port', '8443']]);

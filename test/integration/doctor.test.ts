@@ -44,7 +44,15 @@ before(async () => {
   pki = await writePki(dir);
   emu = await startEmulator({ config: defaultEmulatorConfig({ roots: [pki.root.cert] }), adminCredentials: ADMIN });
   client = new RolesAnywhereClient({ region: 'us-east-1', endpoint: emu.url.href.replace(/\/$/, ''), credentials: ADMIN, maxAttempts: 1 });
-  anchorArn = (await client.send(new CreateTrustAnchorCommand({ name: 'doctor', enabled: true, source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: pki.root.certPem } } }))).trustAnchor!.trustAnchorArn!;
+  anchorArn = (
+    await client.send(
+      new CreateTrustAnchorCommand({
+        name: 'doctor',
+        enabled: true,
+        source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: pki.root.certPem } },
+      }),
+    )
+  ).trustAnchor!.trustAnchorArn!;
   const p = await client.send(new CreateProfileCommand({ name: 'doctor', enabled: true, roleArns: [ROLE] }));
   profileArn = p.profile!.profileArn!;
   profileId = p.profile!.profileId!;
@@ -66,11 +74,34 @@ function env(withCredentials = true): Record<string, string> {
   });
 }
 
-async function doctor(leaf: { cert: string; key: string }, extra: string[] = [], o: { withCredentials?: boolean; url?: URL } = {}): Promise<{ code: number | null; report: Report; text: string }> {
-  const args = ['doctor', '--certificate', leaf.cert, '--private-key', leaf.key, '--endpoint', (o.url ?? emu.url).href, '--trust-anchor-arn', anchorArn, '--profile-arn', profileArn, '--role-arn', ROLE, ...extra];
+async function doctor(
+  leaf: { cert: string; key: string },
+  extra: string[] = [],
+  o: { withCredentials?: boolean; url?: URL } = {},
+): Promise<{ code: number | null; report: Report; text: string }> {
+  const args = [
+    'doctor',
+    '--certificate',
+    leaf.cert,
+    '--private-key',
+    leaf.key,
+    '--endpoint',
+    (o.url ?? emu.url).href,
+    '--trust-anchor-arn',
+    anchorArn,
+    '--profile-arn',
+    profileArn,
+    '--role-arn',
+    ROLE,
+    ...extra,
+  ];
   const json = await runCli([...args, '--json'], { env: env(o.withCredentials) });
   const report = JSON.parse(json.stdout) as Report;
-  assert.deepEqual(report.checks.map((c) => c.id), ORDER, 'every check, in order');
+  assert.deepEqual(
+    report.checks.map((c) => c.id),
+    ORDER,
+    'every check, in order',
+  );
   const text = await runCli(args, { env: env(o.withCredentials) });
   assert.equal(text.code, json.code, 'the same verdict in both formats');
   assert.equal(text.stdout.split('\n').filter((l) => /^(ok|PROBLEM|skipped) /.test(l)).length, ORDER.length, 'one line per check');
@@ -90,7 +121,11 @@ describe('doctor', () => {
     const r = await doctor(pki.ec256);
     assert.equal(r.code, 0, r.text);
     assert.equal(r.report.ok, true);
-    assert.deepEqual(r.report.checks.filter((c) => c.status !== 'ok').map((c) => c.id), [], r.text);
+    assert.deepEqual(
+      r.report.checks.filter((c) => c.status !== 'ok').map((c) => c.id),
+      [],
+      r.text,
+    );
     assert.match(check(r.report, 'create-session').message, /issued credentials ASIA/);
     assert.match(r.text, /all checks passed/);
   });
@@ -112,7 +147,11 @@ describe('doctor', () => {
   test('a CRL revoking the leaf', async () => {
     const leaf = await pki.leaf('doctor-revoked', 'ec-p256', { underRoot: true });
     const now = Date.now();
-    const pem = await issueCrl(pki.root, { revokedSerialsHex: [leaf.issued.cert.serialNumber], thisUpdate: new Date(now - DAY), nextUpdate: new Date(now + DAY) });
+    const pem = await issueCrl(pki.root, {
+      revokedSerialsHex: [leaf.issued.cert.serialNumber],
+      thisUpdate: new Date(now - DAY),
+      nextUpdate: new Date(now + DAY),
+    });
     const crl = await client.send(new ImportCrlCommand({ name: 'doctor-crl', crlData: Buffer.from(pem), trustAnchorArn: anchorArn, enabled: true }));
     try {
       const r = await doctor(leaf);
@@ -145,8 +184,17 @@ describe('doctor', () => {
 
   test('a certificate of another CA, an expired one, a key of another certificate', async () => {
     const now = Date.now();
-    const otherRoot = await issueCertificate({ subject: 'CN=Other Root', keySpec: 'ec-p256', isCa: true, notBefore: new Date(now - DAY), notAfter: new Date(now + 30 * DAY) });
-    const stranger = await issueCertificate({ subject: 'CN=stranger', keySpec: 'ec-p256', notBefore: new Date(now - DAY), notAfter: new Date(now + 30 * DAY) }, otherRoot);
+    const otherRoot = await issueCertificate({
+      subject: 'CN=Other Root',
+      keySpec: 'ec-p256',
+      isCa: true,
+      notBefore: new Date(now - DAY),
+      notAfter: new Date(now + 30 * DAY),
+    });
+    const stranger = await issueCertificate(
+      { subject: 'CN=stranger', keySpec: 'ec-p256', notBefore: new Date(now - DAY), notAfter: new Date(now + 30 * DAY) },
+      otherRoot,
+    );
     const files: LeafFiles = { cert: join(dir, 'stranger.pem'), key: join(dir, 'stranger.key'), issued: stranger };
     writeFileSync(files.cert, stranger.certPem);
     writeFileSync(files.key, stranger.keyPem, { mode: 0o600 });
@@ -177,13 +225,29 @@ describe('doctor', () => {
     assert.equal(check(r.report, 'create-session').status, 'ok');
   });
 
-  test('a clock more than 5 minutes off the service\'s', async () => {
-    const ahead = await startEmulator({ config: defaultEmulatorConfig({ roots: [pki.root.cert] }), adminCredentials: ADMIN, clock: { now: () => Date.now() + 10 * 60_000 } });
+  test("a clock more than 5 minutes off the service's", async () => {
+    const ahead = await startEmulator({
+      config: defaultEmulatorConfig({ roots: [pki.root.cert] }),
+      adminCredentials: ADMIN,
+      clock: { now: () => Date.now() + 10 * 60_000 },
+    });
     try {
       const cfg = ahead.config;
       const args = [
-        'doctor', '--json', '--certificate', pki.ec256.cert, '--private-key', pki.ec256.key, '--endpoint', ahead.url.href,
-        '--trust-anchor-arn', cfg.trustAnchors[0]!.arn, '--profile-arn', cfg.profiles[0]!.arn, '--role-arn', cfg.profiles[0]!.roleArns[0]!,
+        'doctor',
+        '--json',
+        '--certificate',
+        pki.ec256.cert,
+        '--private-key',
+        pki.ec256.key,
+        '--endpoint',
+        ahead.url.href,
+        '--trust-anchor-arn',
+        cfg.trustAnchors[0]!.arn,
+        '--profile-arn',
+        cfg.profiles[0]!.arn,
+        '--role-arn',
+        cfg.profiles[0]!.roleArns[0]!,
       ];
       const res = await runCli(args, { env: env() });
       const report = JSON.parse(res.stdout) as Report;

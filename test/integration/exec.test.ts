@@ -11,7 +11,19 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, cliEnv, runCli, sessionArgs, startCli, startTestEmulator, tempDir, writePki, type LeafFiles, type PkiFiles } from '../helpers/harness.js';
 import { httpRequest } from '../helpers/serve-fixture.js';
-import { BOTOCORE_STS_PY, findAwsClis, findPythonSdks, descendants, jsStsScript, killTree, sdkEnv, signalAndWait, writeScript, type AwsCli, type PythonSdk } from '../helpers/e2e-exec-support.js';
+import {
+  BOTOCORE_STS_PY,
+  findAwsClis,
+  findPythonSdks,
+  descendants,
+  jsStsScript,
+  killTree,
+  sdkEnv,
+  signalAndWait,
+  writeScript,
+  type AwsCli,
+  type PythonSdk,
+} from '../helpers/e2e-exec-support.js';
 import { unavailable } from '../helpers/tools.js';
 
 type Emulator = Awaited<ReturnType<typeof startTestEmulator>>;
@@ -117,9 +129,12 @@ describe('exec end to end', { concurrency: 2 }, () => {
           unavailable(t, `${key === 'v1' ? 'aws (pyenv)' : '/usr/bin/aws'} is not installed here; CI installs it via .ci/run`);
           return;
         }
-        const r = await runCli(execArgs([cli.path, 'sts', 'get-caller-identity', '--endpoint-url', endpointOf(https), '--region', 'us-east-1', '--output', 'json']), {
-          env: execEnv(https),
-        });
+        const r = await runCli(
+          execArgs([cli.path, 'sts', 'get-caller-identity', '--endpoint-url', endpointOf(https), '--region', 'us-east-1', '--output', 'json']),
+          {
+            env: execEnv(https),
+          },
+        );
         assert.equal(r.code, 0, `${cli.version}: ${r.stdout}\n${r.stderr}`);
         const ident = JSON.parse(r.stdout) as { Arn?: string; Account?: string };
         assert.equal(ident.Account, '123456789012');
@@ -131,7 +146,10 @@ describe('exec end to end', { concurrency: 2 }, () => {
       test(`(b) botocore (${key === 'pyenv' ? 'pyenv python3' : 'Debian python3-botocore'}): default chain -> container endpoint, and IMDS without it`, async (t) => {
         const py: PythonSdk | undefined = pythons[key];
         if (py === undefined) {
-          unavailable(t, `${key === 'pyenv' ? 'python3 with botocore' : '/usr/bin/python3 with python3-botocore'} is not installed here; CI installs it via .ci/run`);
+          unavailable(
+            t,
+            `${key === 'pyenv' ? 'python3 with botocore' : '/usr/bin/python3 with python3-botocore'} is not installed here; CI installs it via .ci/run`,
+          );
           return;
         }
         const r = await runCli(execArgs([py.python, pyScript, endpointOf(https)]), { env: execEnv(https) });
@@ -164,10 +182,9 @@ describe('exec end to end', { concurrency: 2 }, () => {
     });
 
     test('(c) the RSA leaf with its intermediate bundle works the same', async () => {
-      const r = await runCli(
-        execArgs([process.execPath, jsScript, endpointOf(http), '1', '0'], pki.rsa, ['--intermediates', pki.intermediatePem]),
-        { env: execEnv(http) },
-      );
+      const r = await runCli(execArgs([process.execPath, jsScript, endpointOf(http), '1', '0'], pki.rsa, ['--intermediates', pki.intermediatePem]), {
+        env: execEnv(http),
+      });
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
       const arn = (JSON.parse(r.stdout.trim()) as { arn?: string }).arn;
       assertIssued(http, arn);
@@ -191,7 +208,10 @@ describe('exec end to end', { concurrency: 2 }, () => {
       const missing = await runCli(execArgs(['/nonexistent/definitely-not-a-command', '--flag']), { env });
       // 127 and 126, as a shell reports a command it cannot find or run.
       assert.equal(missing.code, 127);
-      assert.match(missing.stderr, /^rolesanywhere-sidecar: cannot run "\/nonexistent\/definitely-not-a-command" \(ENOENT\): check the command name, its permissions and PATH \[COMMAND_NOT_FOUND\]$/m);
+      assert.match(
+        missing.stderr,
+        /^rolesanywhere-sidecar: cannot run "\/nonexistent\/definitely-not-a-command" \(ENOENT\): check the command name, its permissions and PATH \[COMMAND_NOT_FOUND\]$/m,
+      );
       const notOnPath = await runCli(execArgs(['definitely-not-a-command-xyz']), { env });
       assert.equal(notOnPath.code, 127);
       assert.match(notOnPath.stderr, /cannot run "definitely-not-a-command-xyz" \(ENOENT\).*\[COMMAND_NOT_FOUND\]/);
@@ -203,7 +223,11 @@ describe('exec end to end', { concurrency: 2 }, () => {
       assert.match(none.stderr, /exec needs a command: rolesanywhere-sidecar exec \[flags\] -- <command> \[args\.\.\.\] \[CONFIG_INVALID\]/);
     });
 
-    for (const [signal, status] of [['SIGTERM', 42], ['SIGINT', 43], ['SIGHUP', 44]] as const) {
+    for (const [signal, status] of [
+      ['SIGTERM', 42],
+      ['SIGINT', 43],
+      ['SIGHUP', 44],
+    ] as const) {
       test(`(e) ${signal} to exec reaches the child; exec exits with the child's status`, async (t) => {
         const name = signal.slice(3);
         const script = `trap 'echo "child got ${name}"; exit ${status}' ${name}; echo ready; while :; do sleep 0.1; done`;
@@ -254,8 +278,13 @@ describe('exec end to end', { concurrency: 2 }, () => {
       const token = childEnv.AWS_CONTAINER_AUTHORIZATION_TOKEN;
       assert.ok(token !== undefined && token.length >= 16, 'the child has no container token');
       assert.equal(childEnv.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, undefined, 'exec must not write the token to a file');
-      for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) assert.equal(childEnv[k], undefined, `${k} in the child environment`);
-      assert.deepEqual(Object.keys(childEnv).filter((k) => k.startsWith('ROLESANYWHERE_')), [], 'ROLESANYWHERE_* leaked to the child');
+      for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'])
+        assert.equal(childEnv[k], undefined, `${k} in the child environment`);
+      assert.deepEqual(
+        Object.keys(childEnv).filter((k) => k.startsWith('ROLESANYWHERE_')),
+        [],
+        'ROLESANYWHERE_* leaked to the child',
+      );
       assert.match(childEnv.AWS_EC2_METADATA_SERVICE_ENDPOINT ?? '', /^http:\/\/127\.0\.0\.1:\d+\/$/);
 
       // What the token unlocks: the credentials themselves. node:http, as the SDKs use:

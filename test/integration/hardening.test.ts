@@ -68,7 +68,9 @@ describe('Host and browser guards on the credential listeners', () => {
     const imds = serve.imds!;
     const token = await imdsToken(imds);
     const role = (await httpRequest(new URL(CREDS, imds), { headers: { 'x-aws-ec2-metadata-token': token } })).body;
-    for (const browser of [{ origin: 'http://127.0.0.1:8080' }, { 'sec-fetch-mode': 'no-cors' }, { 'sec-fetch-site': 'cross-site' }] as Array<Record<string, string>>) {
+    for (const browser of [{ origin: 'http://127.0.0.1:8080' }, { 'sec-fetch-mode': 'no-cors' }, { 'sec-fetch-site': 'cross-site' }] as Array<
+      Record<string, string>
+    >) {
       const g = await httpRequest(new URL(`${CREDS}${role}`, imds), { headers: { ...browser, 'x-aws-ec2-metadata-token': token } });
       assert.equal(g.status, 403, JSON.stringify(browser));
       assert.match(g.body, /browsers/);
@@ -90,7 +92,10 @@ describe('Host and browser guards on the credential listeners', () => {
     const a = await jsV3('imds', sdkEnv(home, { AWS_EC2_METADATA_SERVICE_ENDPOINT: e.AWS_EC2_METADATA_SERVICE_ENDPOINT }), sts);
     const b = await jsV3(
       'http',
-      sdkEnv(home, { AWS_CONTAINER_CREDENTIALS_FULL_URI: e.AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: e.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE }),
+      sdkEnv(home, {
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: e.AWS_CONTAINER_CREDENTIALS_FULL_URI,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: e.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+      }),
       sts,
     );
     assert.match(a.arn, /assumed-role/);
@@ -100,9 +105,12 @@ describe('Host and browser guards on the credential listeners', () => {
 
 describe('exposure: one opt-in per listener, command line only', () => {
   test('--ops-allow-non-loopback lets only the ops listener leave loopback', async () => {
-    const r = await runCli(['serve', '--address', '0.0.0.0', '--port', '0', '--container-port', '0', '--ops-port', '0', '--ops-allow-non-loopback', ...sessionArgs(pki.ec256)], {
-      env: cliEnv(emu.env),
-    });
+    const r = await runCli(
+      ['serve', '--address', '0.0.0.0', '--port', '0', '--container-port', '0', '--ops-port', '0', '--ops-allow-non-loopback', ...sessionArgs(pki.ec256)],
+      {
+        env: cliEnv(emu.env),
+      },
+    );
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /imds address 0\.0\.0\.0 .*--imds-allow-non-loopback.*\[ADDRESS_NOT_ALLOWED\]/);
@@ -133,7 +141,9 @@ describe('exposure: one opt-in per listener, command line only', () => {
     ['ROLESANYWHERE_IMDS_ALLOW_NON_LOOPBACK', '--imds-allow-non-loopback'],
   ] as const) {
     test(`${variable} is refused from the environment, naming ${flag}`, async () => {
-      const r = await runCli(['serve', '--port', '0', '--container-port', '0', '--ops-port', '0', ...sessionArgs(pki.ec256)], { env: cliEnv({ ...emu.env, [variable]: '1' }) });
+      const r = await runCli(['serve', '--port', '0', '--container-port', '0', '--ops-port', '0', ...sessionArgs(pki.ec256)], {
+        env: cliEnv({ ...emu.env, [variable]: '1' }),
+      });
       assert.equal(r.code, 2, r.stderr);
       assert.equal(r.stdout, '');
       assert.match(r.stderr, new RegExp(`${variable} is not read from the environment.*${flag}.*\\[CONFIG_INVALID\\]`));
@@ -186,7 +196,7 @@ describe('--serve-region: SDKs find their region through IMDS', () => {
   });
 });
 
-describe('--use-fips-endpoint (the official helper\'s FIPS flag)', () => {
+describe("--use-fips-endpoint (the official helper's FIPS flag)", () => {
   /** A forward proxy that records CONNECT targets and refuses them: where the CLI would go, without a network. */
   async function connectRecorder(): Promise<{ url: string; targets: string[]; close(): Promise<void> }> {
     const { createServer } = await import('node:http');
@@ -204,9 +214,14 @@ describe('--use-fips-endpoint (the official helper\'s FIPS flag)', () => {
   test('the flag and AWS_USE_FIPS_ENDPOINT both send CreateSession to rolesanywhere-fips.<region>', async () => {
     const proxy = await connectRecorder();
     try {
-      const arns = ['--trust-anchor-arn', 'arn:aws:rolesanywhere:us-east-2:123456789012:trust-anchor/11111111-2222-3333-4444-555555555555',
-        '--profile-arn', 'arn:aws:rolesanywhere:us-east-2:123456789012:profile/11111111-2222-3333-4444-555555555555',
-        '--role-arn', 'arn:aws:iam::123456789012:role/app'];
+      const arns = [
+        '--trust-anchor-arn',
+        'arn:aws:rolesanywhere:us-east-2:123456789012:trust-anchor/11111111-2222-3333-4444-555555555555',
+        '--profile-arn',
+        'arn:aws:rolesanywhere:us-east-2:123456789012:profile/11111111-2222-3333-4444-555555555555',
+        '--role-arn',
+        'arn:aws:iam::123456789012:role/app',
+      ];
       const base = ['credential-process', '--no-cache', '--certificate', pki.ec256.cert, '--private-key', pki.ec256.key, ...arns];
       for (const [args, env] of [
         [[...base, '--use-fips-endpoint'], {}],

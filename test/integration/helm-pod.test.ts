@@ -113,9 +113,11 @@ async function runPod(t: TestContext, valuesFile: string, kubeVersion: string, s
     // includes loopback, where this test reaches it.
     const probe = sidecar.startupProbe!.httpGet;
     const port = sidecar.ports!.find((p) => p.name === probe.port)!.containerPort;
-    await waitUntil(async () => (await httpRequest(`http://127.0.0.1:${port}${probe.path}`).catch(() => ({ status: 0 }))).status === 200, 'startup probe 200', 20_000).catch(
-      (e: Error) => assert.fail(`${e.message}; sidecar said:\n${cli.stderr().slice(-3000)}`),
-    );
+    await waitUntil(
+      async () => (await httpRequest(`http://127.0.0.1:${port}${probe.path}`).catch(() => ({ status: 0 }))).status === 200,
+      'startup probe 200',
+      20_000,
+    ).catch((e: Error) => assert.fail(`${e.message}; sidecar said:\n${cli.stderr().slice(-3000)}`));
     assert.doesNotMatch(cli.stderr(), /credential listener is not on loopback/, 'no credential listener left loopback');
     assert.match(cli.stderr(), /"sidecar started"/);
 
@@ -129,7 +131,10 @@ async function runPod(t: TestContext, valuesFile: string, kubeVersion: string, s
     const imdsOnly = { AWS_EC2_METADATA_SERVICE_ENDPOINT: workloadEnv.AWS_EC2_METADATA_SERVICE_ENDPOINT };
     assert.match((await jsV3('imds', sdkEnv(home, imdsOnly), sts)).arn, /assumed-role/);
     if (workloadEnv.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE !== undefined) {
-      assert.ok(readFileSync(workloadEnv.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, 'utf8').length >= 16, 'the sidecar wrote the token where the workload reads it');
+      assert.ok(
+        readFileSync(workloadEnv.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, 'utf8').length >= 16,
+        'the sidecar wrote the token where the workload reads it',
+      );
     }
   } finally {
     await cli.stop('SIGTERM');

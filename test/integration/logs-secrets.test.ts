@@ -77,12 +77,7 @@ function keyNeedles(leaf: LeafFiles): string[] {
   const der = leaf.issued.key.export({ format: 'der', type: 'pkcs8' });
   const jwk = leaf.issued.key.export({ format: 'jwk' });
   const d = String(jwk.d);
-  return [
-    ...body.filter((l) => l.length >= 20),
-    der.toString('base64'),
-    d,
-    Buffer.from(d, 'base64url').toString('hex'),
-  ];
+  return [...body.filter((l) => l.length >= 20), der.toString('base64'), d, Buffer.from(d, 'base64url').toString('hex')];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,12 +93,29 @@ async function driveEverything(t: TestContext, format: 'json' | 'text'): Promise
   mkdirSync(dir);
   const cert = join(dir, 'tls.crt');
   const key = join(dir, 'tls.key');
-  const [l1, l2] = await Promise.all([pki.leaf(`logs-${format}-1`, 'ec-p256', { underRoot: true }), pki.leaf(`logs-${format}-2`, 'rsa-2048', { underRoot: true })]);
+  const [l1, l2] = await Promise.all([
+    pki.leaf(`logs-${format}-1`, 'ec-p256', { underRoot: true }),
+    pki.leaf(`logs-${format}-2`, 'rsa-2048', { underRoot: true }),
+  ]);
   writeFileSync(cert, l1.issued.certPem);
   writeFileSync(key, l1.issued.keyPem, { mode: 0o600 });
 
   const serve = await startServe(
-    ['--certificate', cert, '--private-key', key, '--debug', '--log-format', format, '--identity-poll-interval', '1', '--rotation-jitter', '0', '--min-remaining', '5'],
+    [
+      '--certificate',
+      cert,
+      '--private-key',
+      key,
+      '--debug',
+      '--log-format',
+      format,
+      '--identity-poll-interval',
+      '1',
+      '--rotation-jitter',
+      '0',
+      '--min-remaining',
+      '5',
+    ],
     { env: emu.env },
   );
   t.after(() => serve.cli.stop());
@@ -133,7 +145,11 @@ async function driveEverything(t: TestContext, format: 'json' | 'text'): Promise
   await expect('IMDS unknown token', 401, httpRequest(credsPath, { headers: { 'x-aws-ec2-metadata-token': wrongImdsToken } }));
   await expect('IMDS no token', 401, httpRequest(credsPath));
   await expect('IMDS token PUT without TTL', 400, httpRequest(new URL('latest/api/token', imds), { method: 'PUT' }));
-  await expect('IMDS token PUT bad TTL', 400, httpRequest(new URL('latest/api/token', imds), { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '99999' } }));
+  await expect(
+    'IMDS token PUT bad TTL',
+    400,
+    httpRequest(new URL('latest/api/token', imds), { method: 'PUT', headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '99999' } }),
+  );
   await expect(
     'IMDS token PUT with X-Forwarded-For',
     403,
@@ -141,8 +157,12 @@ async function driveEverything(t: TestContext, format: 'json' | 'text'): Promise
   );
   await expect('IMDS unknown role', 404, httpRequest(new URL('unknown-role', credsPath), { headers: { 'x-aws-ec2-metadata-token': tok } }));
   await expect('IMDS other path', 404, httpRequest(new URL('latest/meta-data/placement/region', imds), { headers: { 'x-aws-ec2-metadata-token': tok } }));
-  await expect('IMDS double slash', 200, httpRequest(new URL(`${imds.href}/latest/meta-data/iam/security-credentials/`), { headers: { 'x-aws-ec2-metadata-token': tok } }));
-  // The extended path may be served or answered 404 (sdk-endpoints.md); either is fine here.
+  await expect(
+    'IMDS double slash',
+    200,
+    httpRequest(new URL(`${imds.href}/latest/meta-data/iam/security-credentials/`), { headers: { 'x-aws-ec2-metadata-token': tok } }),
+  );
+  // The extended path may be served or answered 404 (docs/sdk-endpoints.md); either is fine here.
   const extended = await httpRequest(new URL('latest/meta-data/iam/security-credentials-extended/', imds), { headers: { 'x-aws-ec2-metadata-token': tok } });
   assert.ok(extended.status === 200 || extended.status === 404, `extended path answered ${extended.status}`);
   await sleep(1_100);
@@ -199,10 +219,16 @@ async function driveEverything(t: TestContext, format: 'json' | 'text'): Promise
   const stderr = serve.cli.stderr();
   if (format === 'json') {
     const lines = logLines(stderr);
-    assert.ok(lines.some((l) => l.level === 'debug'), 'debug lines present');
+    assert.ok(
+      lines.some((l) => l.level === 'debug'),
+      'debug lines present',
+    );
     assert.ok(lines.some((l) => l.msg === 'CreateSession attempt failed, retrying'));
     assert.ok(lines.some((l) => String(l.msg).startsWith('credential refresh failed')));
-    assert.ok(lines.some((l) => l.code === 'RESPONSE_MALFORMED'), 'the canary answers were rejected');
+    assert.ok(
+      lines.some((l) => l.code === 'RESPONSE_MALFORMED'),
+      'the canary answers were rejected',
+    );
   } else {
     assert.match(stderr, /DEBUG/);
     assert.match(stderr, /RESPONSE_MALFORMED/);

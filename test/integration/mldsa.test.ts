@@ -20,13 +20,16 @@ import { skipOutsideCi } from '../helpers/tools.js';
 
 const HAVE_NODE24 = existsSync(NODE24);
 const SKIP = skipOutsideCi(HAVE_NODE24 ? false : `Node 24 binary ${NODE24} is absent (npm run node24 installs it; the test runner tries to)`);
-const OUTPUT = /^\{"Version":1,"AccessKeyId":"ASIA[A-Z0-9]{16}","SecretAccessKey":"[^"]{40}","SessionToken":"[^"]+","Expiration":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"\}\n$/;
+const OUTPUT =
+  /^\{"Version":1,"AccessKeyId":"ASIA[A-Z0-9]{16}","SecretAccessKey":"[^"]{40}","SessionToken":"[^"]+","Expiration":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"\}\n$/;
 const FIXTURE_CERT = fileURLToPath(new URL('../../../test/fixtures/identity/mldsa65-cert.pem', import.meta.url));
 const FIXTURE_KEY = fileURLToPath(new URL('../../../test/fixtures/identity/mldsa65-key.pem', import.meta.url));
 
 function node24(code: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(NODE24, ['--input-type=module', '-e', code, '--', ...args], { timeout: 30_000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout)));
+    execFile(NODE24, ['--input-type=module', '-e', code, '--', ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(stderr)) : resolve(stdout),
+    );
   });
 }
 
@@ -71,7 +74,9 @@ describe('ML-DSA on Node 24', { skip: SKIP }, () => {
       const sent = proxy.requests[before]!;
       assert.equal(sent.status, 201);
       const serial = BigInt(`0x${leaf.serialHex}`).toString(10);
-      const m = new RegExp(`^AWS4-X509-MLDSA Credential=${serial}/\\d{8}/us-east-1/rolesanywhere/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-x509, Signature=([0-9a-f]+)$`).exec(String(sent.headers.authorization));
+      const m = new RegExp(
+        `^AWS4-X509-MLDSA Credential=${serial}/\\d{8}/us-east-1/rolesanywhere/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-x509, Signature=([0-9a-f]+)$`,
+      ).exec(String(sent.headers.authorization));
       assert.ok(m, `Authorization: ${String(sent.headers.authorization).slice(0, 200)}`);
       assert.equal(m[1]!.length / 2, MLDSA_SIGNATURE_BYTES[variant], `a ${variant} signature`);
       assert.equal(Buffer.from(String(sent.headers['x-amz-x509']), 'base64').equals(new X509Certificate(readFileSync(leaf.cert)).raw), true);
@@ -94,7 +99,11 @@ describe('ML-DSA on Node 24', { skip: SKIP }, () => {
   test('sign-string and read-certificate-data with ML-DSA (Node 24)', async () => {
     const leaf = pki.leaves['ML-DSA-87'];
     const data = 'ml-dsa sign-string test\n';
-    const r = await runCli(['sign-string', '--certificate', leaf.cert, '--private-key', leaf.key, '--format', 'json'], { node: NODE24, env: cliEnv(), stdin: data });
+    const r = await runCli(['sign-string', '--certificate', leaf.cert, '--private-key', leaf.key, '--format', 'json'], {
+      node: NODE24,
+      env: cliEnv(),
+      stdin: data,
+    });
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { signature: string; digest: string };
     assert.equal(j.digest, 'NONE');
@@ -123,7 +132,10 @@ describe('ML-DSA on Node 24', { skip: SKIP }, () => {
     assert.equal(cert.subject, cert.issuer, 'self-signed');
     const r = await runCli(['emulator', '--trust-anchor-ca', FIXTURE_CERT, '--port', '0'], { node: NODE24, env: cliEnv(), timeoutMs: 20_000 });
     assert.equal(r.code, ErrorCodes.CONFIG_INVALID.exit, r.stderr);
-    assert.match(r.stderr, /^rolesanywhere-sidecar: trust anchor .* holds "CN=mldsa-65 workload, O=Example", which is not a CA certificate .*use the issuing CA's certificate \[CONFIG_INVALID\]\n$/);
+    assert.match(
+      r.stderr,
+      /^rolesanywhere-sidecar: trust anchor .* holds "CN=mldsa-65 workload, O=Example", which is not a CA certificate .*use the issuing CA's certificate \[CONFIG_INVALID\]\n$/,
+    );
   });
 });
 
@@ -134,7 +146,22 @@ describe('ML-DSA on Node 20 (this runtime)', () => {
   test('credential-process refuses the ML-DSA key with KEY_UNSUPPORTED naming Node >= 24.7', async () => {
     assert.ok(Number(process.versions.node.split('.')[0]) < 24, 'this suite runs on Node 20');
     const r = await runCli(
-      ['credential-process', '--certificate', FIXTURE_CERT, '--private-key', FIXTURE_KEY, '--no-cache', '--endpoint', 'http://127.0.0.1:9', '--trust-anchor-arn', 'arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/a', '--profile-arn', 'arn:aws:rolesanywhere:us-east-1:123456789012:profile/b', '--role-arn', 'arn:aws:iam::123456789012:role/r'],
+      [
+        'credential-process',
+        '--certificate',
+        FIXTURE_CERT,
+        '--private-key',
+        FIXTURE_KEY,
+        '--no-cache',
+        '--endpoint',
+        'http://127.0.0.1:9',
+        '--trust-anchor-arn',
+        'arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/a',
+        '--profile-arn',
+        'arn:aws:rolesanywhere:us-east-1:123456789012:profile/b',
+        '--role-arn',
+        'arn:aws:iam::123456789012:role/r',
+      ],
       { env: cliEnv() },
     );
     assert.equal(r.code, ErrorCodes.KEY_UNSUPPORTED.exit);

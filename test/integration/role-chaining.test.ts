@@ -15,7 +15,19 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ROLE_ARN } from '../../src/emulator/config.js';
 import { cleanup, cliEnv, REPO_ROOT, runCli, sessionArgs, startTestEmulator, tempDir, writePki, type PkiFiles } from '../helpers/harness.js';
-import { awsCli, boto3, DEBIAN_AWS, DEBIAN_PYTHON, findPyenvPython, hasDebianAwsCli, hasDebianBotocore, identityFrom, jsV3, sdkEnv, type StsTarget } from '../helpers/sdk-clients.js';
+import {
+  awsCli,
+  boto3,
+  DEBIAN_AWS,
+  DEBIAN_PYTHON,
+  findPyenvPython,
+  hasDebianAwsCli,
+  hasDebianBotocore,
+  identityFrom,
+  jsV3,
+  sdkEnv,
+  type StsTarget,
+} from '../helpers/sdk-clients.js';
 import { containerCredentials, httpRequest, imdsToken, readyz, startServe, waitUntil, type ServeHandle } from '../helpers/serve-fixture.js';
 import { unavailable } from '../helpers/tools.js';
 
@@ -121,7 +133,16 @@ describe('credential_process and exec with chaining', () => {
   test('JS v3, botocore and the AWS CLI through a credential_process profile (STS from AWS_ENDPOINT_URL_STS)', async () => {
     const cacheDir = tempDir('ras-chain-cache-');
     const config = join(home, 'config-chained');
-    const args = [process.execPath, join(REPO_ROOT, 'dist', 'cmd', 'rolesanywhere-sidecar.js'), 'credential-process', ...sessionArgs(pki.rsa, ['--intermediates', pki.intermediatePem]), '--assume-role-arn', TARGET, '--cache-dir', cacheDir];
+    const args = [
+      process.execPath,
+      join(REPO_ROOT, 'dist', 'cmd', 'rolesanywhere-sidecar.js'),
+      'credential-process',
+      ...sessionArgs(pki.rsa, ['--intermediates', pki.intermediatePem]),
+      '--assume-role-arn',
+      TARGET,
+      '--cache-dir',
+      cacheDir,
+    ];
     writeFileSync(config, `[profile chained]\ncredential_process = ${args.join(' ')}\n`);
     const vars = { ...emu.env, AWS_ENDPOINT_URL_STS: emu.url.href, AWS_CONFIG_FILE: config, AWS_PROFILE: 'chained' };
     try {
@@ -137,9 +158,21 @@ describe('credential_process and exec with chaining', () => {
   });
 
   test('exec hands the chained credentials to the child', async () => {
-    const r = await runCli(['exec', ...chainArgs(['--assume-role-arn', TARGET, '--assume-role-session-name', 'ci-job-42', '--tags', 'team=data,env=ci', '--transitive-tag-keys', 'team']), '--', process.execPath, JS_V3, 'chain', sts.url, sts.caPath!], {
-      env: cliEnv({ ...emu.env, HOME: home }),
-    });
+    const r = await runCli(
+      [
+        'exec',
+        ...chainArgs(['--assume-role-arn', TARGET, '--assume-role-session-name', 'ci-job-42', '--tags', 'team=data,env=ci', '--transitive-tag-keys', 'team']),
+        '--',
+        process.execPath,
+        JS_V3,
+        'chain',
+        sts.url,
+        sts.caPath!,
+      ],
+      {
+        env: cliEnv({ ...emu.env, HOME: home }),
+      },
+    );
     const id = identityFrom('exec', { code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr });
     assert.equal(id.arn, 'arn:aws:sts::210987654321:assumed-role/cross-account-reader/ci-job-42');
     const rec = emu.issued().find((x) => x.accessKeyId === id.accessKeyId);
@@ -161,7 +194,11 @@ describe('refusals', () => {
   };
 
   test('a wrong or missing external id: ASSUME_ROLE_DENIED; the right one works', async () => {
-    oneLineError(await credentialProcess(['--assume-role-arn', VENDOR, '--external-id', 'customer-0000']), 'ASSUME_ROLE_DENIED', /trust policy .*--external-id/);
+    oneLineError(
+      await credentialProcess(['--assume-role-arn', VENDOR, '--external-id', 'customer-0000']),
+      'ASSUME_ROLE_DENIED',
+      /trust policy .*--external-id/,
+    );
     oneLineError(await credentialProcess(['--assume-role-arn', VENDOR]), 'ASSUME_ROLE_DENIED', /AccessDenied/);
     const ok = await credentialProcess(['--assume-role-arn', VENDOR, '--external-id', 'customer-7f3a']);
     assert.equal(ok.code, 0, ok.stderr);
@@ -173,7 +210,11 @@ describe('refusals', () => {
     oneLineError(await credentialProcess(['--assume-role-arn', UNTRUSTING]), 'ASSUME_ROLE_DENIED', /not authorized to perform: sts:AssumeRole/);
   });
   test('an over-long duration is refused before any call, naming the one-hour chaining cap', async () => {
-    oneLineError(await credentialProcess(['--assume-role-arn', TARGET, '--assume-role-duration', '7200']), 'CONFIG_INVALID', /role chaining\) lasts at most one hour/);
+    oneLineError(
+      await credentialProcess(['--assume-role-arn', TARGET, '--assume-role-duration', '7200']),
+      'CONFIG_INVALID',
+      /role chaining\) lasts at most one hour/,
+    );
   });
   test('a malformed session policy: invalid JSON locally, a grammar error from STS', async () => {
     const dir = tempDir('ras-chain-policy-');
@@ -181,7 +222,11 @@ describe('refusals', () => {
       writeFileSync(join(dir, 'bad.json'), '{"Statement": [');
       oneLineError(await credentialProcess(['--assume-role-arn', TARGET, '--session-policy-file', join(dir, 'bad.json')]), 'CONFIG_INVALID', /not valid JSON/);
       writeFileSync(join(dir, 'grammar.json'), JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject' }] }));
-      oneLineError(await credentialProcess(['--assume-role-arn', TARGET, '--session-policy-file', join(dir, 'grammar.json')]), 'ASSUME_ROLE_INVALID', /MalformedPolicyDocument.*Resource/);
+      oneLineError(
+        await credentialProcess(['--assume-role-arn', TARGET, '--session-policy-file', join(dir, 'grammar.json')]),
+        'ASSUME_ROLE_INVALID',
+        /MalformedPolicyDocument.*Resource/,
+      );
     } finally {
       cleanup(dir);
     }
@@ -195,7 +240,10 @@ describe('refusals', () => {
         return /ASSUME_ROLE_DENIED/.test(answer.body);
       }, 'the 503 names the AssumeRole refusal');
       assert.equal(answer.status, 503);
-      assert.match((JSON.parse(answer.body) as { message: string }).message, /last error ASSUME_ROLE_DENIED: STS refused AssumeRole of arn:aws:iam::345678901234:role\/vendor-access/);
+      assert.match(
+        (JSON.parse(answer.body) as { message: string }).message,
+        /last error ASSUME_ROLE_DENIED: STS refused AssumeRole of arn:aws:iam::345678901234:role\/vendor-access/,
+      );
       const ready = await readyz(serve.ops!);
       assert.equal(ready.status, 503);
       assert.match(ready.body, /ASSUME_ROLE_DENIED/);
@@ -209,13 +257,22 @@ describe('audit', () => {
   test('each issuance is one log line, a metric per role and a 0600 audit-file line, never a secret', async () => {
     const dir = tempDir('ras-chain-audit-');
     const auditLog = join(dir, 'audit.jsonl');
-    const serve = await startServe(chainArgs(['--assume-role-arn', TARGET, '--assume-role-session-name', 'break-glass-ops', '--audit-log', auditLog]), { env: emu.env });
+    const serve = await startServe(chainArgs(['--assume-role-arn', TARGET, '--assume-role-session-name', 'break-glass-ops', '--audit-log', auditLog]), {
+      env: emu.env,
+    });
     try {
       await waitUntil(async () => (await containerCredentials(serve.container!, serve.token)).status === 200, 'chained credentials');
-      const served = JSON.parse((await containerCredentials(serve.container!, serve.token)).body) as { AccessKeyId: string; SecretAccessKey: string; Token: string };
+      const served = JSON.parse((await containerCredentials(serve.container!, serve.token)).body) as {
+        AccessKeyId: string;
+        SecretAccessKey: string;
+        Token: string;
+      };
       await waitUntil(() => existsSync(auditLog) && readFileSync(auditLog, 'utf8').includes(served.AccessKeyId), 'the audit line');
       assert.equal(statSync(auditLog).mode & 0o777, 0o600);
-      const records = readFileSync(auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const records = readFileSync(auditLog, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       const rec = records.find((r) => r.accessKeyId === served.AccessKeyId)!;
       assert.equal(rec.event, 'credentials-issued');
       assert.equal(rec.role, 'default');
@@ -227,7 +284,10 @@ describe('audit', () => {
       assert.equal(rec.baseRoleArn, DEFAULT_ROLE_ARN);
       assert.ok(Date.parse(String(rec.expiration)) > Date.now());
       const logged = serve.cli.stderr();
-      assert.ok(logged.split('\n').some((l) => l.includes('"msg":"credentials issued"') && l.includes(served.AccessKeyId)), 'one structured log line');
+      assert.ok(
+        logged.split('\n').some((l) => l.includes('"msg":"credentials issued"') && l.includes(served.AccessKeyId)),
+        'one structured log line',
+      );
       for (const text of [logged, readFileSync(auditLog, 'utf8')]) {
         assert.ok(!text.includes(served.SecretAccessKey), 'no secret key');
         assert.ok(!text.includes(served.Token.slice(20, 80)), 'no session token');
@@ -245,7 +305,10 @@ describe('an STS outage', () => {
   test('keeps the last chained credentials (never the base role) and recovers', async () => {
     const short = await startTestEmulator(pki, { https: true, credentialLifetimeSeconds: 30 });
     short.setStsSettings({ roles: [{ arn: TARGET, trustedPrincipals: [DEFAULT_ROLE_ARN] }] });
-    const serve = await startServe(sessionArgs(pki.rsa, ['--intermediates', pki.intermediatePem, '--sts-endpoint', short.url.href, '--assume-role-arn', TARGET, '--min-remaining', '20']), { env: short.env });
+    const serve = await startServe(
+      sessionArgs(pki.rsa, ['--intermediates', pki.intermediatePem, '--sts-endpoint', short.url.href, '--assume-role-arn', TARGET, '--min-remaining', '20']),
+      { env: short.env },
+    );
     try {
       const read = async () => JSON.parse((await containerCredentials(serve.container!, serve.token)).body) as { AccessKeyId?: string; Expiration?: string };
       await waitUntil(async () => (await read()).AccessKeyId !== undefined, 'the first chained credentials');
@@ -257,10 +320,14 @@ describe('an STS outage', () => {
       const during = await read();
       assert.equal(during.AccessKeyId, first.AccessKeyId, 'the last chained credentials are kept');
       short.setStsSettings({ outage: false });
-      await waitUntil(async () => {
-        const c = await read();
-        return c.AccessKeyId !== undefined && c.AccessKeyId !== first.AccessKeyId;
-      }, 'a chained refresh after the outage', 40_000);
+      await waitUntil(
+        async () => {
+          const c = await read();
+          return c.AccessKeyId !== undefined && c.AccessKeyId !== first.AccessKeyId;
+        },
+        'a chained refresh after the outage',
+        40_000,
+      );
       const next = await read();
       assert.equal(short.issued().find((r) => r.accessKeyId === next.AccessKeyId)?.kind, 'assume-role');
     } finally {

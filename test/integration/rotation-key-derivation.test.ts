@@ -37,7 +37,22 @@ after(async () => {
 });
 
 function encryptKey(leaf: LeafFiles, iterations: number, out: string): Buffer {
-  execFileSync('openssl', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-v2prf', 'hmacWithSHA256', '-iter', String(iterations), '-passout', `pass:${PASSWORD}`, '-in', leaf.key, '-out', out]);
+  execFileSync('openssl', [
+    'pkcs8',
+    '-topk8',
+    '-v2',
+    'aes-256-cbc',
+    '-v2prf',
+    'hmacWithSHA256',
+    '-iter',
+    String(iterations),
+    '-passout',
+    `pass:${PASSWORD}`,
+    '-in',
+    leaf.key,
+    '-out',
+    out,
+  ]);
   return readFileSync(out);
 }
 
@@ -59,7 +74,10 @@ test('credential GETs answer within 50 ms (over the unrotated floor) while a rot
   t.diagnostic(`decrypting the rotated key synchronously takes ${syncMs.toFixed(0)} ms`);
   assert.ok(syncMs > 2 * MAX_GET_LATENCY_MS, `the derivation is costly (${syncMs.toFixed(0)} ms)`);
 
-  const serve = await startServe(['--certificate', cert, '--private-key', key, '--pkcs8-password-file', passwordFile, '--identity-poll-interval', '1', '--rotation-jitter', '0'], { env: emu.env });
+  const serve = await startServe(
+    ['--certificate', cert, '--private-key', key, '--pkcs8-password-file', passwordFile, '--identity-poll-interval', '1', '--rotation-jitter', '0'],
+    { env: emu.env },
+  );
   t.after(() => serve.cli.stop());
   await waitUntil(async () => (await readyz(serve.ops!)).status === 200, 'first credentials');
   const imdsTok = await imdsToken(serve.imds!);
@@ -113,6 +131,9 @@ test('credential GETs answer within 50 ms (over the unrotated floor) while a rot
   // by side on two cores) a GET can be slow with nothing rotating, so the slowest GET
   // without a rotation is the floor. A derivation on the event loop would add `syncMs`.
   const floor = Math.max(...baseline);
-  assert.ok(max < floor + MAX_GET_LATENCY_MS, `slowest GET during the rotation took ${max.toFixed(1)} ms, ${(max - floor).toFixed(1)} ms more than without one`);
+  assert.ok(
+    max < floor + MAX_GET_LATENCY_MS,
+    `slowest GET during the rotation took ${max.toFixed(1)} ms, ${(max - floor).toFixed(1)} ms more than without one`,
+  );
   await waitUntil(() => emu.issued().some((r) => r.fingerprint === fp2), 'a CreateSession signed with the rotated certificate', 10_000, 50);
 });

@@ -66,7 +66,9 @@ interface Running {
 }
 
 async function startWith(t: TestContext, cert: string, key: string, extra: readonly string[] = []): Promise<Running> {
-  const serve = await startServe(['--certificate', cert, '--private-key', key, '--identity-poll-interval', '1', '--rotation-jitter', '0', ...extra], { env: emu.env });
+  const serve = await startServe(['--certificate', cert, '--private-key', key, '--identity-poll-interval', '1', '--rotation-jitter', '0', ...extra], {
+    env: emu.env,
+  });
   t.after(() => serve.cli.stop());
   await waitUntil(async () => (await readyz(serve.ops!)).status === 200, 'first credentials');
   const poller = new CredentialPoller(serve.imds!, serve.container!, serve.token, 50);
@@ -86,7 +88,10 @@ function servedKey(p: CredentialPoller): string | undefined {
 /** The key of the newest session the emulator issued for `leaf`. */
 function newestKeyFor(leaf: LeafFiles): string | undefined {
   const fp = fingerprint(leaf);
-  return emu.issued().filter((r) => r.fingerprint === fp).pop()?.accessKeyId;
+  return emu
+    .issued()
+    .filter((r) => r.fingerprint === fp)
+    .pop()?.accessKeyId;
 }
 
 async function assertStillServingAfter(t: TestContext, r: Running, leaf: LeafFiles): Promise<void> {
@@ -94,7 +99,11 @@ async function assertStillServingAfter(t: TestContext, r: Running, leaf: LeafFil
   await waitUntil(() => servedKey(r.poller) === newestKeyFor(leaf), 'clients served the new session', 5_000, 50);
   await r.poller.stop();
   assert.deepEqual(r.poller.violations, []);
-  assert.equal(r.poller.count((x) => x.status !== 200), 0, 'every answer during the rotation was 200');
+  assert.equal(
+    r.poller.count((x) => x.status !== 200),
+    0,
+    'every answer during the rotation was 200',
+  );
   assert.equal(r.serve.cli.proc.exitCode, null, 'the sidecar never exited');
   t.diagnostic(`${r.poller.records.length} client answers during the rotation, all 200`);
 }
@@ -190,7 +199,9 @@ describe('certificate rotation while serving', { concurrency: true }, () => {
     const [l1, l2] = [leaves[5]!, leaves[6]!];
     writeFileSync(cert, l1.issued.certPem);
     writeFileSync(key, l1.issued.keyPem, { mode: 0o600 });
-    const serve = await startServe(['--certificate', cert, '--private-key', key, '--identity-poll-interval', '3600', '--rotation-jitter', '0'], { env: emu.env });
+    const serve = await startServe(['--certificate', cert, '--private-key', key, '--identity-poll-interval', '3600', '--rotation-jitter', '0'], {
+      env: emu.env,
+    });
     t.after(() => serve.cli.stop());
     await waitUntil(async () => (await readyz(serve.ops!)).status === 200, 'first credentials');
     const usedBefore = issuedWith(l2);
@@ -210,7 +221,9 @@ describe('certificate rotation while serving', { concurrency: true }, () => {
     const [l1, l2] = [leaves[7]!, leaves[8]!];
     writeFileSync(cert, l1.issued.certPem);
     writeFileSync(key, l1.issued.keyPem, { mode: 0o600 });
-    const serve = await startServe(['--certificate', cert, '--private-key', key, '--identity-poll-interval', '3600', '--rotation-jitter', '120'], { env: emu.env });
+    const serve = await startServe(['--certificate', cert, '--private-key', key, '--identity-poll-interval', '3600', '--rotation-jitter', '120'], {
+      env: emu.env,
+    });
     t.after(() => serve.cli.stop());
     await waitUntil(async () => (await readyz(serve.ops!)).status === 200, 'first credentials');
     writeFileSync(cert, l2.issued.certPem);

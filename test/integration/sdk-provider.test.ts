@@ -45,7 +45,14 @@ function sts(credentials: STSClient['config']['credentials'] | ReturnType<typeof
 }
 
 test('STS GetCallerIdentity with credentials from fromRolesAnywhere (file paths); concurrent SDK calls make one CreateSession', async () => {
-  const provider = fromRolesAnywhere({ ...arns, certificate: pki.rsa.cert, privateKey: pki.rsa.key, intermediates: pki.intermediatePem, caBundle: pki.tls.caPath, sessionName: 'sdk-provider-test' });
+  const provider = fromRolesAnywhere({
+    ...arns,
+    certificate: pki.rsa.cert,
+    privateKey: pki.rsa.key,
+    intermediates: pki.intermediatePem,
+    caBundle: pki.tls.caPath,
+    sessionName: 'sdk-provider-test',
+  });
   const client = sts(provider);
   try {
     const start = emu.stats().createSession.ok;
@@ -88,9 +95,15 @@ test('PEM strings and bytes instead of paths; EC P-384 under the intermediate', 
   }
 });
 
-test('failures reject with the project\'s typed errors', async () => {
-  assert.throws(() => fromRolesAnywhere({ ...arns, roleArn: '', certificate: pki.rsa.cert }), (e: unknown) => isSidecarError(e) && e.code === 'CONFIG_INVALID');
-  assert.throws(() => fromRolesAnywhere({ ...arns, durationSeconds: 60, certificate: pki.rsa.cert }), (e: unknown) => e instanceof SidecarError && e.code === 'CONFIG_INVALID');
+test("failures reject with the project's typed errors", async () => {
+  assert.throws(
+    () => fromRolesAnywhere({ ...arns, roleArn: '', certificate: pki.rsa.cert }),
+    (e: unknown) => isSidecarError(e) && e.code === 'CONFIG_INVALID',
+  );
+  assert.throws(
+    () => fromRolesAnywhere({ ...arns, durationSeconds: 60, certificate: pki.rsa.cert }),
+    (e: unknown) => e instanceof SidecarError && e.code === 'CONFIG_INVALID',
+  );
 
   const mismatch = fromRolesAnywhere({ ...arns, certificate: pki.rsa.cert, privateKey: pki.ec256.key, caBundle: pki.tls.caPath });
   await assert.rejects(mismatch(), (e: unknown) => isSidecarError(e) && e.code === 'KEY_CERT_MISMATCH');

@@ -160,7 +160,11 @@ describe('serve under faults, listener errors, signals', { concurrency: true }, 
       await poller.stop();
 
       assert.deepEqual(poller.violations, []);
-      assert.equal(poller.count((r) => r.status === 503), 0, 'no 503 while the sidecar held valid credentials');
+      assert.equal(
+        poller.count((r) => r.status === 503),
+        0,
+        'no 503 while the sidecar held valid credentials',
+      );
       // Every kind of fault reached the sidecar, and Retry-After was waited out.
       const lines = logLines(serve.cli.stderr());
       const retries = lines.filter((l) => l.msg === 'CreateSession attempt failed, retrying');
@@ -169,8 +173,14 @@ describe('serve under faults, listener errors, signals', { concurrency: true }, 
       assert.ok(throttled.length >= 2, 'throttling seen');
       for (const l of throttled) assert.ok(Number(l.retryInMs) >= 1000, `waited ${String(l.retryInMs)} ms after a 429 with Retry-After`);
       assert.equal(retries.filter((l) => l.code === 'SERVICE_THROTTLED').length, 0, 'no quick client retries of a 429 under the refresher');
-      assert.ok(retries.some((l) => l.status === 500 || l.status === 502 || l.status === 503), '5xx seen');
-      assert.ok(retries.some((l) => l.code === 'ENDPOINT_UNREACHABLE'), 'dropped connections seen');
+      assert.ok(
+        retries.some((l) => l.status === 500 || l.status === 502 || l.status === 503),
+        '5xx seen',
+      );
+      assert.ok(
+        retries.some((l) => l.code === 'ENDPOINT_UNREACHABLE'),
+        'dropped connections seen',
+      );
       // Several credential generations went by: they expired and were replaced repeatedly.
       assert.ok(new Set(poller.records.map((r) => r.accessKeyId).filter(Boolean)).size >= 4);
       assertBoundedCalls(t, s);
@@ -223,7 +233,10 @@ describe('serve under faults, listener errors, signals', { concurrency: true }, 
       const rz = await readyz(serve.ops!);
       assert.equal(rz.status, 503);
       assert.match((JSON.parse(rz.body) as { reason: string }).reason, /no fresh credentials|no credentials yet/);
-      assert.equal(poller.count((r) => r.status === 200), 0);
+      assert.equal(
+        poller.count((r) => r.status === 200),
+        0,
+      );
       assert.equal(emu.stats().createSession.ok, 0);
 
       emu.faults.setOutage(false);
@@ -295,7 +308,9 @@ describe('serve under faults, listener errors, signals', { concurrency: true }, 
       const ended = new Promise<void>((resolve) => {
         socket.once('close', () => resolve());
       });
-      socket.write(`GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\nHost: ${imds.host}\r\nx-aws-ec2-metadata-token: ${token}\r\nContent-Length: 10\r\n\r\n12345`);
+      socket.write(
+        `GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\nHost: ${imds.host}\r\nx-aws-ec2-metadata-token: ${token}\r\nContent-Length: 10\r\n\r\n12345`,
+      );
       return {
         socket,
         finish: async () => {

@@ -12,7 +12,7 @@
  *    AWS_CONTAINER_AUTHORIZATION_TOKEN only. JS v3's default chain uses `fromHttp` first,
  *    which reads the file, so the chain needs only the printed lines.
  * Those are the SDKs' limitations, not the server's: a deployment for them sets the variable
- * (sdk-endpoints.md says to give both the same value).
+ * (docs/sdk-endpoints.md says to give both the same value).
  */
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
@@ -164,7 +164,10 @@ describe('AWS CLI', () => {
   /** The CLI prints only the ARN: it must be the assumed role of a session the emulator issued. */
   const check = (arn: string): void => {
     assert.match(arn, ROLE_ARN_RE);
-    assert.ok(emu.issued().some((r) => r.assumedRoleArn === arn), `ARN ${arn} is not of an issued session`);
+    assert.ok(
+      emu.issued().some((r) => r.assumedRoleArn === arn),
+      `ARN ${arn} is not of an issued session`,
+    );
   };
   test('v1 (pyenv): IMDS line only', async (t) => {
     if (pyenv?.aws === undefined) return unavailable(t, 'no AWS CLI v1 beside the pyenv python3');

@@ -79,7 +79,10 @@ describe('serve --config with two roles', () => {
   });
   after(() => serve?.cli.stop());
 
-  const containerVars = (url: string) => ({ AWS_CONTAINER_CREDENTIALS_FULL_URI: url, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE! });
+  const containerVars = (url: string) => ({
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: url,
+    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: serve.exports.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE!,
+  });
 
   test('each role has its container path and IMDS listener; the default role is also at the usual ones', () => {
     assert.match(roleLines.reader!.AWS_CONTAINER_CREDENTIALS_FULL_URI!, /\/roles\/reader$/);
@@ -96,7 +99,11 @@ describe('serve --config with two roles', () => {
       const base = await jsV3('http', env(containerVars(roleLines.base!.AWS_CONTAINER_CREDENTIALS_FULL_URI!)), sts);
       assert.match(reader.arn, CHAINED);
       assert.match(base.arn, BASE);
-      assert.match((await jsV3('http', env(containerVars(serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI!)), sts)).arn, CHAINED, 'the default role at /credentials');
+      assert.match(
+        (await jsV3('http', env(containerVars(serve.exports.AWS_CONTAINER_CREDENTIALS_FULL_URI!)), sts)).arn,
+        CHAINED,
+        'the default role at /credentials',
+      );
       assert.match((await jsV3('imds', env({ AWS_EC2_METADATA_SERVICE_ENDPOINT: roleLines.base!.AWS_EC2_METADATA_SERVICE_ENDPOINT! }), sts)).arn, BASE);
       assert.match((await jsV3('imds', env({ AWS_EC2_METADATA_SERVICE_ENDPOINT: roleLines.reader!.AWS_EC2_METADATA_SERVICE_ENDPOINT! }), sts)).arn, CHAINED);
       const py = await findPyenvPython();
@@ -111,7 +118,8 @@ describe('serve --config with two roles', () => {
   });
 
   test('each role refreshes on its own: an STS outage holds the chained role, the base role keeps refreshing', async () => {
-    const read = async (role: string) => JSON.parse((await containerCredentials(new URL(roleLines[role]!.AWS_CONTAINER_CREDENTIALS_FULL_URI!), serve.token)).body) as { AccessKeyId?: string };
+    const read = async (role: string) =>
+      JSON.parse((await containerCredentials(new URL(roleLines[role]!.AWS_CONTAINER_CREDENTIALS_FULL_URI!), serve.token)).body) as { AccessKeyId?: string };
     const readerBefore = (await read('reader')).AccessKeyId!;
     const baseBefore = (await read('base')).AccessKeyId!;
     emu.setStsSettings({ outage: true });
@@ -144,7 +152,9 @@ describe('one role of --config in the one-role commands', () => {
   });
 
   test('exec --role-name serves that role to the child', async () => {
-    const r = await runCli(['exec', '--config', config, '--role-name', 'base', '--', process.execPath, JS_V3, 'chain', sts.url, sts.caPath!], { env: cliEnv({ ...sidecarEnv(), HOME: dir }) });
+    const r = await runCli(['exec', '--config', config, '--role-name', 'base', '--', process.execPath, JS_V3, 'chain', sts.url, sts.caPath!], {
+      env: cliEnv({ ...sidecarEnv(), HOME: dir }),
+    });
     assert.match(identityFrom('exec', r).arn, BASE);
   });
 

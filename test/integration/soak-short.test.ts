@@ -24,7 +24,10 @@ test('short fault soak: zero bad responses, bounded CreateSession, rotated certi
   assert.ok(report.distinctAccessKeys >= 3, 'credentials were refreshed several times');
   assert.equal(report.unknownAccessKeys, 0);
   assert.ok(report.minRemainingMs > 0, 'no credentials served at or past expiry');
-  assert.ok(report.createSession.attempts <= report.createSession.bound, `CreateSession attempts ${report.createSession.attempts} <= ${report.createSession.bound}`);
+  assert.ok(
+    report.createSession.attempts <= report.createSession.bound,
+    `CreateSession attempts ${report.createSession.attempts} <= ${report.createSession.bound}`,
+  );
   assert.ok(report.createSession.faulted > 0, 'the faults reached CreateSession');
   assert.ok(report.rotation !== null && report.rotation.ok, 'the rotated certificate was used after the rotation');
   assert.equal(report.healthz.failed, 0);

@@ -15,7 +15,17 @@ const TRACER = fileURLToPath(new URL('../helpers/module-trace.js', import.meta.u
 
 /** Packages and project modules a cache hit has no use for. */
 const HEAVY_PACKAGES = ['node-forge', 'undici', '@peculiar/x509', 'prom-client', 'reflect-metadata', '@smithy/signature-v4', '@aws-crypto'];
-const HEAVY_PROJECT = ['/src/identity/load.js', '/src/identity/certificate.js', '/src/identity/pkcs12.js', '/src/identity/private-key.js', '/src/session/client.js', '/src/session/http.js', '/src/signing/', '/src/serve/', '/src/telemetry/metrics.js'];
+const HEAVY_PROJECT = [
+  '/src/identity/load.js',
+  '/src/identity/certificate.js',
+  '/src/identity/pkcs12.js',
+  '/src/identity/private-key.js',
+  '/src/session/client.js',
+  '/src/session/http.js',
+  '/src/signing/',
+  '/src/serve/',
+  '/src/telemetry/metrics.js',
+];
 
 let dir: string;
 let pki: PkiFiles;
@@ -35,11 +45,23 @@ after(async () => {
 async function traced(args: readonly string[], name: string, stdin?: string): Promise<{ stdout: string; modules: string[] }> {
   const trace = join(dir, `${name}.trace`);
   rmSync(trace, { force: true });
-  const r = await runCli(args, { env: cliEnv({ ...emu.env, NODE_OPTIONS: `--import=${TRACER}`, MODULE_TRACE_FILE: trace }), ...(stdin !== undefined ? { stdin } : {}) });
+  const r = await runCli(args, {
+    env: cliEnv({ ...emu.env, NODE_OPTIONS: `--import=${TRACER}`, MODULE_TRACE_FILE: trace }),
+    ...(stdin !== undefined ? { stdin } : {}),
+  });
   assert.equal(r.code, 0, `${name}: exit ${r.code}, stderr: ${r.stderr}`);
-  const modules = [...new Set(readFileSync(trace, 'utf8').split('\n').filter((l) => l !== ''))];
+  const modules = [
+    ...new Set(
+      readFileSync(trace, 'utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    ),
+  ];
   // The tracer itself works: it saw the command's own module and node: built-ins.
-  assert.ok(modules.some((m) => m.endsWith('/src/cli/credential-process.js')), `${name}: the trace has the command module`);
+  assert.ok(
+    modules.some((m) => m.endsWith('/src/cli/credential-process.js')),
+    `${name}: the trace has the command module`,
+  );
   return { stdout: r.stdout, modules };
 }
 
@@ -53,8 +75,16 @@ test('credential-process on a cache hit loads no certificate parser, HTTP client
   const before = emu.stats().createSession.ok;
   const miss = await traced(args, 'miss');
   // The miss is the control: the same tracer sees the HTTP client when it is used.
-  assert.deepEqual(loaded(miss.modules, ['node:https', '/src/identity/load.js', '/src/session/client.js']), ['node:https', '/src/identity/load.js', '/src/session/client.js']);
-  assert.deepEqual(loaded(miss.modules, ['node-forge', 'prom-client', '/src/serve/']), [], 'a PEM identity needs no PKCS#12 code, and credential-process no metrics');
+  assert.deepEqual(loaded(miss.modules, ['node:https', '/src/identity/load.js', '/src/session/client.js']), [
+    'node:https',
+    '/src/identity/load.js',
+    '/src/session/client.js',
+  ]);
+  assert.deepEqual(
+    loaded(miss.modules, ['node-forge', 'prom-client', '/src/serve/']),
+    [],
+    'a PEM identity needs no PKCS#12 code, and credential-process no metrics',
+  );
   assert.deepEqual(loaded(miss.modules, ['undici', '/src/session/proxy-dispatcher.js']), [], 'a direct connection needs no proxy client');
   assert.deepEqual(loaded(miss.modules, ['@aws-sdk/client-sts', '/src/chain/']), [], 'without --assume-role-arn no STS client is loaded');
 
@@ -62,7 +92,10 @@ test('credential-process on a cache hit loads no certificate parser, HTTP client
   assert.equal(emu.stats().createSession.ok - before, 1, 'the second run was a cache hit');
   assert.equal(hit.stdout, miss.stdout, 'the hit printed the cached credentials');
   assert.deepEqual(loaded(hit.modules, [...HEAVY_PACKAGES, ...HEAVY_PROJECT]), []);
-  assert.ok(!hit.modules.some((m) => m.includes('/node_modules/')), `no package at all on a cache hit: ${hit.modules.filter((m) => m.includes('/node_modules/')).join(', ')}`);
+  assert.ok(
+    !hit.modules.some((m) => m.includes('/node_modules/')),
+    `no package at all on a cache hit: ${hit.modules.filter((m) => m.includes('/node_modules/')).join(', ')}`,
+  );
 });
 
 test('a rotated certificate misses the cache; the hit from standard input still reads the certificate once', async () => {

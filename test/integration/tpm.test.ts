@@ -48,7 +48,6 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
   return cliEnv({ ...emu.env, ...tpm.env, ...extra });
 }
 
-
 describe('credential-process with TPM keys', () => {
   for (const name of ['rsa', 'p256', 'p384'] as const) {
     test(`TSS2 PEM ${name}`, async () => {
@@ -77,7 +76,7 @@ describe('credential-process with TPM keys', () => {
     assert.ok(createVerify('sha256').update('abc').verify({ key: pub, dsaEncoding: 'der' }, Buffer.from(r.stdout.trim(), 'hex')));
   });
 
-  test('errors: wrong password, no password, another key\'s certificate, missing handle, no TPM', async () => {
+  test("errors: wrong password, no password, another key's certificate, missing handle, no TPM", async () => {
     const base = ['credential-process', '--no-cache', '--certificate', keys.pw!.cert, '--private-key', keys.pw!.key];
     assertOneLineError(await runCli([...base, '--tpm-key-password', 'wrong'], { env: env() }), /TPM refused the password of key/, 'wrong password', [PASSWORD]);
     assertOneLineError(await runCli(base, { env: env() }), /needs its password: pass --tpm-key-password/, 'no password', [PASSWORD]);
@@ -96,21 +95,49 @@ describe('credential-process with TPM keys', () => {
     const copy = join(tpm.dir, 'copy.tss2.pem');
     copyFileSync(keys.p256!.key, copy);
     assertOneLineError(
-      await runCli(['credential-process', '--no-cache', '--certificate', keys.p256!.cert, '--private-key', copy], { env: env({ TPM2OPENSSL_TCTI: 'swtpm:host=127.0.0.1,port=1' }) }),
+      await runCli(['credential-process', '--no-cache', '--certificate', keys.p256!.cert, '--private-key', copy], {
+        env: env({ TPM2OPENSSL_TCTI: 'swtpm:host=127.0.0.1,port=1' }),
+      }),
       /TPM could not be reached/,
       'no TPM',
       [PASSWORD],
     );
-    assertOneLineError(await runCli(['credential-process', '--certificate', 'x.pem', '--cert-selector', 'Subject=CN=a'], { env: env() }), /macOS Keychain or the Windows certificate store/, 'cert-selector', [PASSWORD]);
+    assertOneLineError(
+      await runCli(['credential-process', '--certificate', 'x.pem', '--cert-selector', 'Subject=CN=a'], { env: env() }),
+      /macOS Keychain or the Windows certificate store/,
+      'cert-selector',
+      [PASSWORD],
+    );
   });
 });
 
-test('the independent verifier accepts the TPM\'s signatures', async () => {
-  const verifier = await startVerifier({ trustAnchorPath: pki.rootPem, region: DEFAULT_REGION, trustAnchorArn: DEFAULT_TRUST_ANCHOR_ARN, profileArn: DEFAULT_PROFILE_ARN, roleArn: DEFAULT_ROLE_ARN });
+test("the independent verifier accepts the TPM's signatures", async () => {
+  const verifier = await startVerifier({
+    trustAnchorPath: pki.rootPem,
+    region: DEFAULT_REGION,
+    trustAnchorArn: DEFAULT_TRUST_ANCHOR_ARN,
+    profileArn: DEFAULT_PROFILE_ARN,
+    roleArn: DEFAULT_ROLE_ARN,
+  });
   try {
     for (const name of ['rsa', 'p384', 'handle']) {
       const r = await runCli(
-        ['credential-process', '--no-cache', '--endpoint', verifier.endpoint, '--trust-anchor-arn', DEFAULT_TRUST_ANCHOR_ARN, '--profile-arn', DEFAULT_PROFILE_ARN, '--role-arn', DEFAULT_ROLE_ARN, '--certificate', keys[name]!.cert, '--private-key', keys[name]!.key],
+        [
+          'credential-process',
+          '--no-cache',
+          '--endpoint',
+          verifier.endpoint,
+          '--trust-anchor-arn',
+          DEFAULT_TRUST_ANCHOR_ARN,
+          '--profile-arn',
+          DEFAULT_PROFILE_ARN,
+          '--role-arn',
+          DEFAULT_ROLE_ARN,
+          '--certificate',
+          keys[name]!.cert,
+          '--private-key',
+          keys[name]!.key,
+        ],
         { env: cliEnv(tpm.env) },
       );
       assertCredentialProcessOutput(r, name);

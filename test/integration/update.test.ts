@@ -12,7 +12,17 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync,
 import { join } from 'node:path';
 import { isoSeconds } from '../../src/core/clock.js';
 import { cleanup, cliEnv, runCli, sessionArgs, startCli, startTestEmulator, tempDir, writePki, type PkiFiles } from '../helpers/harness.js';
-import { BOTOCORE_STS_PY, findPythonSdks, jsStsScript, killTree, pollFor, runProgram, sdkEnv, signalAndWait, writeScript } from '../helpers/e2e-exec-support.js';
+import {
+  BOTOCORE_STS_PY,
+  findPythonSdks,
+  jsStsScript,
+  killTree,
+  pollFor,
+  runProgram,
+  sdkEnv,
+  signalAndWait,
+  writeScript,
+} from '../helpers/e2e-exec-support.js';
 import { unavailable } from '../helpers/tools.js';
 
 type Emulator = Awaited<ReturnType<typeof startTestEmulator>>;
@@ -137,7 +147,10 @@ test('update --once writes [default] atomically with mode 0600 and keeps every o
   assert.deepEqual(readdirSync(dir), ['credentials']);
   // Everything written before stays byte for byte; the new profile is appended.
   assert.ok(second.startsWith(first), 'writing [ci] changed the rest of the file');
-  assert.match(second.slice(first.length), /^\n\[ci\]\naws_access_key_id = \S+\naws_secret_access_key = \S+\naws_session_token = \S+\nx_security_token_expires = \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$/);
+  assert.match(
+    second.slice(first.length),
+    /^\n\[ci\]\naws_access_key_id = \S+\naws_secret_access_key = \S+\naws_session_token = \S+\nx_security_token_expires = \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n$/,
+  );
   const ci = section(second, 'ci')!;
   assert.notEqual(ci.aws_access_key_id, def.aws_access_key_id);
   assert.equal(ci.x_security_token_expires, isoSeconds(issuedFor(emu, ci.aws_access_key_id).expiration));
@@ -150,7 +163,10 @@ test('update --once writes [default] atomically with mode 0600 and keeps every o
   const endpoint = emu.url.href.replace(/\/$/, '');
   try {
     const checked: string[] = [];
-    for (const [label, p] of [['pyenv python3 with botocore', pythons.pyenv], ['/usr/bin/python3 with python3-botocore', pythons.debian]] as const) {
+    for (const [label, p] of [
+      ['pyenv python3 with botocore', pythons.pyenv],
+      ['/usr/bin/python3 with python3-botocore', pythons.debian],
+    ] as const) {
       if (p === undefined) {
         unavailable(t, `${label} is not installed (CI installs it)`);
         continue;
@@ -199,7 +215,9 @@ test('update --once: errors are one line with a code, and the file is left untou
     assert.equal(r.code, 5, r.stderr);
     assert.match(r.stderr, /^rolesanywhere-sidecar: .+ \[SERVICE_ACCESS_DENIED\]$/m);
     assert.equal(readFileSync(file, 'utf8'), HAND_WRITTEN);
-    const bad = await runCli(updateArgs(['--once', '--profile', 'no[brackets]']), { env: cliEnv({ ...emu.env, HOME: dir, AWS_SHARED_CREDENTIALS_FILE: file }) });
+    const bad = await runCli(updateArgs(['--once', '--profile', 'no[brackets]']), {
+      env: cliEnv({ ...emu.env, HOME: dir, AWS_SHARED_CREDENTIALS_FILE: file }),
+    });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /is not a usable profile name.*\[CONFIG_INVALID\]/);
     assert.equal(readFileSync(file, 'utf8'), HAND_WRITTEN);
@@ -226,10 +244,14 @@ test('update (continuous): rewrites on refresh, retries through an outage withou
   const keyNow = () => section(readFileSync(file, 'utf8'), 'default')?.aws_access_key_id;
   const seen = new Set<string>(['AKIAOLDOLDOLDOLDOLD1']);
   const nextKey = (what: string, timeoutMs = 20_000) =>
-    pollFor(() => {
-      const k = keyNow();
-      return k !== undefined && !seen.has(k) ? k : undefined;
-    }, what, timeoutMs).then((k) => {
+    pollFor(
+      () => {
+        const k = keyNow();
+        return k !== undefined && !seen.has(k) ? k : undefined;
+      },
+      what,
+      timeoutMs,
+    ).then((k) => {
       seen.add(k);
       issuedFor(short, k);
       return k;
@@ -273,9 +295,12 @@ test('update (continuous) follows certificate rotation, and SIGHUP re-reads the 
   writeFileSync(cert, readFileSync(pki.ec256.cert));
   writeFileSync(key, readFileSync(pki.ec256.key), { mode: 0o600 });
   const file = join(dir, 'credentials');
-  const cli = startCli(['update', '--certificate', cert, '--private-key', key, '--identity-poll-interval', '1', '--rotation-jitter', '0', '--log-level', 'info'], {
-    env: cliEnv({ ...emu.env, HOME: dir, AWS_SHARED_CREDENTIALS_FILE: file }),
-  });
+  const cli = startCli(
+    ['update', '--certificate', cert, '--private-key', key, '--identity-poll-interval', '1', '--rotation-jitter', '0', '--log-level', 'info'],
+    {
+      env: cliEnv({ ...emu.env, HOME: dir, AWS_SHARED_CREDENTIALS_FILE: file }),
+    },
+  );
   t.after(() => killTree(cli.proc));
   const fingerprintInFile = () => {
     if (!existsSync(file)) return undefined;
@@ -299,7 +324,10 @@ test('update (continuous) follows certificate rotation, and SIGHUP re-reads the 
   renameSync(`${key}.new`, key);
   writeFileSync(`${cert}.new`, readFileSync(rotated.cert));
   renameSync(`${cert}.new`, cert);
-  assert.equal(await pollFor(() => (fingerprintInFile() === fp(rotated) ? fp(rotated) : undefined), 'a write with the rotated certificate', 20_000), fp(rotated));
+  assert.equal(
+    await pollFor(() => (fingerprintInFile() === fp(rotated) ? fp(rotated) : undefined), 'a write with the rotated certificate', 20_000),
+    fp(rotated),
+  );
   await cli.waitForStderr(/"msg":"certificate reloaded; refreshing credentials with the new identity"/, 5_000);
 
   const r = await signalAndWait(cli.proc, 'SIGTERM');

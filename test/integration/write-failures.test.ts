@@ -84,13 +84,21 @@ describe('write failures on a full or read-only file system', { skip: NO_MOUNT }
       const full = logLines(cli.stderr()).find((l) => l.errno === 'ENOSPC' && l.level === 'error')!;
       assert.match(String(full.msg), /is full \(ENOSPC\): free space.*previous file is left as it was/);
       assert.equal(readFileSync(file, 'utf8'), before, 'the old file is intact');
-      await waitUntil(async () => metricValue(await metricsText(opsUrl), 'rolesanywhere_sidecar_file_write_failures_total', { errno: 'ENOSPC' }) >= 2, 'two counted failures', 30_000);
+      await waitUntil(
+        async () => metricValue(await metricsText(opsUrl), 'rolesanywhere_sidecar_file_write_failures_total', { errno: 'ENOSPC' }) >= 2,
+        'two counted failures',
+        30_000,
+      );
       assert.equal((await readyz(opsUrl)).status, 503);
       assert.equal(logLines(cli.stderr()).filter((l) => l.errno === 'ENOSPC' && l.level === 'error').length, 1, 'logged once');
 
       // Space again: the retry lands by itself, with newer credentials.
       rmSync(filler);
-      await waitUntil(() => logLines(cli.stderr()).some((l) => l.msg === 'the credentials file written again after failures'), 'the write after recovery', 70_000);
+      await waitUntil(
+        () => logLines(cli.stderr()).some((l) => l.msg === 'the credentials file written again after failures'),
+        'the write after recovery',
+        70_000,
+      );
       assert.notEqual(keyIdIn(file), undefined);
       await waitUntil(async () => (await readyz(opsUrl)).status === 200, 'ready again', 30_000);
 
@@ -102,11 +110,18 @@ describe('write failures on a full or read-only file system', { skip: NO_MOUNT }
       assert.equal(readFileSync(file, 'utf8'), beforeRo);
       remount(mnt, 'rw');
       const landed = logLines(cli.stderr()).filter((l) => l.msg === 'the credentials file written again after failures').length;
-      await waitUntil(() => logLines(cli.stderr()).filter((l) => l.msg === 'the credentials file written again after failures').length > landed, 'the write after the remount', 70_000);
+      await waitUntil(
+        () => logLines(cli.stderr()).filter((l) => l.msg === 'the credentials file written again after failures').length > landed,
+        'the write after the remount',
+        70_000,
+      );
       assert.ok(metricValue(await metricsText(opsUrl), 'rolesanywhere_sidecar_file_write_failures_total', { errno: 'EROFS' }) >= 1);
       // No temp files left behind by the failed attempts.
       assert.deepEqual(
-        execFileSync('ls', ['-A', mnt]).toString().split('\n').filter((n) => n !== '' && n !== 'credentials'),
+        execFileSync('ls', ['-A', mnt])
+          .toString()
+          .split('\n')
+          .filter((n) => n !== '' && n !== 'credentials'),
         [],
       );
     } finally {

@@ -31,9 +31,7 @@ function fromTable(command: CommandName): Flag[] {
 export const SERVE_FLAGS: readonly Flag[] = fromTable('serve');
 export const EXEC_FLAGS: readonly Flag[] = fromTable('exec');
 
-export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = Object.fromEntries(
-  COMMANDS.map((c) => [c, fromTable(c)]),
-);
+export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = Object.fromEntries(COMMANDS.map((c) => [c, fromTable(c)]));
 
 /** Environment variables the CLI reads that are not a flag's ROLESANYWHERE_<FLAG>. */
 export const EXTRA_ENV = ['ROLESANYWHERE_CONTAINER_TOKEN'] as const;

@@ -119,10 +119,19 @@ test('digest pinning is documented, and no unverified digest is hard-coded', () 
 
 test('dependencies from the lock file with npm ci; the bundle built as npm run package builds it', () => {
   const runs = allStages.flatMap((s) => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args));
-  assert.ok(runs.some((r) => /\bnpm ci\b/.test(r)), 'npm ci');
+  assert.ok(
+    runs.some((r) => /\bnpm ci\b/.test(r)),
+    'npm ci',
+  );
   assert.ok(!runs.some((r) => /\bnpm (install|i)\b/.test(r)), 'npm install resolves outside the lock file: use npm ci');
-  assert.ok(runs.some((r) => /\bnpm run build\b|\btsc -p /.test(r)), 'a TypeScript build step');
-  assert.ok(runs.some((r) => /node dist\/packaging\/package\.js bundle --without-certs-example\b/.test(r)), 'the bundle from packaging/, without the demo keys');
+  assert.ok(
+    runs.some((r) => /\bnpm run build\b|\btsc -p /.test(r)),
+    'a TypeScript build step',
+  );
+  assert.ok(
+    runs.some((r) => /node dist\/packaging\/package\.js bundle --without-certs-example\b/.test(r)),
+    'the bundle from packaging/, without the demo keys',
+  );
 });
 
 test('an image-only tsconfig extends the repository one and leaves the unit tests out', () => {
@@ -163,7 +172,10 @@ test('every COPY from the build context names a path that exists and is not .doc
     }
   }
   for (const needed of ['node_modules', 'dist', '.git', 'test', 'certs-example']) {
-    assert.ok(ignored.some((p) => p === needed || p === `**/${needed}`), `.dockerignore should exclude ${needed}`);
+    assert.ok(
+      ignored.some((p) => p === needed || p === `**/${needed}`),
+      `.dockerignore should exclude ${needed}`,
+    );
   }
 });
 
@@ -195,7 +207,10 @@ test('the runtime runs as a numeric non-root user with the CLI as entrypoint', (
   const workdir = runtime.instructions.filter((i) => i.keyword === 'WORKDIR').pop()?.args;
   assert.deepEqual(argv, ['node', posix.join(workdir ?? '/', BUNDLE_FILE)], 'exec-form ENTRYPOINT running the bundle');
 
-  const env = runtime.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
+  const env = runtime.instructions
+    .filter((i) => i.keyword === 'ENV')
+    .map((i) => i.args)
+    .join(' ');
   assert.match(env, /\bHOME=\/tmp\b/, 'HOME=/tmp: the user has no home and the root filesystem may be read-only');
 });
 
@@ -214,7 +229,10 @@ test("the build stage's commands build a bundle that runs as the ENTRYPOINT runs
     for (const ins of build.instructions) {
       if (ins.keyword === 'COPY') {
         const c = copyArgs(ins.args);
-        for (const src of c.sources) cpSync(repoPath(src), join(dir, c.dest.endsWith('/') || c.sources.length > 1 ? posix.join(c.dest, posix.basename(src)) : c.dest), { recursive: true });
+        for (const src of c.sources)
+          cpSync(repoPath(src), join(dir, c.dest.endsWith('/') || c.sources.length > 1 ? posix.join(c.dest, posix.basename(src)) : c.dest), {
+            recursive: true,
+          });
       } else if (ins.keyword === 'RUN' && /\bnpm ci\b/.test(ins.args)) {
         // What npm ci would install from the same lock file.
         symlinkSync(repoPath('node_modules'), join(dir, 'node_modules'));
@@ -224,7 +242,13 @@ test("the build stage's commands build a bundle that runs as the ENTRYPOINT runs
       }
     }
     const bundle = join(dir, BUNDLE_DIR, BUNDLE_FILE);
-    const run = (...args: string[]) => spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', cwd: tmpdir(), env: { PATH: process.env.PATH ?? '', HOME: '/tmp', NODE_ENV: 'production' }, timeout: 60_000 });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [bundle, ...args], {
+        encoding: 'utf8',
+        cwd: tmpdir(),
+        env: { PATH: process.env.PATH ?? '', HOME: '/tmp', NODE_ENV: 'production' },
+        timeout: 60_000,
+      });
     const version = run('version');
     assert.equal(version.stdout, `${(JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version}\n`, version.stderr);
     assert.equal(run('serve', '--help').status, 0);

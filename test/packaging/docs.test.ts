@@ -52,7 +52,7 @@ test('every ROLESANYWHERE_* variable mentioned is one the CLI reads', () => {
   }
 });
 
-test('the container docs build with the Dockerfile\'s build argument', () => {
+test("the container docs build with the Dockerfile's build argument", () => {
   const doc = texts.find((t) => t.file === 'examples/README-container.md')!.text;
   const dockerfile = texts.find((t) => t.file === 'Dockerfile')!.text;
   const arg = /^ARG (\w+)=/m.exec(dockerfile)?.[1];

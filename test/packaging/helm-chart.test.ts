@@ -118,7 +118,10 @@ test('the schema rejects unknown keys, wrong types and malformed ARNs', () => {
     ['session duration beyond 12 h', { sessionDuration: 86400 }],
     ['boolean as a string', { sidecar: { native: 'true' } }],
     ['role ARN with a short account', { roleArn: 'arn:aws:iam::1111:role/x' }],
-    ['profile ARN given where the trust anchor belongs', { trustAnchorArn: 'arn:aws:rolesanywhere:eu-west-1:111122223333:profile/6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d' }],
+    [
+      'profile ARN given where the trust anchor belongs',
+      { trustAnchorArn: 'arn:aws:rolesanywhere:eu-west-1:111122223333:profile/6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d' },
+    ],
     ['port out of range', { ports: { ops: 70000 } }],
     ['ECDSA with an RSA size', { certManager: { privateKey: { algorithm: 'ECDSA', size: 2048 } } }],
     ['cert-manager without a common name', { certManager: { commonName: '' } }],
@@ -158,7 +161,10 @@ test('templates: balanced {{ }} and if/range/with/define ... end blocks, no tabs
 
 const allTemplateText = [...templates.values()].map(stripComments).join('\n');
 // NOTES.txt holds kubectl commands for the user, not the sidecar's arguments.
-const manifestText = [...templates].filter(([f]) => !f.endsWith('.txt')).map(([, s]) => stripComments(s)).join('\n');
+const manifestText = [...templates]
+  .filter(([f]) => !f.endsWith('.txt'))
+  .map(([, s]) => stripComments(s))
+  .join('\n');
 const defines = new Set([...allTemplateText.matchAll(/\bdefine\s+"([^"]+)"/g)].map((m) => m[1]!));
 const includes = new Set([...allTemplateText.matchAll(/\binclude\s+"([^"]+)"/g)].map((m) => m[1]!));
 const valueRefs = [...allTemplateText.matchAll(/(?:\$|\B)\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)].map((m) => m[1]!.slice(1).split('.'));
@@ -248,7 +254,8 @@ test('templates pass the sidecar only flags that serve accepts, each with its va
   }
   // Credential listeners stay on loopback; only the ops listener may take the pod IP, with
   // the opt-in that lifts its own guard and no other listener's.
-  for (const f of ['--allow-non-loopback', '--imds-allow-non-loopback', '--container-allow-non-loopback']) assert.ok(!items.includes(f), `args never include ${f}`);
+  for (const f of ['--allow-non-loopback', '--imds-allow-non-loopback', '--container-allow-non-loopback'])
+    assert.ok(!items.includes(f), `args never include ${f}`);
   for (const f of ['--address', '--container-address']) assert.equal(items[items.indexOf(f) + 1], '"127.0.0.1"', `${f} 127.0.0.1`);
   for (const f of exampleFiles) {
     const extra = lookup(parseYaml(read('examples', f)) as Json, ['extraArgs']);
@@ -258,7 +265,14 @@ test('templates pass the sidecar only flags that serve accepts, each with its va
 
 test('workload env: the endpoints every SDK accepts, token, and NO_PROXY', () => {
   const env = defineBody('rolesanywhere-sidecar.workloadEnv');
-  for (const name of ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', 'AWS_CONTAINER_AUTHORIZATION_TOKEN', 'AWS_EC2_METADATA_SERVICE_ENDPOINT', 'NO_PROXY', 'no_proxy']) {
+  for (const name of [
+    'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+    'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
+    'AWS_CONTAINER_AUTHORIZATION_TOKEN',
+    'AWS_EC2_METADATA_SERVICE_ENDPOINT',
+    'NO_PROXY',
+    'no_proxy',
+  ]) {
     assert.match(env, new RegExp(`name: ${name}\\n`), name);
   }
   assert.match(env, /"http:\/\/127\.0\.0\.1:%v%s"/, 'container endpoint on 127.0.0.1');
@@ -270,8 +284,7 @@ test('workload env: the endpoints every SDK accepts, token, and NO_PROXY', () =>
 
 // ---- (e) the README -----------------------------------------------------------------------------
 
-const codeBlocks = (md: string, lang: string): string[] =>
-  [...md.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+const codeBlocks = (md: string, lang: string): string[] => [...md.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
 
 test('README: shows including every public named template, and its values example validates', () => {
   for (const name of PUBLIC) assert.ok(readme.includes(`include "${name}"`), `README shows include "${name}"`);
@@ -317,5 +330,8 @@ test('README: the rendered example matches the chart (flags, env, names, securit
   const tokenFile = env.get('AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE');
   assert.equal(args[args.indexOf('--container-token-file') + 1], tokenFile, 'sidecar writes the token where the workload reads it');
   const volumes = pod.volumes as JsonObject[];
-  assert.ok(volumes.some((v) => lookup(v, ['secret', 'secretName']) === 'orders-rolesanywhere-sidecar-tls'), 'default Secret name <release>-rolesanywhere-sidecar-tls');
+  assert.ok(
+    volumes.some((v) => lookup(v, ['secret', 'secretName']) === 'orders-rolesanywhere-sidecar-tls'),
+    'default Secret name <release>-rolesanywhere-sidecar-tls',
+  );
 });

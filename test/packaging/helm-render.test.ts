@@ -20,8 +20,12 @@ import { unavailable } from '../helpers/tools.js';
 
 const CHART = repoPath('helm', 'rolesanywhere-sidecar');
 const CHART_NAME = 'rolesanywhere-sidecar';
-const ciFiles = readdirSync(join(CHART, 'ci')).filter((f) => f.endsWith('-values.yaml')).map((f) => join(CHART, 'ci', f));
-const exampleFiles = readdirSync(join(CHART, 'examples')).filter((f) => /^values-.*\.ya?ml$/.test(f)).map((f) => join(CHART, 'examples', f));
+const ciFiles = readdirSync(join(CHART, 'ci'))
+  .filter((f) => f.endsWith('-values.yaml'))
+  .map((f) => join(CHART, 'ci', f));
+const exampleFiles = readdirSync(join(CHART, 'examples'))
+  .filter((f) => /^values-.*\.ya?ml$/.test(f))
+  .map((f) => join(CHART, 'examples', f));
 const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as object;
 const ajv = new Ajv({ strict: true, allErrors: true });
 const validateValues = ajv.compile(schema);
@@ -64,7 +68,14 @@ const one = (objects: readonly K8sObject[], kind: string): K8sObject => {
   return all[0]!;
 };
 
-type Container = { name: string; args?: string[]; restartPolicy?: string; env?: Record<string, unknown>[]; ports?: { name?: string }[]; volumeMounts?: { name: string }[] };
+type Container = {
+  name: string;
+  args?: string[];
+  restartPolicy?: string;
+  env?: Record<string, unknown>[];
+  ports?: { name?: string }[];
+  volumeMounts?: { name: string }[];
+};
 type PodSpec = { containers: Container[]; initContainers?: Container[]; volumes?: Record<string, unknown>[]; securityContext?: Record<string, unknown> };
 const podOf = (d: K8sObject): { labels: Record<string, string>; spec: PodSpec } => {
   const tmpl = (d.spec as { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } }).template;
@@ -100,7 +111,11 @@ test('every ci/ and examples/ values file renders valid objects on Kubernetes 1.
     for (const kubeVersion of ['v1.28.9', 'v1.31.0']) {
       const objects = await renderValid(t, CHART, { valuesFiles: [file], kubeVersion, set: ['enabled=true'] });
       if (objects === undefined) return;
-      const values = parseYaml(readFileSync(file, 'utf8')) as { demo?: { enabled?: boolean }; certManager?: { enabled?: boolean }; metrics?: { serviceMonitor?: { enabled?: boolean } } };
+      const values = parseYaml(readFileSync(file, 'utf8')) as {
+        demo?: { enabled?: boolean };
+        certManager?: { enabled?: boolean };
+        metrics?: { serviceMonitor?: { enabled?: boolean } };
+      };
       assert.equal(find(objects, 'Deployment').length, values.demo?.enabled === true ? 1 : 0, `${file}: demo`);
       assert.equal(find(objects, 'Certificate').length, values.certManager?.enabled === true ? 1 : 0, `${file}: Certificate`);
       assert.equal(find(objects, 'ServiceMonitor').length, values.metrics?.serviceMonitor?.enabled === true ? 1 : 0, `${file}: ServiceMonitor`);
@@ -154,7 +169,15 @@ test('long release names and overrides: every name fits 63 characters and keeps 
   for (const c of cases) {
     const objects = await renderValid(t, CHART, {
       ...c,
-      set: [...ARNS, ...(c.set ?? []), 'demo.enabled=true', 'metrics.serviceMonitor.enabled=true', 'certManager.enabled=true', 'certManager.issuerRef.name=ca', 'certManager.commonName=orders'],
+      set: [
+        ...ARNS,
+        ...(c.set ?? []),
+        'demo.enabled=true',
+        'metrics.serviceMonitor.enabled=true',
+        'certManager.enabled=true',
+        'certManager.issuerRef.name=ca',
+        'certManager.commonName=orders',
+      ],
     });
     if (objects === undefined) return;
     const service = one(objects, 'Service');
@@ -187,10 +210,16 @@ function parentChart(extraValues: Record<string, unknown> = {}, template?: strin
   mkdirSync(join(dir, 'templates'), { recursive: true });
   mkdirSync(join(dir, 'charts'));
   cpSync(CHART, join(dir, 'charts', CHART_NAME), { recursive: true });
-  const deps = yamlBlocks.filter((b) => !b.includes('{{')).map((b) => parseYaml(b) as Record<string, unknown>).find((d) => d !== null && typeof d === 'object' && 'dependencies' in d);
+  const deps = yamlBlocks
+    .filter((b) => !b.includes('{{'))
+    .map((b) => parseYaml(b) as Record<string, unknown>)
+    .find((d) => d !== null && typeof d === 'object' && 'dependencies' in d);
   assert.ok(deps, 'README shows the dependencies block');
   writeFileSync(join(dir, 'Chart.yaml'), stringifyYaml({ apiVersion: 'v2', name: 'orders', version: '1.4.2', ...deps }));
-  const values = yamlBlocks.filter((b) => !b.includes('{{')).map((b) => parseYaml(b) as Record<string, Record<string, unknown>>).find((d) => d !== null && typeof d === 'object' && CHART_NAME in d);
+  const values = yamlBlocks
+    .filter((b) => !b.includes('{{'))
+    .map((b) => parseYaml(b) as Record<string, Record<string, unknown>>)
+    .find((d) => d !== null && typeof d === 'object' && CHART_NAME in d);
   assert.ok(values, 'README shows the parent values');
   values[CHART_NAME] = { ...values[CHART_NAME], ...extraValues };
   writeFileSync(join(dir, 'values.yaml'), stringifyYaml(values));
@@ -216,7 +245,10 @@ test('subchart pattern (README): the sidecar in your pod, metrics Service and Se
       assert.ok(Object.keys(selector).length > 0);
       assert.ok(subset(selector, pod.labels), `Service selector ${JSON.stringify(selector)} matches the pod's labels ${JSON.stringify(pod.labels)}`);
       const targetPort = (service.spec as { ports: { targetPort: string }[] }).ports[0]!.targetPort;
-      assert.ok(sidecar.c.ports!.some((p) => p.name === targetPort), 'the Service targets the sidecar ops port by name');
+      assert.ok(
+        sidecar.c.ports!.some((p) => p.name === targetPort),
+        'the Service targets the sidecar ops port by name',
+      );
       const monitor = one(objects, 'ServiceMonitor');
       const matchLabels = (monitor.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
       assert.ok(subset(matchLabels, service.metadata.labels!), 'the ServiceMonitor selects the Service');
@@ -241,7 +273,10 @@ test("subchart pattern: the README's rendered Deployment is what the chart rende
   try {
     const objects = await renderValid(t, parent.dir, { release: README_RELEASE, kubeVersion: 'v1.30.2' });
     if (objects === undefined) return;
-    const shown = yamlBlocks.filter((b) => !b.includes('{{')).map((b) => parseYaml(b, { version: '1.1' }) as K8sObject).find((d) => d?.kind === 'Deployment');
+    const shown = yamlBlocks
+      .filter((b) => !b.includes('{{'))
+      .map((b) => parseYaml(b, { version: '1.1' }) as K8sObject)
+      .find((d) => d?.kind === 'Deployment');
     assert.ok(shown, 'README shows a rendered Deployment');
     assert.deepEqual(one(objects, 'Deployment'), shown);
   } finally {
@@ -272,7 +307,10 @@ test("subchart pattern: the dependency's condition leaves the subchart's objects
     assert.ok(find(on, 'ServiceMonitor').length === 1);
     const off = render(t, parent.dir, { release: README_RELEASE, set: ['rolesanywhere-sidecar.enabled=false'] });
     assert.ok(off!.ok, off!.stderr);
-    assert.deepEqual(off!.docs.map((d) => d.object.kind), ['ConfigMap']);
+    assert.deepEqual(
+      off!.docs.map((d) => d.object.kind),
+      ['ConfigMap'],
+    );
   } finally {
     parent.cleanup();
   }
@@ -282,7 +320,12 @@ test("subchart pattern: the dependency's condition leaves the subchart's objects
 
 test('user labels that repeat a standard key appear once, with the user value', async (t) => {
   const objects = await renderValid(t, CHART, {
-    set: [...ARNS, 'metrics.serviceMonitor.enabled=true', 'metrics.serviceMonitor.labels.app\\.kubernetes\\.io/name=custom', 'metrics.serviceMonitor.labels.release=prometheus'],
+    set: [
+      ...ARNS,
+      'metrics.serviceMonitor.enabled=true',
+      'metrics.serviceMonitor.labels.app\\.kubernetes\\.io/name=custom',
+      'metrics.serviceMonitor.labels.release=prometheus',
+    ],
   });
   if (objects === undefined) return; // renderChart parses with unique keys: a duplicate fails there
   const labels = one(objects, 'ServiceMonitor').metadata.labels!;
@@ -303,7 +346,11 @@ test('the key Secret is mounted 0440, read by the demo pod through its fsGroup (
   const sidecar = sidecarOf(spec).c as Container & { securityContext: { runAsGroup: number } };
   assert.equal(spec.securityContext!.fsGroup, sidecar.securityContext.runAsGroup);
   const mounts = [...spec.containers, ...(spec.initContainers ?? [])].filter((c) => (c.volumeMounts ?? []).some((m) => m.name === 'rolesanywhere-tls'));
-  assert.deepEqual(mounts.map((c) => c.name), ['rolesanywhere-sidecar'], 'only the sidecar mounts the key');
+  assert.deepEqual(
+    mounts.map((c) => c.name),
+    ['rolesanywhere-sidecar'],
+    'only the sidecar mounts the key',
+  );
 });
 
 test('extraEnv takes valueFrom (a secret proxy URL) as well as value', async (t) => {
@@ -311,8 +358,14 @@ test('extraEnv takes valueFrom (a secret proxy URL) as well as value', async (t)
   const objects = await renderValid(t, CHART, { valuesFiles: [file] });
   if (objects === undefined) return;
   const env = sidecarOf(podOf(one(objects, 'Deployment')).spec).c.env!;
-  assert.deepEqual(env.find((e) => e.name === 'HTTPS_PROXY'), { name: 'HTTPS_PROXY', valueFrom: { secretKeyRef: { name: 'egress-proxy', key: 'url' } } });
-  assert.deepEqual(env.find((e) => e.name === 'NO_PROXY'), { name: 'NO_PROXY', value: '127.0.0.1,localhost,.svc' });
+  assert.deepEqual(
+    env.find((e) => e.name === 'HTTPS_PROXY'),
+    { name: 'HTTPS_PROXY', valueFrom: { secretKeyRef: { name: 'egress-proxy', key: 'url' } } },
+  );
+  assert.deepEqual(
+    env.find((e) => e.name === 'NO_PROXY'),
+    { name: 'NO_PROXY', value: '127.0.0.1,localhost,.svc' },
+  );
   assert.ok(env.some((e) => e.name === 'ROLESANYWHERE_CONTAINER_TOKEN'));
   const schemaRejects = (extraEnv: unknown): boolean => {
     const values = parseYaml(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
@@ -351,8 +404,14 @@ test('helm-render follows helm: --set typing, null deletes a default, globals, i
     const dir = join(root, 'probe');
     mkdirSync(join(dir, 'templates'), { recursive: true });
     mkdirSync(join(dir, 'charts', 'sub', 'templates'), { recursive: true });
-    writeFileSync(join(dir, 'Chart.yaml'), 'apiVersion: v2\nname: probe\nversion: 0.2.0\nappVersion: "9"\ndependencies:\n  - name: sub\n    version: ">=0.1.0"\n    condition: sub.enabled\n');
-    writeFileSync(join(dir, 'values.yaml'), 'big: 1000000\nport: 9911\ndropMe: {a: 1}\nkeep: {a: 1, b: 2}\nglobal: {region: eu-west-1}\nsub: {enabled: true, greeting: hi}\nmsg: "{{ .Release.Name }}-{{ .Values.port }}"\n');
+    writeFileSync(
+      join(dir, 'Chart.yaml'),
+      'apiVersion: v2\nname: probe\nversion: 0.2.0\nappVersion: "9"\ndependencies:\n  - name: sub\n    version: ">=0.1.0"\n    condition: sub.enabled\n',
+    );
+    writeFileSync(
+      join(dir, 'values.yaml'),
+      'big: 1000000\nport: 9911\ndropMe: {a: 1}\nkeep: {a: 1, b: 2}\nglobal: {region: eu-west-1}\nsub: {enabled: true, greeting: hi}\nmsg: "{{ .Release.Name }}-{{ .Values.port }}"\n',
+    );
     writeFileSync(join(dir, 'templates', '_h.tpl'), '{{- define "probe.name" -}}{{ .Chart.Name }}-{{ .Release.Name }}{{- end -}}\n');
     writeFileSync(
       join(dir, 'templates', 'cm.yaml'),
@@ -383,8 +442,17 @@ test('helm-render follows helm: --set typing, null deletes a default, globals, i
     writeFileSync(join(dir, 'templates', 'NOTES.txt'), '{{ required "notes render too" .Values.notes }}');
     writeFileSync(join(dir, 'charts', 'sub', 'Chart.yaml'), 'apiVersion: v2\nname: sub\nversion: 0.1.0\n');
     writeFileSync(join(dir, 'charts', 'sub', 'values.yaml'), 'greeting: hello\nown: x\n');
-    writeFileSync(join(dir, 'charts', 'sub', 'templates', 's.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}\ndata:\n  greeting: {{ .Values.greeting }}\n  own: {{ .Values.own }}\n  region: {{ .Values.global.region }}\n');
-    const opts: RenderOptions = { release: 'r', kubeVersion: '1.30.1', set: ['setInt=0012', 'dropMe=null', 'notes=x', 'setStr=true'], setString: ['setStr=true'], apiVersions: ['monitoring.coreos.com/v1'] };
+    writeFileSync(
+      join(dir, 'charts', 'sub', 'templates', 's.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}\ndata:\n  greeting: {{ .Values.greeting }}\n  own: {{ .Values.own }}\n  region: {{ .Values.global.region }}\n',
+    );
+    const opts: RenderOptions = {
+      release: 'r',
+      kubeVersion: '1.30.1',
+      set: ['setInt=0012', 'dropMe=null', 'notes=x', 'setStr=true'],
+      setString: ['setStr=true'],
+      apiVersions: ['monitoring.coreos.com/v1'],
+    };
     const r = render(t, dir, opts);
     if (r === undefined) return;
     assert.ok(r.ok, r.stderr);
@@ -413,7 +481,10 @@ test('helm-render follows helm: --set typing, null deletes a default, globals, i
     assert.equal(notes!.ok, false, 'NOTES.txt is rendered, so its errors count');
     assert.match(notes!.stderr, /notes render too/);
     const off = render(t, dir, { ...opts, set: [...opts.set!, 'sub.enabled=false'] });
-    assert.deepEqual(off!.docs.map((d) => d.object.metadata.name), ['probe-r']);
+    assert.deepEqual(
+      off!.docs.map((d) => d.object.metadata.name),
+      ['probe-r'],
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -27,7 +27,7 @@ const installed = Object.entries(lock.packages).filter(([path]) => path !== '');
 
 test('every platform-bound package in the lock is optional, so npm ci installs on macOS and arm64', () => {
   const bound = installed.filter(([, e]) => e.os !== undefined || e.cpu !== undefined);
-  assert.ok(bound.length > 0, 'esbuild\'s per-platform binaries are in the lock');
+  assert.ok(bound.length > 0, "esbuild's per-platform binaries are in the lock");
   const hard = bound.filter(([, e]) => e.optional !== true).map(([p, e]) => `${p} (${[...(e.os ?? []), ...(e.cpu ?? [])].join(', ')})`);
   assert.deepEqual(hard, []);
 });
@@ -45,7 +45,7 @@ function floor(range: string): number[] | undefined {
   const m = /^>=\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(range.trim());
   return m === null ? undefined : [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)];
 }
-const atLeast = (a: number[], b: number[]): boolean => a[0]! !== b[0]! ? a[0]! > b[0]! : a[1]! !== b[1]! ? a[1]! > b[1]! : a[2]! >= b[2]!;
+const atLeast = (a: number[], b: number[]): boolean => (a[0]! !== b[0]! ? a[0]! > b[0]! : a[1]! !== b[1]! ? a[1]! > b[1]! : a[2]! >= b[2]!);
 
 test('engines.node is at least what every runtime dependency needs (undici 7: 20.18.1)', () => {
   const ours = floor(pkg.engines.node);
@@ -54,7 +54,10 @@ test('engines.node is at least what every runtime dependency needs (undici 7: 20
     .filter(([, e]) => e.dev !== true && e.devOptional !== true && e.engines?.node !== undefined)
     .map(([p, e]) => ({ p, range: e.engines!.node!, min: floor(e.engines!.node!.split('||').pop()!) }))
     .filter((x) => x.min !== undefined);
-  assert.ok(needs.some((x) => x.p === 'node_modules/undici'), 'undici states its engines');
+  assert.ok(
+    needs.some((x) => x.p === 'node_modules/undici'),
+    'undici states its engines',
+  );
   const unmet = needs.filter((x) => !atLeast(ours, x.min!)).map((x) => `${x.p} needs ${x.range}`);
   assert.deepEqual(unmet, []);
 });

@@ -48,7 +48,10 @@ function noNodeEnv(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 function assertIssued(id: CallerIdentity | { accessKeyId: string }): void {
-  assert.ok(emu.issued().some((r) => r.accessKeyId === id.accessKeyId), `access key ${id.accessKeyId} was not issued by the emulator`);
+  assert.ok(
+    emu.issued().some((r) => r.accessKeyId === id.accessKeyId),
+    `access key ${id.accessKeyId} was not issued by the emulator`,
+  );
 }
 
 describe('single executable, with no node on PATH', () => {
@@ -173,7 +176,10 @@ describe('Debian package', () => {
     const control = tempDir('ras-deb-control-');
     try {
       sh('dpkg-deb', ['-e', deb(), control]);
-      assert.deepEqual(readFileSync(join(control, 'conffiles'), 'utf8').trim().split('\n'), ['/etc/rolesanywhere-sidecar/sidecar.env', '/etc/rolesanywhere-sidecar/client.env']);
+      assert.deepEqual(readFileSync(join(control, 'conffiles'), 'utf8').trim().split('\n'), [
+        '/etc/rolesanywhere-sidecar/sidecar.env',
+        '/etc/rolesanywhere-sidecar/client.env',
+      ]);
       // md5sums covers every file of the payload.
       const sums = readFileSync(join(control, 'md5sums'), 'utf8').trim().split('\n').length;
       assert.equal(sums, listing.split('\n').filter((l) => l.startsWith('-')).length);
@@ -218,7 +224,11 @@ describe('Debian package', () => {
     const unit = join(root, 'lib/systemd/system/rolesanywhere-sidecar.service');
     const args = ['verify', '--man=no', `--root=${root}`];
     if (help.stdout.includes('--recursive-errors')) args.push('--recursive-errors=no');
-    const r = spawnSync('systemd-analyze', [...args, unit], { encoding: 'utf8', env: { ...process.env, SYSTEMD_LOG_LEVEL: 'notice', SYSTEMD_LOG_COLOR: '0' }, timeout: 60_000 });
+    const r = spawnSync('systemd-analyze', [...args, unit], {
+      encoding: 'utf8',
+      env: { ...process.env, SYSTEMD_LOG_LEVEL: 'notice', SYSTEMD_LOG_COLOR: '0' },
+      timeout: 60_000,
+    });
     const own = `${r.stderr}${r.stdout}`.split('\n').filter((l) => l.includes('rolesanywhere-sidecar.service'));
     assert.deepEqual(own, [], `${r.stderr}${r.stdout}`);
     assert.equal(r.status, 0, `${r.stderr}${r.stdout}`);
@@ -272,13 +282,18 @@ describe('npm package', () => {
   });
 
   test('npx runs the package, as the README shows', () => {
-    const out = sh('npx', ['--yes', '--prefer-offline', `--package=${tarball()}`, 'rolesanywhere-sidecar', 'version'], { env: { ...process.env, npm_config_loglevel: 'error' } });
+    const out = sh('npx', ['--yes', '--prefer-offline', `--package=${tarball()}`, 'rolesanywhere-sidecar', 'version'], {
+      env: { ...process.env, npm_config_loglevel: 'error' },
+    });
     assert.equal(out, `${VERSION}\n`);
   });
 
   test('the installed package is the library: fromRolesAnywhere is exported', async () => {
     const dir = join(prefix, 'lib', 'node_modules', 'rolesanywhere-sidecar');
-    assert.deepEqual(readdirSync(dir).sort(), ['LICENSE', 'README.md', 'certs-example', 'dist', 'node_modules', 'package.json'].filter((n) => existsSync(join(dir, n))).sort());
+    assert.deepEqual(
+      readdirSync(dir).sort(),
+      ['LICENSE', 'README.md', 'certs-example', 'dist', 'node_modules', 'package.json'].filter((n) => existsSync(join(dir, n))).sort(),
+    );
     const lib = (await import(pathToFileURL(join(dir, 'dist', 'src', 'index.js')).href)) as { fromRolesAnywhere?: unknown };
     assert.equal(typeof lib.fromRolesAnywhere, 'function');
   });

@@ -96,8 +96,14 @@ test('the verify harness does report a broken copy of the unit', (t) => {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const broken = unitText.replace('[Service]\n', '[Service]\nProtectSystm=strict\nRestartSec=soon\n');
   const lines = ownLines(verify(stageUnit(dir, broken), sa.help).stderr);
-  assert.ok(lines.some((l) => /ProtectSystm/.test(l)), lines.join('\n'));
-  assert.ok(lines.some((l) => /soon/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /ProtectSystm/.test(l)),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) => /soon/.test(l)),
+    lines.join('\n'),
+  );
 });
 
 test('systemd-analyze security rates the sandbox OK (exposure at most 2.0)', (t) => {
@@ -204,5 +210,8 @@ test('client.env points SDKs at the ports the unit serves', () => {
   assert.match(env.get('no_proxy') ?? '', /localhost/);
   assert.ok(!env.has('AWS_EC2_METADATA_DISABLED'), 'JS v2 treats any value as disabled');
   const commented = envFile('client.env', true);
-  assert.equal(commented.get('AWS_CONTAINER_CREDENTIALS_FULL_URI'), `http://127.0.0.1:${flag('--container-port', '9912')}${flag('--container-path', '/credentials')}`);
+  assert.equal(
+    commented.get('AWS_CONTAINER_CREDENTIALS_FULL_URI'),
+    `http://127.0.0.1:${flag('--container-port', '9912')}${flag('--container-path', '/credentials')}`,
+  );
 });

@@ -290,7 +290,11 @@ const ROUTES: readonly Route[] = [
   route('PATCH', '/trustanchor/{id}', 'UpdateTrustAnchor', (s, id, b) => {
     const name = str(b, 'name', false, 255);
     const src = source(b, false);
-    return { body: { trustAnchor: trustAnchorOut(s.updateTrustAnchor(id, { ...(name !== undefined ? { name } : {}), ...(src !== undefined ? { source: src } : {}) })) } };
+    return {
+      body: {
+        trustAnchor: trustAnchorOut(s.updateTrustAnchor(id, { ...(name !== undefined ? { name } : {}), ...(src !== undefined ? { source: src } : {}) })),
+      },
+    };
   }),
   route('DELETE', '/trustanchor/{id}', 'DeleteTrustAnchor', (s, id) => ({ body: { trustAnchor: trustAnchorOut(s.deleteTrustAnchor(id)) } })),
   route('POST', '/trustanchor/{id}/enable', 'EnableTrustAnchor', (s, id) => ({ body: { trustAnchor: trustAnchorOut(s.setTrustAnchorEnabled(id, true)) } })),
@@ -440,7 +444,11 @@ export async function handleControlRequest(req: ControlRequest, store: ControlPl
   if (r === undefined) {
     const err =
       candidates.length > 0
-        ? new ControlPlaneError(405, 'UnknownOperationException', `${shown(req.method, 10)} is not allowed on ${shown(req.path)}: use ${candidates.map((c) => c.method).join(' or ')}`)
+        ? new ControlPlaneError(
+            405,
+            'UnknownOperationException',
+            `${shown(req.method, 10)} is not allowed on ${shown(req.path)}: use ${candidates.map((c) => c.method).join(' or ')}`,
+          )
         : new ControlPlaneError(404, 'UnknownOperationException', `no operation at ${shown(req.path)}`);
     return errorResponse(err, 'Unknown');
   }
@@ -449,7 +457,8 @@ export async function handleControlRequest(req: ControlRequest, store: ControlPl
     const id = m[1] !== undefined ? decodeId(m[1], r.operation) : '';
     const pairs = [...new URLSearchParams(req.rawQuery)];
     if (pairs.length > MAX_QUERY_PARAMS) throw validation(`at most ${MAX_QUERY_PARAMS} query parameters`);
-    if (pairs.some(([k, v]) => k.length > 64 || v.length > MAX_QUERY_VALUE_CHARS)) throw validation(`a query parameter is longer than ${MAX_QUERY_VALUE_CHARS} characters`);
+    if (pairs.some(([k, v]) => k.length > 64 || v.length > MAX_QUERY_VALUE_CHARS))
+      throw validation(`a query parameter is longer than ${MAX_QUERY_VALUE_CHARS} characters`);
     const query = new URLSearchParams(pairs);
     let body: Json = {};
     if (req.body.length > 0) {
@@ -459,7 +468,8 @@ export async function handleControlRequest(req: ControlRequest, store: ControlPl
       } catch {
         throw new ControlPlaneError(400, 'SerializationException', 'the request body is not JSON');
       }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ControlPlaneError(400, 'SerializationException', 'the request body must be a JSON object');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new ControlPlaneError(400, 'SerializationException', 'the request body must be a JSON object');
       body = parsed as Json;
     }
     const out = await r.handler(store, id, body, query);

@@ -31,8 +31,10 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-const denied = (type: 'MissingAuthenticationTokenException' | 'UnrecognizedClientException' | 'IncompleteSignatureException' | 'SignatureDoesNotMatch', m: string): ControlPlaneError =>
-  new ControlPlaneError(type === 'IncompleteSignatureException' ? 400 : 403, type, m);
+const denied = (
+  type: 'MissingAuthenticationTokenException' | 'UnrecognizedClientException' | 'IncompleteSignatureException' | 'SignatureDoesNotMatch',
+  m: string,
+): ControlPlaneError => new ControlPlaneError(type === 'IncompleteSignatureException' ? 400 : 403, type, m);
 
 /** Undefined when the request is signed by the admin key pair; otherwise the error to answer. */
 export async function authenticateAdmin(req: ReceivedRequest, ctx: AuthContext): Promise<ControlPlaneError | undefined> {
@@ -43,32 +45,47 @@ export async function authenticateAdmin(req: ReceivedRequest, ctx: AuthContext):
   }
   const header = (name: string): string | undefined => headers.get(name)?.[0];
   const authHeader = header('authorization');
-  if (authHeader === undefined) return denied('MissingAuthenticationTokenException', 'Missing Authentication Token: sign the request with SigV4 using the emulator\'s admin key pair');
+  if (authHeader === undefined)
+    return denied('MissingAuthenticationTokenException', "Missing Authentication Token: sign the request with SigV4 using the emulator's admin key pair");
   const auth = parseAuthorization(authHeader);
   if (auth === undefined || auth.algorithm !== 'AWS4-HMAC-SHA256') {
-    return denied('IncompleteSignatureException', 'the Authorization header is not AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/rolesanywhere/aws4_request, SignedHeaders=..., Signature=...');
+    return denied(
+      'IncompleteSignatureException',
+      'the Authorization header is not AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/rolesanywhere/aws4_request, SignedHeaders=..., Signature=...',
+    );
   }
   if (!same(auth.serial, ctx.credentials.accessKeyId)) {
-    return denied('UnrecognizedClientException', `The security token included in the request is invalid: access key ${shown(auth.serial, 32)} is not the emulator's admin key (--admin-access-key-id)`);
+    return denied(
+      'UnrecognizedClientException',
+      `The security token included in the request is invalid: access key ${shown(auth.serial, 32)} is not the emulator's admin key (--admin-access-key-id)`,
+    );
   }
   if (auth.service !== SERVICE || auth.terminator !== 'aws4_request') {
     return denied('SignatureDoesNotMatch', `Credential should be scoped to correct service: '${SERVICE}' (got '${shown(auth.service, 40)}')`);
   }
   if (auth.region !== ctx.region) {
-    return denied('SignatureDoesNotMatch', `Credential should be scoped to a valid region: this endpoint is ${ctx.region}, the request was signed for '${shown(auth.region, 40)}'`);
+    return denied(
+      'SignatureDoesNotMatch',
+      `Credential should be scoped to a valid region: this endpoint is ${ctx.region}, the request was signed for '${shown(auth.region, 40)}'`,
+    );
   }
   const amzDate = header('x-amz-date');
   const signedAt = amzDate === undefined ? undefined : parseAmzDate(amzDate);
-  if (amzDate === undefined || signedAt === undefined) return denied('IncompleteSignatureException', 'the request has no valid X-Amz-Date header (YYYYMMDDTHHMMSSZ)');
+  if (amzDate === undefined || signedAt === undefined)
+    return denied('IncompleteSignatureException', 'the request has no valid X-Amz-Date header (YYYYMMDDTHHMMSSZ)');
   const skew = ctx.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   if (Math.abs(ctx.nowMs - signedAt) > skew) {
-    return denied('SignatureDoesNotMatch', `Signature expired: ${amzDate} is more than ${skew / 1000} s from the server time ${new Date(ctx.nowMs).toISOString()}; check the client's clock`);
+    return denied(
+      'SignatureDoesNotMatch',
+      `Signature expired: ${amzDate} is more than ${skew / 1000} s from the server time ${new Date(ctx.nowMs).toISOString()}; check the client's clock`,
+    );
   }
   if (auth.date !== amzDate.slice(0, 8)) return denied('SignatureDoesNotMatch', `the credential scope date ${auth.date} does not match X-Amz-Date ${amzDate}`);
   const signed = new Set(auth.signedHeaders);
   if (!signed.has('host') || !signed.has('x-amz-date')) return denied('SignatureDoesNotMatch', 'SignedHeaders must include host and x-amz-date');
   const declaredHash = header('x-amz-content-sha256');
-  if (declaredHash !== undefined && declaredHash !== sha256Hex(req.body)) return denied('SignatureDoesNotMatch', 'x-amz-content-sha256 does not match the SHA-256 of the body');
+  if (declaredHash !== undefined && declaredHash !== sha256Hex(req.body))
+    return denied('SignatureDoesNotMatch', 'x-amz-content-sha256 does not match the SHA-256 of the body');
 
   const toSign: Record<string, string> = {};
   for (const name of signed) {
@@ -96,7 +113,10 @@ export async function authenticateAdmin(req: ReceivedRequest, ctx: AuthContext):
   );
   const expected = /Signature=([0-9a-f]+)$/.exec(String(resigned.headers.authorization ?? ''))?.[1] ?? '';
   if (!same(expected, auth.signatureHex)) {
-    return denied('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
+    return denied(
+      'SignatureDoesNotMatch',
+      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+    );
   }
   return undefined;
 }

@@ -7,11 +7,11 @@
 import type { X509Certificate } from 'node:crypto';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { parsePemBlocks } from '../../identity/pem.js';
 import type { RevocationList } from '../config.js';
 
 /** ImportCrl's documented limit on crlData (Length Constraints: 1 to 300000). */
 export const MAX_CRL_BYTES = 300_000;
-
 
 export interface ParsedCrl {
   readonly crl: x509.X509Crl;
@@ -26,7 +26,7 @@ export function normalizeSerialHex(hex: string): string {
 }
 
 // RFC 7468 names the label "X509 CRL"; some tools (and @peculiar/x509) write "CRL".
-const PEM_CRL = /-----BEGIN (X509 )?CRL-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END \1?CRL-----/;
+const CRL_LABELS = new Set(['X509 CRL', 'CRL']);
 
 /** Parses a CRL given as PEM (`BEGIN X509 CRL`) or DER; undefined when it is neither. */
 export function parseCrl(data: Buffer): ParsedCrl | undefined {
@@ -34,9 +34,15 @@ export function parseCrl(data: Buffer): ParsedCrl | undefined {
   let der = data;
   const text = data.subarray(0, 64).toString('latin1');
   if (text.includes('-----BEGIN')) {
-    const m = PEM_CRL.exec(data.toString('latin1'));
-    if (m === null) return undefined;
-    der = Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64');
+    // The strict reader of every PEM input: a damaged or second block is refused, not skipped.
+    let blocks;
+    try {
+      blocks = parsePemBlocks(data, { maxBlocks: 1, label: 'crlData', tooManyBlocks: 'one CRL per import' });
+    } catch {
+      return undefined;
+    }
+    if (blocks.length !== 1 || !CRL_LABELS.has(blocks[0]!.type)) return undefined;
+    der = blocks[0]!.der;
   }
   try {
     const crl = new x509.X509Crl(der);

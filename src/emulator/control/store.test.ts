@@ -52,7 +52,12 @@ test('an enabled CRL signed by the anchor revokes the leaf; a CRL of another CA 
 
 test('a state document round-trips', async () => {
   const { store, clock } = newStore();
-  const ta = store.createTrustAnchor({ name: 'doc', enabled: true, source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: root.certPem } }, tags: [{ key: 'a', value: 'b' }] });
+  const ta = store.createTrustAnchor({
+    name: 'doc',
+    enabled: true,
+    source: { sourceType: 'CERTIFICATE_BUNDLE', sourceData: { x509CertificateData: root.certPem } },
+    tags: [{ key: 'a', value: 'b' }],
+  });
   const pem = await issueCrl(root, { revokedSerialsHex: ['0b'], thisUpdate: new Date(NOW), nextUpdate: new Date(NOW + DAY) });
   await store.importCrl({ name: 'kept', crlData: Buffer.from(pem), trustAnchorArn: ta.trustAnchorArn, enabled: true });
   const doc = JSON.parse(JSON.stringify(store.toDocument())) as unknown;

@@ -294,7 +294,15 @@ export class ControlPlaneStore {
   /** Rebuilds a store from a `--state` document (already parsed JSON, checked here). */
   static fromDocument(doc: unknown, opts: StoreOptions): ControlPlaneStore {
     const d = doc as Partial<StateDocument> | null;
-    if (typeof d !== 'object' || d === null || d.version !== 1 || !Array.isArray(d.trustAnchors) || !Array.isArray(d.profiles) || !Array.isArray(d.crls) || !Array.isArray(d.subjects)) {
+    if (
+      typeof d !== 'object' ||
+      d === null ||
+      d.version !== 1 ||
+      !Array.isArray(d.trustAnchors) ||
+      !Array.isArray(d.profiles) ||
+      !Array.isArray(d.crls) ||
+      !Array.isArray(d.subjects)
+    ) {
       throw validation('the state file is not an emulator state document (version 1)');
     }
     if (d.accountId !== opts.accountId || d.region !== opts.region) {
@@ -359,7 +367,8 @@ export class ControlPlaneStore {
       };
     }
     const pem = data.x509CertificateData!;
-    if (pem.length < 1 || pem.length > MAX_CERTIFICATE_DATA_CHARS) throw validation(`x509CertificateData must be 1 to ${MAX_CERTIFICATE_DATA_CHARS} characters`);
+    if (pem.length < 1 || pem.length > MAX_CERTIFICATE_DATA_CHARS)
+      throw validation(`x509CertificateData must be 1 to ${MAX_CERTIFICATE_DATA_CHARS} characters`);
     let roots: X509Certificate[];
     try {
       roots = parseCaBundle(pem, 'x509CertificateData');
@@ -367,7 +376,8 @@ export class ControlPlaneStore {
       throw validation(isSidecarError(e) ? e.message : 'x509CertificateData is not a PEM certificate');
     }
     for (const r of roots) {
-      if (!r.ca) throw validation('x509CertificateData holds a certificate that is not a CA (basicConstraints cA is not set): give the issuing CA\'s certificate');
+      if (!r.ca)
+        throw validation("x509CertificateData holds a certificate that is not a CA (basicConstraints cA is not set): give the issuing CA's certificate");
     }
     return { roots };
   }
@@ -381,7 +391,8 @@ export class ControlPlaneStore {
     checkName(input.name, 'trust anchor');
     checkTags(input.tags ?? []);
     if ((input.tags ?? []).length > MAX_TAGS) throw new ControlPlaneError(400, 'TooManyTagsException', `at most ${MAX_TAGS} tags per resource`);
-    if (this.anchors.size >= MAX_TRUST_ANCHORS) throw validation(`the account already has ${MAX_TRUST_ANCHORS} trust anchors, the service quota: delete one first`);
+    if (this.anchors.size >= MAX_TRUST_ANCHORS)
+      throw validation(`the account already has ${MAX_TRUST_ANCHORS} trust anchors, the service quota: delete one first`);
     const id = randomUuid(this.random);
     const now = this.clock.now();
     const rec: TrustAnchorRecord = {
@@ -420,7 +431,12 @@ export class ControlPlaneStore {
   updateTrustAnchor(id: string, update: { name?: string; source?: Source }): TrustAnchorRecord {
     const a = this.getTrustAnchor(id);
     if (update.name !== undefined) checkName(update.name, 'trust anchor');
-    const next: TrustAnchorRecord = { ...a, ...(update.name !== undefined ? { name: update.name } : {}), ...(update.source !== undefined ? { source: update.source } : {}), updatedAt: this.clock.now() };
+    const next: TrustAnchorRecord = {
+      ...a,
+      ...(update.name !== undefined ? { name: update.name } : {}),
+      ...(update.source !== undefined ? { source: update.source } : {}),
+      updatedAt: this.clock.now(),
+    };
     this.putAnchor(next);
     this.changed();
     return next;
@@ -477,16 +493,19 @@ export class ControlPlaneStore {
   private checkProfileFields(p: ProfileUpdate): void {
     if (p.name !== undefined) checkName(p.name, 'profile');
     if (p.roleArns !== undefined) {
-      if (p.roleArns.length > MAX_ROLES_PER_PROFILE) throw validation(`a profile takes at most ${MAX_ROLES_PER_PROFILE} roles (the service quota); got ${p.roleArns.length}`);
+      if (p.roleArns.length > MAX_ROLES_PER_PROFILE)
+        throw validation(`a profile takes at most ${MAX_ROLES_PER_PROFILE} roles (the service quota); got ${p.roleArns.length}`);
       for (const r of p.roleArns) {
         const parts = parseRoleArnParts(r);
         if (parts === undefined) throw validation(`role ARN "${shown(r)}" is malformed: expected arn:aws:iam::<account>:role/<name>`);
-        if (parts.accountId !== this.accountId) throw validation(`role "${shown(r)}" is in another account than ${this.accountId}: a profile's roles must be in its own account`);
+        if (parts.accountId !== this.accountId)
+          throw validation(`role "${shown(r)}" is in another account than ${this.accountId}: a profile's roles must be in its own account`);
       }
     }
     if (p.managedPolicyArns !== undefined) {
       if (p.managedPolicyArns.length > 50) throw validation('a profile takes at most 50 managed policy ARNs');
-      for (const m of p.managedPolicyArns) if (!POLICY_ARN.test(m)) throw validation(`managed policy ARN "${shown(m)}" is malformed: expected arn:aws:iam::<account>:policy/<name>`);
+      for (const m of p.managedPolicyArns)
+        if (!POLICY_ARN.test(m)) throw validation(`managed policy ARN "${shown(m)}" is malformed: expected arn:aws:iam::<account>:policy/<name>`);
     }
     if (p.sessionPolicy !== undefined) {
       if (p.sessionPolicy.length > MAX_SESSION_POLICY_CHARS) throw validation(`sessionPolicy is longer than ${MAX_SESSION_POLICY_CHARS} characters`);
@@ -498,7 +517,10 @@ export class ControlPlaneStore {
       }
       if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw validation('sessionPolicy must be a JSON object (a policy document)');
     }
-    if (p.durationSeconds !== undefined && (!Number.isInteger(p.durationSeconds) || p.durationSeconds < MIN_DURATION_SECONDS || p.durationSeconds > MAX_DURATION_SECONDS)) {
+    if (
+      p.durationSeconds !== undefined &&
+      (!Number.isInteger(p.durationSeconds) || p.durationSeconds < MIN_DURATION_SECONDS || p.durationSeconds > MAX_DURATION_SECONDS)
+    ) {
       throw validation(`durationSeconds ${p.durationSeconds} is out of range: use ${MIN_DURATION_SECONDS} to ${MAX_DURATION_SECONDS}`);
     }
   }
@@ -570,7 +592,8 @@ export class ControlPlaneStore {
   putAttributeMapping(id: string, mapping: AttributeMapping): ProfileRecord {
     const p = this.getProfile(id);
     if (mapping.mappingRules.length > 50) throw validation('at most 50 mapping rules per certificate field');
-    for (const r of mapping.mappingRules) if (r.specifier.length < 1 || r.specifier.length > 60) throw validation('a mapping rule specifier is 1 to 60 characters');
+    for (const r of mapping.mappingRules)
+      if (r.specifier.length < 1 || r.specifier.length > 60) throw validation('a mapping rule specifier is 1 to 60 characters');
     const others = p.attributeMappings.filter((m) => m.certificateField !== mapping.certificateField);
     const next = { ...p, attributeMappings: [...others, mapping], updatedAt: this.clock.now() };
     this.profiles.set(id, next);
@@ -595,12 +618,15 @@ export class ControlPlaneStore {
   // ---- CRLs ----
 
   private async verifiedCrl(data: Buffer, anchor: TrustAnchorRecord): Promise<{ parsed: ParsedCrl; signer: string }> {
-    if (data.length < 1 || data.length > MAX_CRL_BYTES) throw validation(`crlData must be 1 to ${MAX_CRL_BYTES} bytes (the service's limit); got ${data.length}`);
+    if (data.length < 1 || data.length > MAX_CRL_BYTES)
+      throw validation(`crlData must be 1 to ${MAX_CRL_BYTES} bytes (the service's limit); got ${data.length}`);
     const parsed = parseCrl(data);
     if (parsed === undefined) throw validation('crlData is not an X.509 CRL (PEM "BEGIN X509 CRL" or DER)');
     const signer = await crlSigner(parsed, this.anchorCache.get(anchor.trustAnchorId)?.roots ?? []);
     if (signer === undefined) {
-      throw validation(`the CRL (issuer ${shown(parsed.crl.issuer, 160)}) is not signed by a CA certificate of trust anchor ${anchor.trustAnchorArn}: import the CRL its CA issued`);
+      throw validation(
+        `the CRL (issuer ${shown(parsed.crl.issuer, 160)}) is not signed by a CA certificate of trust anchor ${anchor.trustAnchorArn}: import the CRL its CA issued`,
+      );
     }
     return { parsed, signer: fingerprintOf(signer) };
   }
@@ -613,7 +639,9 @@ export class ControlPlaneStore {
     if (anchor === undefined) throw notFound(`trust anchor ${shown(input.trustAnchorArn, 160)} does not exist`);
     const count = [...this.crls.values()].filter((c) => c.trustAnchorArn === anchor.trustAnchorArn).length;
     if (count >= MAX_CRLS_PER_TRUST_ANCHOR) {
-      throw validation(`trust anchor ${anchor.trustAnchorArn} already has ${count} CRLs, the service quota of ${MAX_CRLS_PER_TRUST_ANCHOR} per trust anchor: delete or update one`);
+      throw validation(
+        `trust anchor ${anchor.trustAnchorArn} already has ${count} CRLs, the service quota of ${MAX_CRLS_PER_TRUST_ANCHOR} per trust anchor: delete or update one`,
+      );
     }
     const { parsed, signer } = await this.verifiedCrl(input.crlData, anchor);
     const id = randomUuid(this.random);
@@ -753,7 +781,10 @@ export class ControlPlaneStore {
   untagResource(arn: string, keys: readonly string[]): void {
     this.requireResource(arn);
     const drop = new Set(keys);
-    this.tags.set(arn, (this.tags.get(arn) ?? []).filter((t) => !drop.has(t.key)));
+    this.tags.set(
+      arn,
+      (this.tags.get(arn) ?? []).filter((t) => !drop.has(t.key)),
+    );
     this.changed();
   }
 

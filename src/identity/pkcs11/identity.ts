@@ -7,8 +7,8 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { SidecarError } from '../../core/errors.js';
 import type { KeySigner } from '../../core/identity.js';
-import { p1363ToDer } from '../../signing/ecdsa-der.js';
-import { describeKey, verifyBytes } from '../../signing/key-signer.js';
+import { p1363ToDer } from '../ecdsa-der.js';
+import { describeKey, verifyBytes } from '../key-signer.js';
 import { subjectOf } from '../certificate.js';
 import { describePkcs11Uri, type Pkcs11Uri } from './uri.js';
 import { listObjects, Pkcs11Library, TokenSession, type ObjectInfo, type PinProvider } from './token.js';
@@ -112,7 +112,10 @@ interface KeyRef {
 export async function tokenSigner(o: TokenKeyOptions): Promise<KeySigner> {
   const d = describeKey(o.certificate.publicKey);
   if (d.kind === 'ML-DSA') {
-    throw new SidecarError('KEY_UNSUPPORTED', `${o.certLabel}: ML-DSA keys on PKCS#11 tokens are not supported (no standard mechanism yet): use RSA or ECDSA on the token`);
+    throw new SidecarError(
+      'KEY_UNSUPPORTED',
+      `${o.certLabel}: ML-DSA keys on PKCS#11 tokens are not supported (no standard mechanism yet): use RSA or ECDSA on the token`,
+    );
   }
   const { session } = o;
 
@@ -120,7 +123,10 @@ export async function tokenSigner(o: TokenKeyOptions): Promise<KeySigner> {
     session.run(async ({ p, c, session: h }) => {
       const found = session.findObjects(p, c, h, c.CKO_PRIVATE_KEY, { object: ref.label, id: ref.id }, 2);
       if (found.length !== 1) {
-        throw new SidecarError('PKCS11_OBJECT_NOT_FOUND', `the private key ${listObjects([{ handle: Buffer.alloc(0), ...ref }])} is no longer on ${session.label}`);
+        throw new SidecarError(
+          'PKCS11_OBJECT_NOT_FOUND',
+          `the private key ${listObjects([{ handle: Buffer.alloc(0), ...ref }])} is no longer on ${session.label}`,
+        );
       }
       const key = found[0]!.handle;
       let alwaysAuth = false;
@@ -163,7 +169,10 @@ export async function tokenSigner(o: TokenKeyOptions): Promise<KeySigner> {
     );
   }
   if (candidates.length > MAX_CANDIDATE_KEYS) {
-    throw new SidecarError('PKCS11_OBJECT_AMBIGUOUS', `more than ${MAX_CANDIDATE_KEYS} private keys on ${where} could belong to ${subjectOf(o.certificate)}: name the key with object= or id= in --private-key`);
+    throw new SidecarError(
+      'PKCS11_OBJECT_AMBIGUOUS',
+      `more than ${MAX_CANDIDATE_KEYS} private keys on ${where} could belong to ${subjectOf(o.certificate)}: name the key with object= or id= in --private-key`,
+    );
   }
   // Prove each candidate with one signature the certificate's public key verifies.
   const matching: KeyRef[] = [];
@@ -184,7 +193,10 @@ export async function tokenSigner(o: TokenKeyOptions): Promise<KeySigner> {
     );
   }
   if (matching.length > 1) {
-    throw new SidecarError('PKCS11_OBJECT_AMBIGUOUS', `several private keys on ${where} belong to ${subjectOf(o.certificate)}: ${listObjects(matching.map((m) => ({ handle: Buffer.alloc(0), ...m })))}; name one with --private-key`);
+    throw new SidecarError(
+      'PKCS11_OBJECT_AMBIGUOUS',
+      `several private keys on ${where} belong to ${subjectOf(o.certificate)}: ${listObjects(matching.map((m) => ({ handle: Buffer.alloc(0), ...m })))}; name one with --private-key`,
+    );
   }
   const ref = matching[0]!;
   return {

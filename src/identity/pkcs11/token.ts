@@ -99,10 +99,14 @@ export class Pkcs11Library {
       p.C_Initialize();
     } catch (e) {
       if (ckrName(e) !== 'CKR_CRYPTOKI_ALREADY_INITIALIZED') {
-        throw new SidecarError('PKCS11_UNAVAILABLE', `PKCS#11 library ${this.path} failed to initialise (${ckrName(e) ?? (e as Error).message}): check the token's configuration and daemon`, {
-          cause: e,
-          details: { library: this.path },
-        });
+        throw new SidecarError(
+          'PKCS11_UNAVAILABLE',
+          `PKCS#11 library ${this.path} failed to initialise (${ckrName(e) ?? (e as Error).message}): check the token's configuration and daemon`,
+          {
+            cause: e,
+            details: { library: this.path },
+          },
+        );
       }
     }
     this.lib = p;
@@ -160,7 +164,12 @@ export class TokenSession {
         return await fn({ p, c, session: s.session });
       } catch (e) {
         if (attempt === 0 && (isSessionLost(e) || (e instanceof SidecarError && e.code === 'PKCS11_TOKEN_NOT_FOUND'))) {
-          this.drop(ckrName(e) === 'CKR_CRYPTOKI_NOT_INITIALIZED' || ckrName(e) === 'CKR_DEVICE_REMOVED' || ckrName(e) === 'CKR_GENERAL_ERROR' || e instanceof SidecarError);
+          this.drop(
+            ckrName(e) === 'CKR_CRYPTOKI_NOT_INITIALIZED' ||
+              ckrName(e) === 'CKR_DEVICE_REMOVED' ||
+              ckrName(e) === 'CKR_GENERAL_ERROR' ||
+              e instanceof SidecarError,
+          );
           continue;
         }
         throw this.mapError(e);
@@ -279,9 +288,17 @@ export class TokenSession {
     const n = ckrName(e);
     switch (n) {
       case 'CKR_PIN_INCORRECT':
-        return new SidecarError('PKCS11_PIN_INCORRECT', `the PIN for ${this.label} is wrong: check pin-source=, pin-value= or ROLESANYWHERE_PKCS11_PIN (tokens lock after a few wrong PINs)`, { cause: e });
+        return new SidecarError(
+          'PKCS11_PIN_INCORRECT',
+          `the PIN for ${this.label} is wrong: check pin-source=, pin-value= or ROLESANYWHERE_PKCS11_PIN (tokens lock after a few wrong PINs)`,
+          { cause: e },
+        );
       case 'CKR_PIN_LOCKED':
-        return new SidecarError('PKCS11_PIN_LOCKED', `${this.label} is locked after too many wrong PINs: have the security officer unlock it (e.g. pkcs11-tool --unlock-pin, or softhsm2-util for SoftHSM)`, { cause: e });
+        return new SidecarError(
+          'PKCS11_PIN_LOCKED',
+          `${this.label} is locked after too many wrong PINs: have the security officer unlock it (e.g. pkcs11-tool --unlock-pin, or softhsm2-util for SoftHSM)`,
+          { cause: e },
+        );
       case 'CKR_PIN_EXPIRED':
         return new SidecarError('PKCS11_PIN_LOCKED', `the PIN of ${this.label} has expired: set a new one with the token's tools`, { cause: e });
       case undefined:

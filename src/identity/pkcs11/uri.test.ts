@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { describePkcs11Uri, isPkcs11Uri, MAX_PKCS11_URI_LENGTH, parsePkcs11Uri } from './uri.js';
 
 test('path and query attributes, percent-decoded; id as bytes', () => {
-  const u = parsePkcs11Uri('pkcs11:token=My%20Token;manufacturer=SoftHSM%20project;serial=abc;object=web%3Bkey;id=%01%a2;type=private?pin-source=file:/run/pin&module-path=/usr/lib/x.so');
+  const u = parsePkcs11Uri(
+    'pkcs11:token=My%20Token;manufacturer=SoftHSM%20project;serial=abc;object=web%3Bkey;id=%01%a2;type=private?pin-source=file:/run/pin&module-path=/usr/lib/x.so',
+  );
   assert.equal(u.token, 'My Token');
   assert.equal(u.manufacturer, 'SoftHSM project');
   assert.equal(u.serial, 'abc');
@@ -45,6 +47,10 @@ test('malformed URIs are refused with the reason and the flag', () => {
     [`pkcs11:object=${'a'.repeat(MAX_PKCS11_URI_LENGTH)}`, /longer than/],
   ];
   for (const [uri, re] of cases) {
-    assert.throws(() => parsePkcs11Uri(uri, '--certificate'), (e: Error & { code?: string }) => e.code === 'CONFIG_INVALID' && re.test(e.message) && e.message.startsWith('--certificate'), uri);
+    assert.throws(
+      () => parsePkcs11Uri(uri, '--certificate'),
+      (e: Error & { code?: string }) => e.code === 'CONFIG_INVALID' && re.test(e.message) && e.message.startsWith('--certificate'),
+      uri,
+    );
   }
 });

@@ -15,11 +15,13 @@ export function parseTpmHandle(value: string): number | undefined {
   if (m === null) return undefined;
   const h = Number(m[1]);
   if (h < 0x81000000 || h > 0x81ffffff) {
-    throw new SidecarError('CONFIG_INVALID', `${value} is not a persistent TPM handle: use one in 0x81000000..0x81FFFFFF (tpm2_getcap handles-persistent lists them)`);
+    throw new SidecarError(
+      'CONFIG_INVALID',
+      `${value} is not a persistent TPM handle: use one in 0x81000000..0x81FFFFFF (tpm2_getcap handles-persistent lists them)`,
+    );
   }
   return h;
 }
-
 
 /**
  * Whether a TSS2 PEM key says it has no password (its emptyAuth field, RFC draft

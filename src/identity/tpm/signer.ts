@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { SidecarError } from '../../core/errors.js';
 import type { KeySigner } from '../../core/identity.js';
-import { describeKey } from '../../signing/key-signer.js';
+import { describeKey } from '../key-signer.js';
 export { isTss2Pem, parseTpmHandle } from './key-ref.js';
 
 const MAX_OUTPUT = 64 * 1024;
@@ -57,7 +57,9 @@ function run(ref: TpmKeyRef, args: readonly string[], input: Buffer): Promise<Bu
       reject(
         new SidecarError(
           'TPM_UNAVAILABLE',
-          e.code === 'ENOENT' ? `TPM keys need the openssl command with the tpm2 provider: apt-get install openssl tpm2-openssl` : `could not run openssl for ${ref.label}: ${e.message}`,
+          e.code === 'ENOENT'
+            ? `TPM keys need the openssl command with the tpm2 provider: apt-get install openssl tpm2-openssl`
+            : `could not run openssl for ${ref.label}: ${e.message}`,
           { cause: e },
         ),
       );

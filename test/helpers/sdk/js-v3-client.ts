@@ -43,9 +43,7 @@ async function main(): Promise<void> {
     const out = await sts.send(new GetCallerIdentityCommand({}));
     // The client memoises what the provider returned: these are the credentials just used.
     const creds = await sts.config.credentials();
-    process.stdout.write(
-      `${JSON.stringify({ arn: out.Arn, accessKeyId: creds.accessKeyId, expiration: creds.expiration?.toISOString() })}\n`,
-    );
+    process.stdout.write(`${JSON.stringify({ arn: out.Arn, accessKeyId: creds.accessKeyId, expiration: creds.expiration?.toISOString() })}\n`);
   } finally {
     sts.destroy();
   }
