@@ -12,6 +12,7 @@ import type { Identity } from '../core/identity.js';
 import type { Logger } from '../core/logger.js';
 import type { Options } from '../config/parse.js';
 import type { CredentialRefresher } from '../refresh/index.js';
+import { readinessOf } from '../refresh/readiness.js';
 import { parseRoleArn } from '../session/index.js';
 import {
   createContainerHandler,
@@ -264,18 +265,8 @@ export async function startSidecar(opts: Options, io: CliIo, overrides: SidecarO
         handler: createOpsHandler({
           registry,
           logger,
-          readiness: () => {
-            // Ready when every role is: a pod that needs several roles needs all of them.
-            const reasons: string[] = [];
-            for (const r of roles) {
-              const s = r.pipeline.refresher.status();
-              if (s.ready) continue;
-              const why =
-                s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode}: ${s.lastErrorMessage ?? ''})` : 'no credentials yet';
-              reasons.push(configured === undefined ? why : `role ${r.name}: ${why}`);
-            }
-            return reasons.length === 0 ? { ready: true } : { ready: false, reason: reasons.join('; ') };
-          },
+          readiness: () =>
+            readinessOf(roles.map((r) => ({ ...(configured === undefined ? {} : { name: `role ${r.name}` }), status: r.pipeline.refresher.status() }))),
         }),
       });
     }

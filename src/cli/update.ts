@@ -12,6 +12,7 @@ import { createIdentityHolder, createPipeline, type IdentityHolder, type Pipelin
 import { RetryingWriter } from '../io/write-retry.js';
 import type { Listener } from '../serve/listener.js';
 import { rolesFrom } from './roles.js';
+import { readinessOf } from '../refresh/readiness.js';
 
 /**
  * `update`: keeps `[--profile]` of the shared credentials file current. Each write is atomic
@@ -154,15 +155,7 @@ export async function update(opts: Options, io: CliIo): Promise<number> {
           readiness: () => {
             if (writer.consecutiveFailures > 0)
               return { ready: false, reason: `the credentials file cannot be written (${writer.consecutiveFailures} failed attempts)` };
-            for (const p of pipelines) {
-              const s = p.pipeline.refresher.status();
-              if (!s.ready)
-                return {
-                  ready: false,
-                  reason: `${p.profile}: ${s.lastErrorCode !== undefined ? `no fresh credentials (last error ${s.lastErrorCode})` : 'no credentials yet'}`,
-                };
-            }
-            return { ready: true };
+            return readinessOf(pipelines.map((p) => ({ name: p.profile, status: p.pipeline.refresher.status() })));
           },
         }),
       });
