@@ -33,7 +33,7 @@ export async function signString(opts: Options, io: CliIo): Promise<number> {
   const digest = (opts.str('digest') ?? 'SHA256').toUpperCase();
   const hash = ({ SHA256: 'sha256', SHA384: 'sha384', SHA512: 'sha512' } as Record<string, string>)[digest];
   if (hash === undefined) throw new SidecarError('CONFIG_INVALID', `${opts.origin('digest')} must be SHA256, SHA384 or SHA512, got "${digest}"`);
-  const format = opts.str('format') ?? 'text';
+  const format = opts.str('format') ?? 'json';
   if (!['text', 'json', 'bin'].includes(format))
     throw new SidecarError('CONFIG_INVALID', `${opts.origin('format')} must be text, json or bin, got "${format}"`);
   const cfg = keyConfigFrom(opts);
@@ -56,10 +56,10 @@ export async function signString(opts: Options, io: CliIo): Promise<number> {
     kind = describeKey(key).kind;
     signature = kind === 'ML-DSA' ? sign(null, data, key) : sign(hash, data, kind === 'EC' ? { key, dsaEncoding: 'der' } : key);
   }
-  if (format === 'bin') await writeOut(io.stdout, signature);
-  else if (format === 'json')
-    await writeOut(io.stdout, `${JSON.stringify({ signature: signature.toString('hex'), digest: kind === 'ML-DSA' ? 'NONE' : digest })}\n`);
-  else await writeOut(io.stdout, `${signature.toString('hex')}\n`);
+  // Byte for byte what AWS's helper prints: json (its default) is the hex as a JSON string,
+  // text the bare hex, bin the raw signature; no trailing newline in any of them.
+  const hex = signature.toString('hex');
+  await writeOut(io.stdout, format === 'bin' ? signature : format === 'json' ? JSON.stringify(hex) : hex);
   return 0;
 }
 

@@ -386,7 +386,14 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'once', type: 'boolean', commands: ['update', 'demo'], help: 'Write once and exit (update); run one round and exit (demo)' },
   // sign-string
   { name: 'digest', type: 'string', arg: 'ALG', default: 'SHA256', commands: ['sign-string'], help: 'SHA256, SHA384 or SHA512' },
-  { name: 'format', type: 'string', arg: 'FORMAT', default: 'text', commands: ['sign-string'], help: 'text (hex), json or bin' },
+  {
+    name: 'format',
+    type: 'string',
+    arg: 'FORMAT',
+    default: 'json',
+    commands: ['sign-string'],
+    help: 'json (the hex signature as a JSON string), text (hex) or bin',
+  },
   // emulator
   {
     name: 'trust-anchor-ca',

@@ -105,15 +105,14 @@ describe('ML-DSA on Node 24', { skip: SKIP }, () => {
       stdin: data,
     });
     assert.equal(r.code, 0, r.stderr);
-    const j = JSON.parse(r.stdout) as { signature: string; digest: string };
-    assert.equal(j.digest, 'NONE');
-    assert.equal(j.signature.length / 2, MLDSA_SIGNATURE_BYTES['ML-DSA-87']);
+    const signature = JSON.parse(r.stdout) as string;
+    assert.equal(signature.length / 2, MLDSA_SIGNATURE_BYTES['ML-DSA-87']);
     // Verified by Node 24's crypto, outside the sidecar: pure ML-DSA over the raw bytes.
     const ok = await node24(
       `import { verify, X509Certificate } from 'node:crypto'; import { readFileSync } from 'node:fs';
        const [cert, sig, data] = process.argv.slice(-3);
        process.stdout.write(String(verify(null, Buffer.from(data), new X509Certificate(readFileSync(cert)).publicKey, Buffer.from(sig, 'hex'))));`,
-      [leaf.cert, j.signature, data],
+      [leaf.cert, signature, data],
     );
     assert.equal(ok, 'true');
 

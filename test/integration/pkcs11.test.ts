@@ -132,7 +132,9 @@ describe('credential-process with keys on a SoftHSM2 token', () => {
     assert.equal(ss.code, 0, ss.stderr);
     const { createVerify } = await import('node:crypto');
     assert.ok(
-      createVerify('sha256').update('data to sign').verify({ key: pki.ec384.issued.cert.publicKey, dsaEncoding: 'der' }, Buffer.from(ss.stdout.trim(), 'hex')),
+      createVerify('sha256')
+        .update('data to sign')
+        .verify({ key: pki.ec384.issued.cert.publicKey, dsaEncoding: 'der' }, Buffer.from(JSON.parse(ss.stdout) as string, 'hex')),
     );
   });
 

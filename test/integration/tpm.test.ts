@@ -73,7 +73,11 @@ describe('credential-process with TPM keys', () => {
     const { createVerify, X509Certificate } = await import('node:crypto');
     const { readFileSync } = await import('node:fs');
     const pub = new X509Certificate(readFileSync(keys.p256!.cert)).publicKey;
-    assert.ok(createVerify('sha256').update('abc').verify({ key: pub, dsaEncoding: 'der' }, Buffer.from(r.stdout.trim(), 'hex')));
+    assert.ok(
+      createVerify('sha256')
+        .update('abc')
+        .verify({ key: pub, dsaEncoding: 'der' }, Buffer.from(JSON.parse(r.stdout) as string, 'hex')),
+    );
   });
 
   test("errors: wrong password, no password, another key's certificate, missing handle, no TPM", async () => {
