@@ -10,6 +10,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { REPO_ROOT } from './harness.js';
 import { skipOutsideCi } from './tools.js';
+import { DEFAULT_PROFILE_ARN, DEFAULT_REGION, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/index.js';
 
 export const VERIFIER_PY = join(REPO_ROOT, 'test', 'independent-verifier', 'verifier.py');
 
@@ -66,6 +67,18 @@ export interface RunningVerifier {
   log(ca?: string | Buffer): Promise<VerifierLogEntry[]>;
   stderr(): string;
   stop(): Promise<void>;
+}
+
+/** The verifier with the emulator's default region, trust anchor, profile and role ARNs. */
+export function startDefaultVerifier(trustAnchorPath: string, extra: Partial<VerifierOptions> = {}): Promise<RunningVerifier> {
+  return startVerifier({
+    trustAnchorPath,
+    region: DEFAULT_REGION,
+    trustAnchorArn: DEFAULT_TRUST_ANCHOR_ARN,
+    profileArn: DEFAULT_PROFILE_ARN,
+    roleArn: DEFAULT_ROLE_ARN,
+    ...extra,
+  });
 }
 
 export async function startVerifier(o: VerifierOptions): Promise<RunningVerifier> {

@@ -15,14 +15,13 @@ import { after, before, describe, test } from 'node:test';
 import {
   defaultEmulatorConfig,
   DEFAULT_PROFILE_ARN,
-  DEFAULT_REGION,
   DEFAULT_ROLE_ARN,
   DEFAULT_TRUST_ANCHOR_ARN,
   startEmulator,
   type RunningEmulator,
 } from '../../src/emulator/index.js';
 import { CLI, cleanup, cliEnv, runCli, tempDir, type CliResult } from '../helpers/harness.js';
-import { startVerifier, type RunningVerifier } from '../helpers/independent-verifier.js';
+import { startDefaultVerifier, type RunningVerifier } from '../helpers/independent-verifier.js';
 import { unavailable } from '../helpers/tools.js';
 import { makeOpensslPki, makeTlsServer, writeLeafFormats, type LeafFormats, type OpensslLeaf, type OpensslPki, type TlsFiles } from '../helpers/openssl-pki.js';
 
@@ -46,14 +45,7 @@ before(async () => {
   formats = {};
   for (const leaf of Object.values(pki.leaves)) formats[leaf.name] = await writeLeafFormats(pki, leaf, PASSWORD);
   writeFileSync(join(dir, 'password.txt'), `${PASSWORD}\n`, { mode: 0o600 });
-  verifier = await startVerifier({
-    trustAnchorPath: pki.rootPem,
-    region: DEFAULT_REGION,
-    trustAnchorArn: DEFAULT_TRUST_ANCHOR_ARN,
-    profileArn: DEFAULT_PROFILE_ARN,
-    roleArn: DEFAULT_ROLE_ARN,
-    tls: { certPath: tls.certPath, keyPath: tls.keyPath },
-  });
+  verifier = await startDefaultVerifier(pki.rootPem, { tls: { certPath: tls.certPath, keyPath: tls.keyPath } });
   emulator = await startEmulator({
     config: defaultEmulatorConfig({ roots: [new X509Certificate(readFileSync(pki.rootPem))] }),
     tls: { certPem: readFileSync(tls.certPath, 'utf8'), keyPem: readFileSync(tls.keyPath, 'utf8') },

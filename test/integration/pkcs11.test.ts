@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_PROFILE_ARN, DEFAULT_REGION, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/index.js';
+import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/index.js';
 import { cleanup, cliEnv, runCli, startTestEmulator, writePki, type PkiFiles } from '../helpers/harness.js';
 import {
   assertServable,
@@ -24,7 +24,7 @@ import {
   type ServedCredentials,
 } from '../helpers/serve-fixture.js';
 import { assertCredentialProcessOutput, assertOneLineError } from '../helpers/cli-result.js';
-import { startVerifier, type RunningVerifier } from '../helpers/independent-verifier.js';
+import { startDefaultVerifier, type RunningVerifier } from '../helpers/independent-verifier.js';
 import { createSoftHsm, SOFTHSM_LIB, USER_PIN, type SoftHsm } from '../helpers/softhsm.js';
 
 type Emu = Awaited<ReturnType<typeof startTestEmulator>>;
@@ -169,13 +169,7 @@ describe('credential-process with keys on a SoftHSM2 token', () => {
 describe('the independent verifier accepts signatures made by the token', () => {
   let verifier: RunningVerifier;
   before(async () => {
-    verifier = await startVerifier({
-      trustAnchorPath: pki.rootPem,
-      region: DEFAULT_REGION,
-      trustAnchorArn: DEFAULT_TRUST_ANCHOR_ARN,
-      profileArn: DEFAULT_PROFILE_ARN,
-      roleArn: DEFAULT_ROLE_ARN,
-    });
+    verifier = await startDefaultVerifier(pki.rootPem);
   });
   after(async () => verifier?.stop());
 

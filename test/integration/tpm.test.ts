@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_PROFILE_ARN, DEFAULT_REGION, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/index.js';
+import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/index.js';
 import { cleanup, cliEnv, runCli, startTestEmulator, writePki, type PkiFiles } from '../helpers/harness.js';
 import { assertCredentialProcessOutput, assertOneLineError } from '../helpers/cli-result.js';
-import { startVerifier } from '../helpers/independent-verifier.js';
+import { startDefaultVerifier } from '../helpers/independent-verifier.js';
 import { createPersistentKey, createTss2Key, issueForTpmKey, startSoftTpm, type SoftTpm } from '../helpers/swtpm.js';
 
 type Emu = Awaited<ReturnType<typeof startTestEmulator>>;
@@ -116,13 +116,7 @@ describe('credential-process with TPM keys', () => {
 });
 
 test("the independent verifier accepts the TPM's signatures", async () => {
-  const verifier = await startVerifier({
-    trustAnchorPath: pki.rootPem,
-    region: DEFAULT_REGION,
-    trustAnchorArn: DEFAULT_TRUST_ANCHOR_ARN,
-    profileArn: DEFAULT_PROFILE_ARN,
-    roleArn: DEFAULT_ROLE_ARN,
-  });
+  const verifier = await startDefaultVerifier(pki.rootPem);
   try {
     for (const name of ['rsa', 'p384', 'handle']) {
       const r = await runCli(
