@@ -6,12 +6,15 @@
  *   /lib/systemd/system/rolesanywhere-sidecar.service      examples/systemd's unit, as is
  *   /etc/rolesanywhere-sidecar/sidecar.env, client.env     conffiles (DEBIAN/conffiles)
  *   /usr/share/doc/rolesanywhere-sidecar/                  copyright, the unit's README
+ *   /usr/lib/rolesanywhere-sidecar/node_modules/pkcs11js/  the PKCS#11 native addon (the
+ *                                                          executable cannot hold it), when built
  * The unit runs as a DynamicUser, so no account is created. The maintainer scripts
  * (packaging/debian/) follow what dh_installsystemd generates with --no-enable --no-start:
  * https://manpages.debian.org/bookworm/debhelper/dh_installsystemd.1.en.html
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
@@ -86,12 +89,12 @@ function run(cmd: string, args: readonly string[], cwd?: string): string {
 }
 
 /** The shared libraries the executable links, as Debian dependencies (dpkg-shlibdeps). */
-async function shlibDepends(executable: string, work: string): Promise<string> {
+async function shlibDepends(executables: readonly string[], work: string): Promise<string> {
   // dpkg-shlibdeps wants a source package's debian/control naming the binary package.
   const dir = join(work, 'shlibdeps');
   await mkdir(join(dir, 'debian'), { recursive: true });
   await writeFile(join(dir, 'debian', 'control'), `Source: ${DEB_PACKAGE}\n\nPackage: ${DEB_PACKAGE}\nArchitecture: any\n`);
-  return parseShlibdeps(run('dpkg-shlibdeps', ['-O', `-e${executable}`], dir));
+  return parseShlibdeps(run('dpkg-shlibdeps', ['-O', ...executables.map((e) => `-e${e}`)], dir));
 }
 
 async function files(dir: string): Promise<string[]> {
@@ -140,6 +143,16 @@ export async function buildDeb(i: DebInputs): Promise<string> {
     await readFile(i.notices, 'utf8'),
   ].join('\n');
   await writeFile(join(stage, 'usr/share/doc/rolesanywhere-sidecar/copyright'), copyright, { mode: 0o644 });
+  // pkcs11js, built by npm ci for the Node.js the executable embeds (same ABI): what its
+  // index.js loads, and its licence. Without it PKCS#11 keys fail with PKCS11_LIBRARY.
+  const addon = join(i.root, 'node_modules', 'pkcs11js');
+  const addonFiles = ['package.json', 'index.js', 'LICENSE', 'build/Release/pkcs11.node'];
+  const shipAddon = addonFiles.every((f) => existsSync(join(addon, f)));
+  if (shipAddon) {
+    for (const f of addonFiles) {
+      await put(join(addon, f), `usr/lib/rolesanywhere-sidecar/node_modules/pkcs11js/${f}`, f.endsWith('.node') ? 0o755 : 0o644);
+    }
+  }
 
   const payload = await files(stage);
   let bytes = 0;
@@ -151,7 +164,10 @@ export async function buildDeb(i: DebInputs): Promise<string> {
   }
   const debian = join(stage, 'DEBIAN');
   await mkdir(debian, { mode: 0o755 });
-  const depends = await shlibDepends(i.executable, i.workDir);
+  const depends = await shlibDepends(
+    [i.executable, ...(shipAddon ? [join(stage, 'usr/lib/rolesanywhere-sidecar/node_modules/pkcs11js/build/Release/pkcs11.node')] : [])],
+    i.workDir,
+  );
   await writeFile(
     join(debian, 'control'),
     debControl({

@@ -1,14 +1,16 @@
 /**
  * Replaces src/identity/pkcs11/binding-loader.ts in the single-executable bundle. pkcs11js
  * is a native addon, which cannot live inside the executable: it is loaded from a
- * node_modules/ beside the executable (or the .deb's /usr/lib/rolesanywhere-sidecar/),
- * where `npm install pkcs11js` puts it.
+ * node_modules/ beside the executable (where `npm install pkcs11js` puts it), or from
+ * ../lib/rolesanywhere-sidecar/node_modules/ relative to it, where the .deb ships it
+ * (/usr/bin -> /usr/lib/rolesanywhere-sidecar, also in a root unpacked anywhere).
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 export const loadPkcs11js = (): typeof import('pkcs11js') => {
-  const places = [join(dirname(process.execPath), 'node_modules'), '/usr/lib/rolesanywhere-sidecar/node_modules'];
+  const bin = dirname(process.execPath);
+  const places = [join(bin, 'node_modules'), join(bin, '..', 'lib', 'rolesanywhere-sidecar', 'node_modules')];
   let last: unknown;
   for (const dir of places) {
     try {

@@ -23,6 +23,7 @@ import { buildRelease, EXECUTABLE, pathWithoutNode, RELEASE, VERSION } from '../
 import { boto3, DEBIAN_PYTHON, hasDebianBotocore, jsV2, jsV3, sdkEnv, type CallerIdentity, type StsTarget } from '../helpers/sdk-clients.js';
 import { startServe, type ServeHandle } from '../helpers/serve-fixture.js';
 import { unavailable } from '../helpers/tools.js';
+import { createSoftHsm, SOFTHSM_LIB, USER_PIN } from '../helpers/softhsm.js';
 
 let pki: PkiFiles;
 let emu: Awaited<ReturnType<typeof startTestEmulator>>;
@@ -244,6 +245,24 @@ describe('Debian package', () => {
     const r = await runCli(['credential-process', '--no-cache', ...sessionArgs(pki.ec256)], { executable: bin, env: noNodeEnv(emu.env) });
     assert.equal(r.code, 0, r.stderr);
     assertIssued({ accessKeyId: (JSON.parse(r.stdout) as { AccessKeyId: string }).AccessKeyId });
+  });
+
+  test('PKCS#11 from the .deb: the installed binary loads the shipped pkcs11js and signs on a SoftHSM2 token', async () => {
+    assert.ok(existsSync(join(root, 'usr/lib/rolesanywhere-sidecar/node_modules/pkcs11js/build/Release/pkcs11.node')), 'the .deb carries the addon');
+    assert.match(sh('dpkg-deb', ['-f', deb(), 'Depends']), /libstdc\+\+6/, "the addon's C++ runtime is a dependency");
+    const hsm = createSoftHsm(['deb-token']);
+    try {
+      hsm.importKey('deb-token', pki.ec256.issued.keyPem, 'deb-key', '0d');
+      hsm.importCertificate('deb-token', pki.ec256.issued.certPem, 'deb-cert', '0d');
+      const r = await runCli(['credential-process', '--no-cache', '--certificate', 'pkcs11:token=deb-token;object=deb-cert'], {
+        executable: join(root, 'usr/bin/rolesanywhere-sidecar'),
+        env: noNodeEnv({ ...emu.env, ...hsm.env, ROLESANYWHERE_PKCS11_LIB: SOFTHSM_LIB, ROLESANYWHERE_PKCS11_PIN: USER_PIN }),
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assertIssued({ accessKeyId: (JSON.parse(r.stdout) as { AccessKeyId: string }).AccessKeyId });
+    } finally {
+      cleanup(hsm.dir);
+    }
   });
 });
 
