@@ -17,6 +17,8 @@ const FILES = [
   'examples/systemd/client.env',
   'examples/gitlab-ci/README.md',
   'examples/gitlab-ci/.gitlab-ci.yml',
+  'examples/roles/README.md',
+  'examples/roles/roles.yaml',
   'helm/rolesanywhere-sidecar/README.md',
   'helm/rolesanywhere-sidecar/values.yaml',
 ];
