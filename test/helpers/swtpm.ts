@@ -5,9 +5,9 @@
  * handle), and certificates for them issued by a test CA with the openssl command.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { createPublicKey, randomBytes, randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './harness.js';
 import { requireTool } from './tools.js';
@@ -176,5 +176,82 @@ export function issueForTpmKey(tpm: SoftTpm, key: string, name: string, ca: { ce
     cert,
   ]);
   readFileSync(cert);
+  return cert;
+}
+
+/** Debian's tpm2-pkcs11 module (libtpm2-pkcs11-1), by multiarch directory. */
+export function tpm2Pkcs11Library(): string {
+  const found = [`/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/pkcs11/libtpm2_pkcs11.so`, '/usr/lib/pkcs11/libtpm2_pkcs11.so'].find(
+    (p) => existsSync(p),
+  );
+  if (found === undefined) throw new Error('libtpm2_pkcs11.so is not installed: apt-get install libtpm2-pkcs11-1 (.ci/run installs it)');
+  return found;
+}
+
+/**
+ * A tpm2-pkcs11 token backed by this TPM, initialised through PKCS#11 itself (C_InitToken and
+ * C_InitPIN with OpenSC's pkcs11-tool, which tpm2-pkcs11 supports besides its tpm2_ptool),
+ * and an EC P-256 key generated inside the TPM under `keyLabel`. Returns the environment the
+ * module needs (its TCTI and its object store) and the key's public half as PEM.
+ */
+export function createTpm2Pkcs11Key(tpm: SoftTpm, token: string, keyLabel: string, pin: string): { env: Record<string, string>; publicKeyPem: string } {
+  requireTool('pkcs11-tool', 'opensc');
+  const store = join(tpm.dir, 'tpm2-pkcs11-store');
+  mkdirSync(store, { recursive: true });
+  const env = { TPM2_PKCS11_TCTI: tpm.env.TPM2TOOLS_TCTI!, TPM2_PKCS11_STORE: store, TPM2_PKCS11_LOG_LEVEL: '0' };
+  const module = tpm2Pkcs11Library();
+  const p11 = (args: readonly string[]) =>
+    execFileSync('pkcs11-tool', ['--module', module, ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  const soPin = `so-${pin}`;
+  p11(['--init-token', '--label', token, '--so-pin', soPin]);
+  p11(['--token-label', token, '--login', '--login-type', 'so', '--so-pin', soPin, '--init-pin', '--pin', pin]);
+  p11(['--token-label', token, '--login', '--pin', pin, '--keypairgen', '--key-type', 'EC:prime256v1', '--label', keyLabel, '--id', '01']);
+  const der = join(tpm.dir, `${keyLabel}.pub.der`);
+  p11(['--token-label', token, '--read-object', '--type', 'pubkey', '--label', keyLabel, '-o', der]);
+  const pem = join(tpm.dir, `${keyLabel}.pub.pem`);
+  writeFileSync(pem, createPublicKey({ key: readFileSync(der), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }));
+  return { env, publicKeyPem: pem };
+}
+
+/** Has the CA issue a workload certificate for a public key it has only the public half of. */
+export function issueForPublicKey(tpm: SoftTpm, publicKeyPem: string, name: string, ca: { certPem: string; keyPem: string }): string {
+  const d = tpm.dir;
+  const caCert = join(d, `${name}-ca.pem`);
+  const caKey = join(d, `${name}-ca.key`);
+  writeFileSync(caCert, ca.certPem);
+  writeFileSync(caKey, ca.keyPem, { mode: 0o600 });
+  // A CSR needs a signature by the subject's key; openssl's -force_pubkey then puts the
+  // token's public key in the certificate instead of the throw-away one that signed the CSR.
+  const throwAway = join(d, `${name}-csr.key`);
+  tpm.openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', throwAway]);
+  const csr = join(d, `${name}.csr`);
+  tpm.openssl(['req', '-new', '-key', throwAway, '-subj', `/CN=${name}/O=Example`, '-out', csr]);
+  const ext = join(d, `${name}.ext`);
+  writeFileSync(ext, 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n');
+  const cert = join(d, `${name}.pem`);
+  tpm.openssl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-force_pubkey',
+    publicKeyPem,
+    '-CA',
+    caCert,
+    '-CAkey',
+    caKey,
+    '-days',
+    '30',
+    '-set_serial',
+    `0x${randomBytes(16).toString('hex')}`,
+    '-extfile',
+    ext,
+    '-out',
+    cert,
+  ]);
   return cert;
 }

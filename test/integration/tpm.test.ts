@@ -14,7 +14,16 @@ import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from 
 import { cleanup, cliEnv, runCli, startTestEmulator, writePki, type PkiFiles } from '../helpers/harness.js';
 import { assertCredentialProcessOutput, assertOneLineError } from '../helpers/cli-result.js';
 import { startDefaultVerifier } from '../helpers/independent-verifier.js';
-import { createPersistentKey, createTss2Key, issueForTpmKey, startSoftTpm, type SoftTpm } from '../helpers/swtpm.js';
+import {
+  createPersistentKey,
+  createTpm2Pkcs11Key,
+  createTss2Key,
+  issueForPublicKey,
+  issueForTpmKey,
+  startSoftTpm,
+  tpm2Pkcs11Library,
+  type SoftTpm,
+} from '../helpers/swtpm.js';
 
 type Emu = Awaited<ReturnType<typeof startTestEmulator>>;
 let pki: PkiFiles;
@@ -23,6 +32,9 @@ let emu: Emu;
 const PASSWORD = 'tpm-key-secret';
 const HANDLE = '0x81000010';
 const keys: Record<string, { key: string; cert: string }> = {};
+const P11_TOKEN = 'tpm-token';
+const P11_PIN = '5150-tpm-pin';
+let p11: { env: Record<string, string> };
 
 before(async () => {
   pki = await writePki();
@@ -35,6 +47,9 @@ before(async () => {
   keys.pw = { key: pw, cert: issueForTpmKey(tpm, pw, 'tpm-pw', pki.root, PASSWORD) };
   createPersistentKey(tpm, HANDLE);
   keys.handle = { key: `handle:${HANDLE}`, cert: issueForTpmKey(tpm, `handle:${HANDLE}`, 'tpm-handle', pki.root) };
+  const made = createTpm2Pkcs11Key(tpm, P11_TOKEN, 'tpm-p11-key', P11_PIN);
+  p11 = made;
+  keys.p11 = { key: `pkcs11:token=${P11_TOKEN};object=tpm-p11-key`, cert: issueForPublicKey(tpm, made.publicKeyPem, 'tpm-p11', pki.root) };
   emu = await startTestEmulator(pki);
 });
 
@@ -65,6 +80,31 @@ describe('credential-process with TPM keys', () => {
   test('a persistent handle', async () => {
     const r = await runCli(['credential-process', '--no-cache', '--certificate', keys.handle!.cert, '--private-key', keys.handle!.key], { env: env() });
     assertCredentialProcessOutput(r, 'handle');
+  });
+
+  test('a TPM key reached through tpm2-pkcs11 as a PKCS#11 URI (--pkcs11-lib libtpm2_pkcs11.so)', async () => {
+    const args = ['credential-process', '--no-cache', '--certificate', keys.p11!.cert, '--private-key', keys.p11!.key, '--pkcs11-lib', tpm2Pkcs11Library()];
+    try {
+      assertCredentialProcessOutput(await runCli(args, { env: env({ ...p11.env, ROLESANYWHERE_PKCS11_PIN: P11_PIN }) }), 'tpm2-pkcs11');
+      const wrong = await runCli(args, { env: env({ ...p11.env, ROLESANYWHERE_PKCS11_PIN: 'not-the-pin' }) });
+      // tpm2-pkcs11 answers a wrong PIN with CKR_GENERAL_ERROR (its unsealing of the token's
+      // wrapping key fails), not CKR_PIN_INCORRECT; it and the TSS below it print their own
+      // diagnostics to stderr from inside the process (TPM2_PKCS11_LOG_LEVEL, TSS2_LOG tune
+      // them). The sidecar's own line is one, names the token and never the PIN.
+      assert.notEqual(wrong.code, 0);
+      assert.equal(wrong.stdout, '');
+      const ours = wrong.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('rolesanywhere-sidecar'));
+      assert.equal(ours.length, 1, wrong.stderr);
+      assert.match(ours[0]!, /pkcs11:token=tpm-token .*CKR_GENERAL_ERROR.*\[PKCS11_FAILED\]/);
+      assert.ok(!wrong.stderr.includes('not-the-pin'), 'the PIN is not echoed');
+    } finally {
+      // With no resource manager between them (a kernel TPM has /dev/tpmrm0), what the
+      // module's sessions left loaded in swtpm would fill its slots for the tests after.
+      for (const what of ['-t', '-l', '-s']) tpm.tools('tpm2_flushcontext', [what]);
+    }
   });
 
   test('sign-string signs in the TPM', async () => {
