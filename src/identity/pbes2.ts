@@ -104,10 +104,10 @@ function schemas(lib: Asn1Libraries) {
 /** A small positive INTEGER; asn1-schema gives larger ones as bytes. */
 const count = (v: unknown, max: number): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= max ? v : undefined);
 
-function deriveKey(lib: Asn1Libraries, kdf: AlgorithmIdentifier, password: string, keyLength: number): Buffer | undefined {
+function deriveKey(lib: Asn1Libraries, types: ReturnType<typeof schemas>, kdf: AlgorithmIdentifier, password: string, keyLength: number): Buffer | undefined {
   if (kdf.parameters === null || kdf.parameters === undefined) return undefined;
   const { AsnConvert } = lib.schema;
-  const { Pbkdf2, Scrypt } = schemas(lib);
+  const { Pbkdf2, Scrypt } = types;
   if (kdf.algorithm === PBKDF2) {
     const p = AsnConvert.parse(kdf.parameters, Pbkdf2);
     const iterations = count(p.iterationCount, MAX_KEY_DERIVATION_COST);
@@ -143,13 +143,14 @@ export function decryptPbes2(der: Buffer, password: string): Pbes2Result {
     const info = AsnConvert.parse(der, lib.pkcs8.EncryptedPrivateKeyInfo);
     const alg = info.encryptionAlgorithm;
     if (alg.algorithm !== PBES2 || alg.parameters === null || alg.parameters === undefined) return { status: 'unsupported' };
-    const params = AsnConvert.parse(alg.parameters, schemas(lib).Pbes2);
+    const types = schemas(lib);
+    const params = AsnConvert.parse(alg.parameters, types.Pbes2);
     cipher = CIPHERS[params.encryptionScheme.algorithm];
     const ivParams = params.encryptionScheme.parameters;
     if (cipher === undefined || ivParams === null || ivParams === undefined) return { status: 'unsupported' };
     iv = Buffer.from(AsnConvert.parse(ivParams, OctetString).buffer);
     data = Buffer.from(info.encryptedData.buffer);
-    key = deriveKey(lib, params.keyDerivationFunc, password, cipher.keyLength);
+    key = deriveKey(lib, types, params.keyDerivationFunc, password, cipher.keyLength);
   } catch {
     // not DER of these structures
     return { status: 'unsupported' };
