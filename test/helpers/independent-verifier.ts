@@ -69,6 +69,11 @@ export interface RunningVerifier {
   stop(): Promise<void>;
 }
 
+/** The CLI flags that send CreateSession to `v` started by startDefaultVerifier. */
+export function defaultVerifierArgs(v: RunningVerifier): string[] {
+  return ['--endpoint', v.endpoint, '--trust-anchor-arn', DEFAULT_TRUST_ANCHOR_ARN, '--profile-arn', DEFAULT_PROFILE_ARN, '--role-arn', DEFAULT_ROLE_ARN];
+}
+
 /** The verifier with the emulator's default region, trust anchor, profile and role ARNs. */
 export function startDefaultVerifier(trustAnchorPath: string, extra: Partial<VerifierOptions> = {}): Promise<RunningVerifier> {
   return startVerifier({

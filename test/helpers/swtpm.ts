@@ -134,49 +134,30 @@ export function createPersistentKey(tpm: SoftTpm, handle: string): void {
   tpm.tools('tpm2_flushcontext', ['-t']);
 }
 
-/** Has the CA (PEM certificate and key) issue a workload certificate for the TPM key (a CSR the TPM signs). */
-export function issueForTpmKey(tpm: SoftTpm, key: string, name: string, ca: { certPem: string; keyPem: string }, password?: string): string {
+/**
+ * The test CA (PEM certificate and key) signs `csr` into `<name>.pem` as a workload
+ * certificate; `extra` goes to `openssl x509 -req` (e.g. `-force_pubkey`).
+ */
+function signWorkloadCsr(tpm: SoftTpm, csr: string, name: string, ca: { certPem: string; keyPem: string }, extra: readonly string[] = []): string {
   const d = tpm.dir;
   const caCert = join(d, `${name}-ca.pem`);
   const caKey = join(d, `${name}-ca.key`);
   writeFileSync(caCert, ca.certPem);
   writeFileSync(caKey, ca.keyPem, { mode: 0o600 });
-  const csr = join(d, `${name}.csr`);
-  tpm.openssl([
-    'req',
-    ...PROVIDERS,
-    '-new',
-    '-key',
-    key,
-    ...(password !== undefined ? ['-passin', `pass:${password}`] : []),
-    '-subj',
-    `/CN=${name}/O=Example`,
-    '-out',
-    csr,
-  ]);
   const ext = join(d, `${name}.ext`);
   writeFileSync(ext, 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n');
   const cert = join(d, `${name}.pem`);
-  tpm.openssl([
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    caCert,
-    '-CAkey',
-    caKey,
-    '-days',
-    '30',
-    '-set_serial',
-    `0x${randomBytes(16).toString('hex')}`,
-    '-extfile',
-    ext,
-    '-out',
-    cert,
-  ]);
-  readFileSync(cert);
+  const serial = `0x${randomBytes(16).toString('hex')}`;
+  tpm.openssl(['x509', '-req', '-in', csr, ...extra, '-CA', caCert, '-CAkey', caKey, '-days', '30', '-set_serial', serial, '-extfile', ext, '-out', cert]);
   return cert;
+}
+
+/** Has the CA issue a workload certificate for the TPM key (a CSR the TPM signs). */
+export function issueForTpmKey(tpm: SoftTpm, key: string, name: string, ca: { certPem: string; keyPem: string }, password?: string): string {
+  const csr = join(tpm.dir, `${name}.csr`);
+  const passin = password !== undefined ? ['-passin', `pass:${password}`] : [];
+  tpm.openssl(['req', ...PROVIDERS, '-new', '-key', key, ...passin, '-subj', `/CN=${name}/O=Example`, '-out', csr]);
+  return signWorkloadCsr(tpm, csr, name, ca);
 }
 
 /** Debian's tpm2-pkcs11 module (libtpm2-pkcs11-1), by multiarch directory. */
@@ -217,41 +198,13 @@ export function createTpm2Pkcs11Key(tpm: SoftTpm, token: string, keyLabel: strin
   return { env, publicKeyPem: pem };
 }
 
-/** Has the CA issue a workload certificate for a public key it has only the public half of. */
+/** Has the CA issue a workload certificate for a key it has only the public half of. */
 export function issueForPublicKey(tpm: SoftTpm, publicKeyPem: string, name: string, ca: { certPem: string; keyPem: string }): string {
-  const d = tpm.dir;
-  const caCert = join(d, `${name}-ca.pem`);
-  const caKey = join(d, `${name}-ca.key`);
-  writeFileSync(caCert, ca.certPem);
-  writeFileSync(caKey, ca.keyPem, { mode: 0o600 });
   // A CSR needs a signature by the subject's key; openssl's -force_pubkey then puts the
   // token's public key in the certificate instead of the throw-away one that signed the CSR.
-  const throwAway = join(d, `${name}-csr.key`);
+  const throwAway = join(tpm.dir, `${name}-csr.key`);
   tpm.openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', throwAway]);
-  const csr = join(d, `${name}.csr`);
+  const csr = join(tpm.dir, `${name}.csr`);
   tpm.openssl(['req', '-new', '-key', throwAway, '-subj', `/CN=${name}/O=Example`, '-out', csr]);
-  const ext = join(d, `${name}.ext`);
-  writeFileSync(ext, 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n');
-  const cert = join(d, `${name}.pem`);
-  tpm.openssl([
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-force_pubkey',
-    publicKeyPem,
-    '-CA',
-    caCert,
-    '-CAkey',
-    caKey,
-    '-days',
-    '30',
-    '-set_serial',
-    `0x${randomBytes(16).toString('hex')}`,
-    '-extfile',
-    ext,
-    '-out',
-    cert,
-  ]);
-  return cert;
+  return signWorkloadCsr(tpm, csr, name, ca, ['-force_pubkey', publicKeyPem]);
 }

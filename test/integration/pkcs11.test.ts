@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/index.js';
 import { cleanup, cliEnv, runCli, startTestEmulator, writePki, type PkiFiles } from '../helpers/harness.js';
 import {
   assertServable,
@@ -24,7 +23,7 @@ import {
   type ServedCredentials,
 } from '../helpers/serve-fixture.js';
 import { assertCredentialProcessOutput, assertOneLineError } from '../helpers/cli-result.js';
-import { startDefaultVerifier, type RunningVerifier } from '../helpers/independent-verifier.js';
+import { defaultVerifierArgs, startDefaultVerifier, type RunningVerifier } from '../helpers/independent-verifier.js';
 import { createSoftHsm, SOFTHSM_LIB, USER_PIN, type SoftHsm } from '../helpers/softhsm.js';
 
 type Emu = Awaited<ReturnType<typeof startTestEmulator>>;
@@ -179,14 +178,7 @@ describe('the independent verifier accepts signatures made by the token', () => 
         [
           'credential-process',
           '--no-cache',
-          '--endpoint',
-          verifier.endpoint,
-          '--trust-anchor-arn',
-          DEFAULT_TRUST_ANCHOR_ARN,
-          '--profile-arn',
-          DEFAULT_PROFILE_ARN,
-          '--role-arn',
-          DEFAULT_ROLE_ARN,
+          ...defaultVerifierArgs(verifier),
           '--certificate',
           `pkcs11:token=${TOKEN};object=cert-${name}?pin-source=${pinFile}`,
           ...(name === 'ec256' ? [] : ['--intermediates', pki.intermediatePem]),

@@ -10,10 +10,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_PROFILE_ARN, DEFAULT_ROLE_ARN, DEFAULT_TRUST_ANCHOR_ARN } from '../../src/emulator/index.js';
 import { cleanup, cliEnv, runCli, startTestEmulator, writePki, type PkiFiles } from '../helpers/harness.js';
 import { assertCredentialProcessOutput, assertOneLineError } from '../helpers/cli-result.js';
-import { startDefaultVerifier } from '../helpers/independent-verifier.js';
+import { defaultVerifierArgs, startDefaultVerifier } from '../helpers/independent-verifier.js';
 import {
   createPersistentKey,
   createTpm2Pkcs11Key,
@@ -160,22 +159,7 @@ test("the independent verifier accepts the TPM's signatures", async () => {
   try {
     for (const name of ['rsa', 'p384', 'handle']) {
       const r = await runCli(
-        [
-          'credential-process',
-          '--no-cache',
-          '--endpoint',
-          verifier.endpoint,
-          '--trust-anchor-arn',
-          DEFAULT_TRUST_ANCHOR_ARN,
-          '--profile-arn',
-          DEFAULT_PROFILE_ARN,
-          '--role-arn',
-          DEFAULT_ROLE_ARN,
-          '--certificate',
-          keys[name]!.cert,
-          '--private-key',
-          keys[name]!.key,
-        ],
+        ['credential-process', '--no-cache', ...defaultVerifierArgs(verifier), '--certificate', keys[name]!.cert, '--private-key', keys[name]!.key],
         { env: cliEnv(tpm.env) },
       );
       assertCredentialProcessOutput(r, name);
