@@ -24,7 +24,20 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { cleanup, cliEnv, writePki, type PkiFiles } from '../test/helpers/harness.js';
 import { runLoad } from './lib/load.js';
-import { CLI, freePorts, http, imdsToken, REPO_ROOT, sleep, spawnWatched, startBareServer, startEmulatorProcess, type EmulatorProcess } from './lib/procs.js';
+import {
+  BENCH_CONTAINER_TOKEN,
+  CLI,
+  freePorts,
+  http,
+  imdsToken,
+  REPO_ROOT,
+  servePorts,
+  sleep,
+  spawnWatched,
+  startBareServer,
+  startEmulatorProcess,
+  type EmulatorProcess,
+} from './lib/procs.js';
 import { LONG_SESSION_SECONDS, writeCanned } from './lib/setup.js';
 
 /** The limits of issue #8, each a ratio of the sidecar's median to its baseline's. */
@@ -137,24 +150,12 @@ async function serveFirstCredentials(
   s: Setup,
   extra: readonly string[] = [],
 ): Promise<{ ms: number; pid: number; imdsUrl: string; stop: () => Promise<void> }> {
-  const [imds, container, ops] = (await freePorts(3)) as [number, number, number];
+  const ports = await servePorts();
+  const imds = ports.imds;
   const base = `http://127.0.0.1:${imds}`;
-  const args = [
-    ...v.prefix,
-    'serve',
-    ...s.identityArgs,
-    '--port',
-    String(imds),
-    '--container-port',
-    String(container),
-    '--ops-port',
-    String(ops),
-    '--log-level',
-    'warn',
-    ...extra,
-  ];
+  const args = [...v.prefix, 'serve', ...s.identityArgs, ...ports.args, '--log-level', 'warn', ...extra];
   const t0 = performance.now();
-  const proc = spawnWatched(v.command, args, cliEnv({ ...s.env, ROLESANYWHERE_CONTAINER_TOKEN: 'bench-container-token-0123456789abcdef' }));
+  const proc = spawnWatched(v.command, args, cliEnv({ ...s.env, ROLESANYWHERE_CONTAINER_TOKEN: BENCH_CONTAINER_TOKEN }));
   let exited = false;
   void proc.exited().then(() => (exited = true));
   try {
@@ -276,21 +277,10 @@ async function roleName(env: Record<string, string>, pki: PkiFiles): Promise<str
     identityArgs: ['--certificate', pki.ec256.cert, '--private-key', pki.ec256.key],
     role: '',
   };
-  const [imds, container, ops] = (await freePorts(3)) as [number, number, number];
-  const args = [
-    CLI,
-    'serve',
-    ...probe.identityArgs,
-    '--port',
-    String(imds),
-    '--container-port',
-    String(container),
-    '--ops-port',
-    String(ops),
-    '--log-level',
-    'warn',
-  ];
-  const proc = spawnWatched(process.execPath, args, cliEnv({ ...probe.env, ROLESANYWHERE_CONTAINER_TOKEN: 'bench-container-token-0123456789abcdef' }));
+  const ports = await servePorts();
+  const imds = ports.imds;
+  const args = [CLI, 'serve', ...probe.identityArgs, ...ports.args, '--log-level', 'warn'];
+  const proc = spawnWatched(process.execPath, args, cliEnv({ ...probe.env, ROLESANYWHERE_CONTAINER_TOKEN: BENCH_CONTAINER_TOKEN }));
   try {
     await proc.waitForLines(3);
     const base = `http://127.0.0.1:${imds}/`;

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { cliEnv } from '../../test/helpers/harness.js';
 import type { RunningCli } from '../../test/helpers/harness.js';
-import { CLI, freePorts, http, sleep, spawnWatched } from './procs.js';
+import { CLI, freePorts, http, servePorts, sleep, spawnWatched } from './procs.js';
 
 const POLL_MS = 5;
 
@@ -41,27 +41,9 @@ export async function sidecarColdStart(o: {
   role: string;
   args: readonly string[];
 }): Promise<SidecarColdStart> {
-  const [imds, container, ops] = (await freePorts(3)) as [number, number, number];
+  const { imds, ops, args: portArgs } = await servePorts();
   const t0 = performance.now();
-  const cli = spawnWatched(
-    process.execPath,
-    [
-      CLI,
-      'serve',
-      '--certificate',
-      o.cert,
-      '--private-key',
-      o.key,
-      '--port',
-      String(imds),
-      '--container-port',
-      String(container),
-      '--ops-port',
-      String(ops),
-      ...o.args,
-    ],
-    cliEnv(o.env),
-  );
+  const cli = spawnWatched(process.execPath, [CLI, 'serve', '--certificate', o.cert, '--private-key', o.key, ...portArgs, ...o.args], cliEnv(o.env));
   try {
     const deadline = t0 + 30_000;
     const base = `http://127.0.0.1:${imds}`;

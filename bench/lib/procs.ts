@@ -64,6 +64,15 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
+/** The container token every benchmarked `serve` is given. */
+export const BENCH_CONTAINER_TOKEN = 'bench-container-token-0123456789abcdef';
+
+/** Three free ports for a `serve` known before the spawn, and the flags that give them to it. */
+export async function servePorts(): Promise<{ imds: number; container: number; ops: number; args: string[] }> {
+  const [imds, container, ops] = (await freePorts(3)) as [number, number, number];
+  return { imds, container, ops, args: ['--port', String(imds), '--container-port', String(container), '--ops-port', String(ops)] };
+}
+
 /**
  * /proc reports CPU times in USER_HZ clock ticks, which Linux fixes at 100 for user space
  * (sysconf(_SC_CLK_TCK)) whatever the kernel's own HZ.
@@ -152,7 +161,7 @@ export async function startSidecarProcess(o: {
   nodeArgs?: readonly string[];
   containerToken?: string;
 }): Promise<SidecarProcess> {
-  const containerToken = o.containerToken ?? 'bench-container-token-0123456789abcdef';
+  const containerToken = o.containerToken ?? BENCH_CONTAINER_TOKEN;
   const args = [
     ...(o.nodeArgs ?? []),
     CLI,
