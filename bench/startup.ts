@@ -16,6 +16,9 @@
  * When the single executable exists (dist/release/rolesanywhere-sidecar, `npm run package`)
  * each target is measured for it too, in the same rounds against the same baselines.
  */
+// The test PKI (@peculiar/x509) needs the Reflect metadata polyfill before it loads, also
+// when this file is run on its own (npm run bench:startup) rather than through bench/run.ts.
+import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
